@@ -1,0 +1,65 @@
+import type { CliIo, Command } from './commands/types.ts';
+import { ExitCode, UsageError } from './commands/types.ts';
+
+/**
+ * The commands `ballast` knows, in the order `ballast --help` lists them. Each command module is
+ * imported lazily so that `ballast validate` does not pay for loading the sandbox or the AWS SDK.
+ */
+const commands: ReadonlyArray<{ name: string; summary: string; load: () => Promise<Command> }> = [
+  {
+    name: 'validate',
+    summary: 'Check a model repository (schema, references, rollout limits, secrets) before you push',
+    load: async () => (await import('./commands/validate.ts')).validateCommand,
+  },
+];
+
+export function helpText(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'ballast: GitOps for AI on AWS',
+    '',
+    'Usage: ballast COMMAND [options]',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `ballast COMMAND --help` for the options of one command.',
+    '',
+  ].join('\n');
+}
+
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(helpText());
+    return name === undefined ? ExitCode.Usage : ExitCode.Ok;
+  }
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
+    io.stderr(`ballast: unknown command '${name}'\n\n${helpText()}`);
+    return ExitCode.Usage;
+  }
+  const command = await entry.load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout(`${command.usage.trimEnd()}\n`);
+    return ExitCode.Ok;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`ballast ${name}: ${error.message}\n\n${command.usage.trimEnd()}\n`);
+      return ExitCode.Usage;
+    }
+    throw error;
+  }
+}
+
+function processIo(): CliIo {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    cwd: process.cwd(),
+    env: process.env,
+  };
+}

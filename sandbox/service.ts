@@ -1,0 +1,70 @@
+import type { VirtualClock } from './clock.ts';
+import type { EventBus } from './events.ts';
+
+/** A request as the sandbox server hands it to a service: already read, not yet interpreted. */
+export interface SandboxRequest {
+  readonly method: string;
+  /** The raw, still percent-encoded path (S3 keys need the exact encoding). */
+  readonly rawPath: string;
+  readonly query: URLSearchParams;
+  /** Lower-cased header names. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+}
+
+export interface SandboxResponse {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string | Buffer;
+}
+
+/** What every service can reach: simulated time, the event bus, the sandbox's identity. */
+export interface ServiceContext {
+  readonly clock: VirtualClock;
+  readonly events: EventBus;
+  readonly account: string;
+  readonly region: string;
+}
+
+/**
+ * One emulated AWS service. The server picks the service from the request's SigV4 credential scope
+ * (the signing name), asks it which operation the request is (for the request log and fault
+ * injection), then lets it answer in its own wire protocol.
+ */
+export interface SandboxService {
+  /** The SigV4 signing name: `s3`, `sagemaker`, `monitoring` (CloudWatch), `codecommit`. */
+  readonly signingName: string;
+  /** The X-Amz-Target prefix for JSON protocols (`SageMaker`, `CodeCommit_20150413`, …). */
+  readonly targetPrefix?: string;
+  operationOf(request: SandboxRequest): string;
+  handle(request: SandboxRequest, operation: string): Promise<SandboxResponse>;
+  /** The answer for an injected fault, in this service's protocol (throttling or a 5xx). */
+  faultResponse(kind: 'throttle' | 'server-error', operation: string): SandboxResponse;
+  /** Called when simulated time moves, so time-driven state (endpoint rollouts) can settle and emit events. */
+  tick?(): void;
+}
+
+/** An error a service returns to the caller, in the service's protocol, with AWS's error code. */
+export class AwsServiceError extends Error {
+  override readonly name = 'AwsServiceError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+    /** `Sender` (the caller's fault) or `Receiver` (the service's). */
+    readonly fault: 'Sender' | 'Receiver' = status >= 500 ? 'Receiver' : 'Sender',
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * What SageMaker's AutoRollbackConfiguration needs to know about CloudWatch alarms. The CloudWatch
+ * service implements it from its alarm state history (in simulated time), so the SageMaker service
+ * can decide, for any bake window, whether a guarding alarm fired.
+ */
+export interface AlarmStateReader {
+  exists(alarmName: string): boolean;
+  /** True when the alarm was in ALARM at any instant of [fromMs, toMs] (simulated epoch ms). */
+  wasInAlarm(alarmName: string, fromMs: number, toMs: number): boolean;
+}
