@@ -1,0 +1,102 @@
+import type { BallastStackProps } from '../lib/ballast-stack.ts';
+import type { SourceConfig } from '../lib/source-config.ts';
+
+/** Reads one CDK context value (`app.node.tryGetContext`). */
+export type ContextReader = (key: string) => unknown;
+
+/** A context value that cannot become a typed stack prop; `cdk synth` prints it and stops. */
+export class ContextError extends Error {
+  override readonly name = 'ContextError';
+}
+
+export interface AppConfig {
+  readonly stackName: string;
+  readonly props: BallastStackProps;
+}
+
+const RESOURCE_PREFIX = /^[a-z][a-z0-9-]{1,19}$/;
+
+/**
+ * Turns CDK context (cdk.json, `-c key=value`) into typed stack props. This is the only place that
+ * reads context: constructs take typed props, so they can be tested and reused without it.
+ */
+export function readAppConfig(get: ContextReader, env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const stackName = optionalString(get, 'ballast:stackName') ?? 'Ballast';
+  const resourcePrefix = optionalString(get, 'ballast:resourcePrefix') ?? 'ballast';
+  if (!RESOURCE_PREFIX.test(resourcePrefix)) {
+    throw new ContextError(
+      `ballast:resourcePrefix '${resourcePrefix}' must be 2-20 lowercase letters, digits or hyphens, starting with a letter`,
+    );
+  }
+  const account = optionalString(get, 'ballast:account') ?? env.CDK_DEFAULT_ACCOUNT;
+  const region = optionalString(get, 'ballast:region') ?? env.CDK_DEFAULT_REGION;
+  return {
+    stackName,
+    props: {
+      source: readSource(parseMaybeJson(get('ballast:source'))),
+      resourcePrefix,
+      ...(account || region ? { env: { ...(account ? { account } : {}), ...(region ? { region } : {}) } } : {}),
+    },
+  };
+}
+
+function readSource(raw: unknown): SourceConfig {
+  if (typeof raw !== 'object' || raw === null) {
+    throw new ContextError(
+      'ballast:source is required, e.g. -c \'ballast:source={"type":"codecommit","repositoryName":"model-repo"}\'',
+    );
+  }
+  const source = raw as Record<string, unknown>;
+  switch (source.type) {
+    case 'codecommit': {
+      const repositoryName = requiredString(source, 'repositoryName');
+      if (!/^[\w.-]{1,100}$/.test(repositoryName) || repositoryName.endsWith('.git')) {
+        throw new ContextError(`ballast:source.repositoryName '${repositoryName}' is not a valid CodeCommit name`);
+      }
+      return { type: 'codecommit', repositoryName, createRepository: source.createRepository === true };
+    }
+    case 'github': {
+      const repository = requiredString(source, 'repository');
+      if (!/^[\w.-]+\/[\w.-]+$/.test(repository)) {
+        throw new ContextError(`ballast:source.repository '${repository}' must be 'owner/name'`);
+      }
+      const apiUrl = typeof source.apiUrl === 'string' ? source.apiUrl : undefined;
+      return {
+        type: 'github',
+        repository,
+        webhookSecretName: requiredString(source, 'webhookSecretName'),
+        tokenSecretName: requiredString(source, 'tokenSecretName'),
+        ...(apiUrl ? { apiUrl } : {}),
+      };
+    }
+    default:
+      throw new ContextError(
+        `ballast:source.type must be 'codecommit' or 'github', got ${JSON.stringify(source.type)}`,
+      );
+  }
+}
+
+function parseMaybeJson(value: unknown): unknown {
+  // `-c key=value` on the command line arrives as a string; cdk.json gives objects.
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new ContextError(`context value is not valid JSON: ${value}`);
+  }
+}
+
+function optionalString(get: ContextReader, key: string): string | undefined {
+  const value = get(key);
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0) throw new ContextError(`${key} must be a non-empty string`);
+  return value;
+}
+
+function requiredString(record: Record<string, unknown>, key: string): string {
+  const value = record[key];
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new ContextError(`ballast:source.${key} is required and must be a non-empty string`);
+  }
+  return value;
+}
