@@ -38,6 +38,8 @@ export interface PlannedEndpoint {
   readonly target: 'sagemaker' | 'eks';
   /** Digest of everything that affects the deployment (see lambdas/spec resolveEndpoints). */
   readonly digest: string;
+  /** What differs from the live version: `initial`, `endpoint`, `model:NAME`, `prompt:NAME`, `config:NAME`. */
+  readonly changes: readonly string[];
 }
 
 /** Output of Validate (the plan). */
@@ -63,8 +65,8 @@ export interface EndpointWork {
 
 export interface Lease {
   readonly acquired: boolean;
-  /** Why not: `superseded` (a newer push holds or held the endpoint) or `already-live`. */
-  readonly reason?: 'superseded' | 'already-live';
+  /** Why not: a newer push holds or held the endpoint, the commit is already live, or it is quarantined. */
+  readonly reason?: 'superseded' | 'already-live' | 'quarantined';
 }
 
 export interface Registration {

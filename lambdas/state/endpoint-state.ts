@@ -1,0 +1,184 @@
+/**
+ * What Ballast knows about one endpoint in one environment, and the pure rules that change it.
+ * Stored at `state/<env>/<endpoint>.json` and only ever written by compare-and-swap, so two
+ * executions can never both believe they hold the endpoint.
+ */
+
+export interface CommitRef {
+  readonly commit: string;
+  /** The endpoint's effective-spec digest at that commit. */
+  readonly digest: string;
+}
+
+export interface LiveRef extends CommitRef {
+  readonly endpointConfigName: string;
+  readonly at: string;
+}
+
+export interface Lease extends CommitRef {
+  /** Step Functions execution name holding the lease. */
+  readonly execution: string;
+  readonly pushedAt: string;
+  readonly previousCommit?: string;
+  readonly acquiredAt: string;
+}
+
+export interface Quarantined extends CommitRef {
+  readonly reason: string;
+  readonly at: string;
+}
+
+export interface EndpointState {
+  readonly environment: string;
+  readonly endpoint: string;
+  /** The newest push that asked for this endpoint (what the branch says it should run). */
+  readonly desired?: CommitRef & { readonly pushedAt: string; readonly previousCommit?: string };
+  /** What Ballast verified is running. */
+  readonly live?: LiveRef;
+  /** The newest commit that deployed and verified; rollbacks return here. */
+  readonly lastGood?: LiveRef;
+  /** Commits whose rollout failed or was rolled back; the reconciler never re-applies them. */
+  readonly quarantined: readonly Quarantined[];
+  readonly lease?: Lease;
+  readonly updatedAt: string;
+}
+
+export interface LeaseRequest extends CommitRef {
+  readonly execution: string;
+  readonly pushedAt: string;
+  readonly previousCommit?: string;
+}
+
+export type LeaseDecision =
+  | { readonly acquired: true; readonly state: EndpointState; readonly tookOverFrom?: string }
+  | {
+      readonly acquired: false;
+      readonly reason: 'superseded' | 'already-live' | 'quarantined';
+      readonly state: EndpointState;
+    };
+
+export function emptyState(environment: string, endpoint: string, now: string): EndpointState {
+  return { environment, endpoint, quarantined: [], updatedAt: now };
+}
+
+interface PushOrder {
+  readonly pushedAt: string;
+  readonly commit: string;
+  readonly previousCommit?: string;
+}
+
+/**
+ * True when push `a` is newer than push `b`. Git says so first: a push whose previous head is the
+ * other's commit came after it (event times have one-second resolution, so two quick pushes can
+ * share a timestamp). Otherwise the later push time wins, ties broken by commit id so every
+ * execution decides the same way.
+ */
+export function isNewer(a: PushOrder, b: PushOrder): boolean {
+  if (a.previousCommit !== undefined && a.previousCommit === b.commit) return true;
+  if (b.previousCommit !== undefined && b.previousCommit === a.commit) return false;
+  const ta = Date.parse(a.pushedAt);
+  const tb = Date.parse(b.pushedAt);
+  return ta !== tb ? ta > tb : a.commit > b.commit;
+}
+
+/**
+ * Decides whether an execution may roll `request` out. Idempotent: the execution that already
+ * holds the lease gets it again (a Step Functions retry of Lease changes nothing).
+ *
+ * - The same commit already live with the same digest: a re-delivered event; nothing to do.
+ * - A newer push already asked for this endpoint: this push is superseded and stops.
+ * - An older push holds the lease: the newer push takes it over. The older execution notices at
+ *   its next step (see {@link holdsLease}) and stops without touching the endpoint again.
+ */
+export function decideLease(state: EndpointState, request: LeaseRequest, now: string): LeaseDecision {
+  if (state.lease?.execution === request.execution) return { acquired: true, state };
+  if (state.live && state.live.commit === request.commit && state.live.digest === request.digest && !state.lease) {
+    return { acquired: false, reason: 'already-live', state };
+  }
+  if (state.quarantined.some((q) => q.commit === request.commit)) {
+    return { acquired: false, reason: 'quarantined', state };
+  }
+  if (state.desired && state.desired.commit !== request.commit && isNewer(state.desired, request)) {
+    return { acquired: false, reason: 'superseded', state };
+  }
+  if (state.lease && state.lease.commit !== request.commit && isNewer(state.lease, request)) {
+    return { acquired: false, reason: 'superseded', state };
+  }
+  if (state.lease && state.lease.commit === request.commit) {
+    // The same commit delivered twice (two executions for one push): the first one wins.
+    return { acquired: false, reason: 'already-live', state };
+  }
+  const lease: Lease = {
+    commit: request.commit,
+    digest: request.digest,
+    execution: request.execution,
+    pushedAt: request.pushedAt,
+    ...(request.previousCommit ? { previousCommit: request.previousCommit } : {}),
+    acquiredAt: now,
+  };
+  return {
+    acquired: true,
+    ...(state.lease ? { tookOverFrom: state.lease.execution } : {}),
+    state: {
+      ...state,
+      desired: {
+        commit: request.commit,
+        digest: request.digest,
+        pushedAt: request.pushedAt,
+        ...(request.previousCommit ? { previousCommit: request.previousCommit } : {}),
+      },
+      lease,
+      updatedAt: now,
+    },
+  };
+}
+
+export function holdsLease(state: EndpointState | undefined, execution: string): boolean {
+  return state?.lease?.execution === execution;
+}
+
+export type RolloutResult =
+  | { readonly outcome: 'deployed'; readonly live: LiveRef }
+  | { readonly outcome: 'rolled-back' | 'failed'; readonly reason: string; readonly quarantine: boolean };
+
+/**
+ * Applies the end of a rollout. Only the lease holder changes live state; a superseded execution's
+ * result is recorded in the ledger but cannot move `live`.
+ */
+export function completeRollout(
+  state: EndpointState,
+  execution: string,
+  request: CommitRef,
+  result: RolloutResult,
+  now: string,
+): EndpointState | undefined {
+  if (!holdsLease(state, execution)) return undefined;
+  const { lease: _released, ...rest } = state;
+  if (result.outcome === 'deployed') {
+    return {
+      ...rest,
+      live: result.live,
+      lastGood: result.live,
+      quarantined: state.quarantined.filter((q) => q.commit !== request.commit),
+      updatedAt: now,
+    };
+  }
+  return {
+    ...rest,
+    // SageMaker keeps (or returns to) the previous configuration: what was live stays live.
+    quarantined: result.quarantine
+      ? [
+          ...state.quarantined.filter((q) => q.commit !== request.commit),
+          { commit: request.commit, digest: request.digest, reason: result.reason, at: now },
+        ].slice(-50)
+      : state.quarantined,
+    updatedAt: now,
+  };
+}
+
+/** Releases the lease without changing live state (failure before anything reached the endpoint). */
+export function releaseLease(state: EndpointState, execution: string, now: string): EndpointState | undefined {
+  if (!holdsLease(state, execution)) return undefined;
+  const { lease: _released, ...rest } = state;
+  return { ...rest, updatedAt: now };
+}

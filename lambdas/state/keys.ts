@@ -1,0 +1,29 @@
+/**
+ * The layout of Ballast's system-of-record bucket. Every key is derived here so that handlers,
+ * the CLI and the IAM grants in lib/ agree on one layout.
+ *
+ *   artifacts/sha256/<hex>                         immutable content-addressed blobs (models, prompts, configs)
+ *   commits/<commit>/snapshot.json                 the Ballast files of a commit, as Resolve read them
+ *   commits/<commit>/validation-<environment>.json the full validation report
+ *   pointers/<env>/<endpoint>/<commit>.json        version pointer: commit -> artifact digests (write-once)
+ *   pointers/<env>/<endpoint>/live.json            which pointer is live now
+ *   state/<env>/<endpoint>.json                    desired / live / last good / quarantined, and the lease
+ *   ledger/<env>/<endpoint>/<time>--<commit>--<execution>.json   one entry per outcome (write-once)
+ *   ledger/<env>/_repository/...                   commits rejected before any endpoint was touched
+ *   deliveries/<source>/<id>.json                  webhook deliveries seen (replay protection)
+ */
+export const REPOSITORY_LEDGER = '_repository';
+
+export const keys = {
+  artifact: (sha256: string) => `artifacts/sha256/${sha256}`,
+  snapshot: (commit: string) => `commits/${commit}/snapshot.json`,
+  validation: (commit: string, environment: string) => `commits/${commit}/validation-${environment}.json`,
+  pointer: (environment: string, endpoint: string, commit: string) =>
+    `pointers/${environment}/${endpoint}/${commit}.json`,
+  livePointer: (environment: string, endpoint: string) => `pointers/${environment}/${endpoint}/live.json`,
+  state: (environment: string, endpoint: string) => `state/${environment}/${endpoint}.json`,
+  statePrefix: (environment?: string) => (environment ? `state/${environment}/` : 'state/'),
+  ledgerPrefix: (environment: string, endpoint: string) => `ledger/${environment}/${endpoint}/`,
+  ledgerEntry: (environment: string, endpoint: string, at: string, commit: string, execution: string) =>
+    `ledger/${environment}/${endpoint}/${at.replace(/[:.]/g, '-')}--${commit.slice(0, 12)}--${execution}.json`,
+} as const;

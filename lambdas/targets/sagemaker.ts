@@ -1,0 +1,245 @@
+/**
+ * The SageMaker target as pure functions: names, API inputs and the reading of DescribeEndpoint.
+ * The handlers do the calls; everything that decides what to call is here, where it is testable
+ * without an endpoint.
+ *
+ * References: SageMaker API Reference, UpdateEndpoint, DeploymentConfig, BlueGreenUpdatePolicy,
+ * TrafficRoutingConfig, AutoRollbackConfig; Developer Guide, "Blue/Green Deployments" (an
+ * auto-rollback returns the endpoint to InService on the old endpoint configuration).
+ */
+import { createHash } from 'node:crypto';
+import type {
+  CreateEndpointConfigCommandInput,
+  CreateModelCommandInput,
+  DeploymentConfig,
+  DescribeEndpointCommandOutput,
+  Tag,
+} from '@aws-sdk/client-sagemaker';
+import type { ResolvedEndpoint } from '../spec/resolve.ts';
+import type { Rollout } from '../spec/schema.ts';
+
+const MAX_NAME = 63;
+
+/** A SageMaker name from parts; over 63 characters, the middle gives way to a short hash. */
+export function sagemakerName(...parts: string[]): string {
+  const name = parts
+    .join('-')
+    .replace(/[^a-zA-Z0-9-]/g, '-')
+    .replace(/-+/g, '-');
+  if (name.length <= MAX_NAME) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  return `${name.slice(0, MAX_NAME - 9).replace(/-+$/, '')}-${hash}`;
+}
+
+export interface SageMakerNames {
+  /** Stable across commits: the endpoint users call. */
+  readonly endpointName: string;
+  /** Derived from the content (digest), so the same content always maps to the same resources. */
+  readonly modelName: string;
+  readonly endpointConfigName: string;
+}
+
+export function sagemakerNames(prefix: string, environment: string, endpoint: string, digest: string): SageMakerNames {
+  const short = digest.slice(0, 12);
+  return {
+    endpointName: sagemakerName(prefix, environment, endpoint),
+    modelName: sagemakerName(prefix, environment, endpoint, short),
+    endpointConfigName: sagemakerName(prefix, environment, endpoint, short),
+  };
+}
+
+/** What Register stored for a commit and Deploy hands to SageMaker. */
+export interface PinnedArtifacts {
+  readonly modelDataUrl: string;
+  readonly prompts: Readonly<Record<string, string>>;
+  readonly configs: Readonly<Record<string, string>>;
+}
+
+export function envName(kind: 'PROMPT' | 'CONFIG', name: string): string {
+  return `BALLAST_${kind}_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+export function tags(resolved: ResolvedEndpoint, commit: string): Tag[] {
+  return [
+    { Key: 'ballast:managed', Value: 'true' },
+    { Key: 'ballast:environment', Value: resolved.environment.name },
+    { Key: 'ballast:endpoint', Value: resolved.name },
+    { Key: 'ballast:commit', Value: commit },
+    { Key: 'ballast:digest', Value: resolved.digest },
+  ];
+}
+
+/**
+ * The Model: the user's image and artifact, with each prompt and config handed over as an
+ * environment variable naming its pinned, content-addressed S3 object.
+ */
+export function modelInput(
+  resolved: ResolvedEndpoint,
+  names: SageMakerNames,
+  pinned: PinnedArtifacts,
+  commit: string,
+  executionRoleArn: string,
+): CreateModelCommandInput {
+  const environment: Record<string, string> = {
+    ...resolved.model.spec.environment,
+    BALLAST_ENVIRONMENT: resolved.environment.name,
+    BALLAST_ENDPOINT: resolved.name,
+    BALLAST_COMMIT: commit,
+    BALLAST_DIGEST: resolved.digest,
+  };
+  for (const [name, uri] of Object.entries(pinned.prompts)) environment[envName('PROMPT', name)] = uri;
+  for (const [name, uri] of Object.entries(pinned.configs)) environment[envName('CONFIG', name)] = uri;
+  return {
+    ModelName: names.modelName,
+    ExecutionRoleArn: executionRoleArn,
+    PrimaryContainer: {
+      Image: resolved.model.spec.image,
+      ModelDataUrl: pinned.modelDataUrl,
+      Environment: environment,
+    },
+    Tags: tags(resolved, commit),
+  };
+}
+
+export function endpointConfigInput(
+  resolved: ResolvedEndpoint,
+  names: SageMakerNames,
+  commit: string,
+): CreateEndpointConfigCommandInput {
+  if (resolved.target.kind !== 'sagemaker') throw new Error(`${resolved.name} is not a SageMaker endpoint`);
+  return {
+    EndpointConfigName: names.endpointConfigName,
+    ProductionVariants: [
+      {
+        VariantName: resolved.target.variantName,
+        ModelName: names.modelName,
+        InstanceType: resolved.target.instanceType as never,
+        InitialInstanceCount: resolved.target.instanceCount,
+        InitialVariantWeight: 1,
+      },
+    ],
+    Tags: tags(resolved, commit),
+  };
+}
+
+/**
+ * The blue/green DeploymentConfig for an Endpoint's rollout. `bakeSeconds` is the bake after all
+ * traffic has moved (TerminationWaitInSeconds: the old fleet stays up, alarms watched, ready for a
+ * rollback); canary rollouts also bake the canary for `bakeSeconds` (WaitIntervalInSeconds), and
+ * linear rollouts wait `linear.intervalSeconds` between steps. (SageMaker Developer Guide,
+ * "All at once traffic shifting": the all-at-once baking period is TerminationWaitInSeconds.)
+ */
+export function deploymentConfig(rollout: Rollout, alarms: readonly string[]): DeploymentConfig {
+  const traffic =
+    rollout.strategy === 'canary'
+      ? {
+          Type: 'CANARY' as const,
+          CanarySize: { Type: 'CAPACITY_PERCENT' as const, Value: rollout.canary.percent },
+          WaitIntervalInSeconds: rollout.bakeSeconds,
+        }
+      : rollout.strategy === 'linear'
+        ? {
+            Type: 'LINEAR' as const,
+            LinearStepSize: { Type: 'CAPACITY_PERCENT' as const, Value: rollout.linear.stepPercent },
+            WaitIntervalInSeconds: rollout.linear.intervalSeconds,
+          }
+        : { Type: 'ALL_AT_ONCE' as const, WaitIntervalInSeconds: 0 };
+  return {
+    BlueGreenUpdatePolicy: {
+      TrafficRoutingConfiguration: traffic,
+      TerminationWaitInSeconds: rollout.bakeSeconds,
+      MaximumExecutionTimeoutInSeconds: rollout.timeoutSeconds,
+    },
+    ...(alarms.length > 0 ? { AutoRollbackConfiguration: { Alarms: alarms.map((AlarmName) => ({ AlarmName })) } } : {}),
+  };
+}
+
+/** Time SageMaker typically needs to provision a new fleet before traffic moves. */
+export const PROVISIONING_SECONDS = 480;
+
+/** How long the traffic shifting and baking of a rollout takes once the new fleet is up. */
+export function shiftingSeconds(rollout: Rollout): number {
+  switch (rollout.strategy) {
+    case 'canary':
+      return rollout.bakeSeconds * 2;
+    case 'linear':
+      return Math.ceil(100 / rollout.linear.stepPercent) * rollout.linear.intervalSeconds + rollout.bakeSeconds;
+    default:
+      return rollout.bakeSeconds;
+  }
+}
+
+/**
+ * When to look again. The workflow does not poll every few seconds: it sleeps until the rollout
+ * should have settled (from its known phases), then checks with a growing interval. A one-hour
+ * canary costs a handful of state transitions, and never more than the timeout allows.
+ */
+export function nextCheckSeconds(rollout: Rollout, elapsedSeconds: number, checks: number): number {
+  const expected = PROVISIONING_SECONDS + shiftingSeconds(rollout);
+  const remaining = expected - elapsedSeconds;
+  if (remaining > 60) return Math.min(Math.ceil(remaining), 3600);
+  return Math.min(60 * 2 ** Math.min(checks, 4), 900);
+}
+
+/** Checks are bounded: past the rollout's own timeout plus provisioning, the rollout has failed. */
+export function checkBudgetSeconds(rollout: Rollout): number {
+  return rollout.timeoutSeconds + PROVISIONING_SECONDS * 2;
+}
+
+export type EndpointReading =
+  | { readonly settled: false; readonly phase: string; readonly trafficToNew?: number }
+  | {
+      readonly settled: true;
+      readonly outcome: 'deployed' | 'rolled-back' | 'failed';
+      readonly reason?: string;
+      readonly liveEndpointConfigName?: string;
+    };
+
+/**
+ * Reads DescribeEndpoint after a rollout. SageMaker's auto-rollback is silent: the endpoint ends
+ * InService on the *previous* endpoint configuration with no failure status, so "InService" alone
+ * proves nothing. Only InService on the configuration this rollout created counts as deployed.
+ */
+export function readEndpoint(
+  endpoint: Pick<
+    DescribeEndpointCommandOutput,
+    'EndpointStatus' | 'EndpointConfigName' | 'FailureReason' | 'PendingDeploymentSummary' | 'ProductionVariants'
+  >,
+  expectedConfigName: string,
+): EndpointReading {
+  const status = endpoint.EndpointStatus;
+  switch (status) {
+    case 'InService':
+      if (endpoint.EndpointConfigName === expectedConfigName) {
+        return { settled: true, outcome: 'deployed', liveEndpointConfigName: expectedConfigName };
+      }
+      return {
+        settled: true,
+        outcome: 'rolled-back',
+        reason: `SageMaker rolled the endpoint back to ${endpoint.EndpointConfigName ?? 'its previous configuration'}${
+          endpoint.FailureReason
+            ? `: ${endpoint.FailureReason}`
+            : ' (an auto-rollback alarm fired or the update failed)'
+        }`,
+        ...(endpoint.EndpointConfigName ? { liveEndpointConfigName: endpoint.EndpointConfigName } : {}),
+      };
+    case 'Failed':
+      return {
+        settled: true,
+        outcome: 'failed',
+        reason: endpoint.FailureReason ?? 'the endpoint failed',
+        ...(endpoint.EndpointConfigName ? { liveEndpointConfigName: endpoint.EndpointConfigName } : {}),
+      };
+    default: {
+      const pending = endpoint.PendingDeploymentSummary?.ProductionVariants ?? [];
+      const newWeight = pending.reduce((sum, v) => sum + (v.CurrentWeight ?? 0), 0);
+      const oldWeight = (endpoint.ProductionVariants ?? []).reduce((sum, v) => sum + (v.CurrentWeight ?? 0), 0);
+      const total = newWeight + oldWeight;
+      return {
+        settled: false,
+        phase: status ?? 'Unknown',
+        ...(pending.length > 0 && total > 0 ? { trafficToNew: Math.round((newWeight / total) * 100) } : {}),
+      };
+    }
+  }
+}
