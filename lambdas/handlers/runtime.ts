@@ -31,9 +31,19 @@ export function resourcePrefix(): string {
   return optionalSetting('BALLAST_RESOURCE_PREFIX') ?? 'ballast';
 }
 
-/** Simulated-time aware "now": the sandbox's clock is the SDK's Date, so this is just Date. */
+let clock: () => Date = () => new Date();
+
+/**
+ * The handlers' notion of "now" (ledger times, rollout elapsed time). Injectable, like the SDK
+ * clients' endpoints: the local runner hands in the sandbox's simulated clock so that durations
+ * in the ledger match the simulated AWS timeline; on Lambda it is the system clock.
+ */
+export function useClock(now: () => Date): void {
+  clock = now;
+}
+
 export function nowIso(): string {
-  return new Date().toISOString();
+  return clock().toISOString();
 }
 
 const resolvedCache = new Map<string, ResolvedEndpoint[]>();

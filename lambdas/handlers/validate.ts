@@ -44,7 +44,15 @@ export async function handler(input: ValidateInput): Promise<Plan> {
   }
   const endpoints: PlannedEndpoint[] = [];
   const unchanged: string[] = [];
+  const deferred: Array<{ name: string; reason: string }> = [];
   for (const resolved of resolveEndpoints(result.repository, input.environment)) {
+    if (resolved.target.kind !== 'sagemaker') {
+      deferred.push({
+        name: resolved.name,
+        reason: 'EKS targets are validated but not rolled out by this version of Ballast',
+      });
+      continue;
+    }
     const state = (await store.get<EndpointState>(keys.state(input.environment, resolved.name)))?.value;
     const inFlight = state?.lease !== undefined;
     if (state?.live?.digest === resolved.digest && !inFlight) {
@@ -61,6 +69,6 @@ export async function handler(input: ValidateInput): Promise<Plan> {
       changes: changedComponents(livePointer?.components, componentDigests(resolved)),
     });
   }
-  logger.info('plan', { commit: input.push.commit, endpoints: endpoints.map((e) => e.name), unchanged });
-  return { valid: true, endpoints, unchanged };
+  logger.info('plan', { commit: input.push.commit, endpoints: endpoints.map((e) => e.name), unchanged, deferred });
+  return { valid: true, endpoints, unchanged, deferred };
 }

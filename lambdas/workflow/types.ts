@@ -51,6 +51,8 @@ export interface Plan {
   readonly endpoints: readonly PlannedEndpoint[];
   /** Endpoints the commit does not change (same effective digest as what is live). */
   readonly unchanged: readonly string[];
+  /** Endpoints on targets this deploy workflow does not roll out yet (EKS), with the reason. */
+  readonly deferred?: ReadonlyArray<{ readonly name: string; readonly reason: string }>;
 }
 
 /** Input of every per-endpoint state (the Map's item selector builds it). */

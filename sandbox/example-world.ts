@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CloudWatchClient, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
+import {
+  CodeCommitClient,
+  CreateCommitCommand,
+  CreateRepositoryCommand,
+  GetBranchCommand,
+  type PutFileEntry,
+} from '@aws-sdk/client-codecommit';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { parseAllDocuments } from 'yaml';
+import type { Sandbox } from './sandbox.ts';
+
+export const EXAMPLE_REPO_DIR = fileURLToPath(new URL('../examples/model-repo', import.meta.url));
+export const EXAMPLE_ARTIFACTS_DIR = fileURLToPath(new URL('../examples/artifacts', import.meta.url));
+
+/** SDK clients pointed at a sandbox: the demo and the tests use the wire, like any AWS user. */
+export function sandboxClients(sandbox: Sandbox) {
+  const config = {
+    endpoint: sandbox.url,
+    region: sandbox.region,
+    credentials: { accessKeyId: 'ballast-sandbox', secretAccessKey: 'ballast-sandbox' },
+  };
+  return {
+    s3: new S3Client(config),
+    cloudwatch: new CloudWatchClient(config),
+    codecommit: new CodeCommitClient(config),
+  };
+}
+
+/** Every file of a directory as posix path -> content. */
+export async function readTree(dir: string): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    files[relative(dir, path).split(sep).join('/')] = await readFile(path, 'utf8');
+  }
+  return files;
+}
+
+/**
+ * What the example repository expects to exist in the account: the model artifacts at the S3
+ * URIs its Models declare (matched to examples/artifacts by sha256) and the CloudWatch alarms its
+ * Endpoints name for rollback.
+ */
+export async function seedExampleAccount(sandbox: Sandbox, repoFiles: Record<string, string>): Promise<void> {
+  const { s3, cloudwatch } = sandboxClients(sandbox);
+  const artifacts = new Map<string, Buffer>();
+  for (const name of await readdir(EXAMPLE_ARTIFACTS_DIR)) {
+    const bytes = await readFile(join(EXAMPLE_ARTIFACTS_DIR, name));
+    artifacts.set(createHash('sha256').update(bytes).digest('hex'), bytes);
+  }
+  for (const doc of documents(repoFiles)) {
+    if (doc.kind === 'Model') {
+      const { uri, sha256 } = doc.spec.artifact as { uri: string; sha256: string };
+      const bytes = artifacts.get(sha256);
+      if (!bytes)
+        throw new Error(`no file in examples/artifacts has the sha256 ${sha256} that ${doc.metadata.name} declares`);
+      const [, bucket = '', key = ''] = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri) ?? [];
+      await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch(ignoreExists);
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
+    }
+    if (doc.kind === 'Endpoint') {
+      for (const alarm of (doc.spec.alarms as string[] | undefined) ?? []) {
+        await cloudwatch.send(
+          new PutMetricAlarmCommand({
+            AlarmName: alarm,
+            Namespace: 'AWS/SageMaker',
+            MetricName: alarm.endsWith('latency') ? 'ModelLatency' : 'Invocation5XXErrors',
+            Dimensions: [{ Name: 'EndpointName', Value: `ballast-${doc.metadata.name}` }],
+            Statistic: alarm.endsWith('latency') ? 'Maximum' : 'Sum',
+            Period: 60,
+            EvaluationPeriods: 1,
+            Threshold: alarm.endsWith('latency') ? 2_000_000 : 5,
+            ComparisonOperator: 'GreaterThanThreshold',
+            TreatMissingData: 'notBreaching',
+          }),
+        );
+      }
+    }
+  }
+  s3.destroy();
+  cloudwatch.destroy();
+}
+
+/**
+ * Commits files to a sandbox CodeCommit branch through CreateCommit (null deletes a file), as a
+ * `git push` would; the sandbox emits the "CodeCommit Repository State Change" event.
+ */
+export async function commitFiles(
+  sandbox: Sandbox,
+  repositoryName: string,
+  branchName: string,
+  files: Record<string, string | null>,
+  message: string,
+): Promise<string> {
+  const { codecommit } = sandboxClients(sandbox);
+  try {
+    await codecommit.send(new CreateRepositoryCommand({ repositoryName })).catch(ignoreExists);
+    const parent = await codecommit
+      .send(new GetBranchCommand({ repositoryName, branchName }))
+      .then((r) => r.branch?.commitId)
+      .catch(() => undefined);
+    const putFiles: PutFileEntry[] = [];
+    const deleteFiles: Array<{ filePath: string }> = [];
+    for (const [filePath, content] of Object.entries(files)) {
+      if (content === null) deleteFiles.push({ filePath });
+      else putFiles.push({ filePath, fileContent: new TextEncoder().encode(content) });
+    }
+    const response = await codecommit.send(
+      new CreateCommitCommand({
+        repositoryName,
+        branchName,
+        ...(parent ? { parentCommitId: parent } : {}),
+        authorName: 'Ballast demo',
+        email: 'demo@ballast.invalid',
+        commitMessage: message,
+        putFiles,
+        deleteFiles,
+      }),
+    );
+    return response.commitId ?? '';
+  } finally {
+    codecommit.destroy();
+  }
+}
+
+interface Doc {
+  kind: string;
+  metadata: { name: string };
+  spec: Record<string, unknown>;
+}
+
+function documents(files: Record<string, string>): Doc[] {
+  return Object.entries(files)
+    .filter(([path]) => /\.ya?ml$/.test(path))
+    .flatMap(([, text]) => parseAllDocuments(text).map((d) => d.toJS() as Doc))
+    .filter((d) => d && typeof d === 'object' && typeof d.kind === 'string');
+}
+
+function ignoreExists(error: unknown): void {
+  if (error instanceof Error && /AlreadyOwnedByYou|AlreadyExists|NameExists/.test(error.name)) return;
+  throw error;
+}

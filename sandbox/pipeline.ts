@@ -1,0 +1,113 @@
+import { fileURLToPath } from 'node:url';
+import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
+import { resetClients } from '../lambdas/aws/clients.ts';
+import { handler as checkRollout } from '../lambdas/handlers/check-rollout.ts';
+import { handler as deploy } from '../lambdas/handlers/deploy.ts';
+import { handler as lease } from '../lambdas/handlers/lease.ts';
+import { handler as record } from '../lambdas/handlers/record.ts';
+import { handler as register } from '../lambdas/handlers/register.ts';
+import { handler as resolve } from '../lambdas/handlers/resolve.ts';
+import { logger, useClock } from '../lambdas/handlers/runtime.ts';
+import { handler as validate } from '../lambdas/handlers/validate.ts';
+import { handler as verify } from '../lambdas/handlers/verify.ts';
+import type { EventBridgeEvent, EventPattern } from './events.ts';
+import { type LambdaHandler, type LocalExecution, LocalRunner } from './runner.ts';
+import type { Sandbox } from './sandbox.ts';
+
+export const DEPLOY_ASL = fileURLToPath(new URL('../stepfunctions/deploy.asl.json', import.meta.url));
+
+/**
+ * The EventBridge rule the CDK stack creates for CodeCommit (lib/codecommit-source.ts): pushes
+ * that create or move a branch start the deploy workflow, with the event as the execution input.
+ */
+export const CODECOMMIT_PUSH_PATTERN: EventPattern = {
+  source: ['aws.codecommit'],
+  'detail-type': ['CodeCommit Repository State Change'],
+  detail: { event: ['referenceCreated', 'referenceUpdated'], referenceType: ['branch'] },
+};
+
+export interface LocalPipelineOptions {
+  readonly sandbox: Sandbox;
+  /** The state bucket (created in the sandbox). @default 'ballast-state' */
+  readonly stateBucket?: string;
+  /** @default 'ballast' */
+  readonly resourcePrefix?: string;
+  /** Only pushes to these CodeCommit repositories start deployments. @default every repository */
+  readonly repositories?: readonly string[];
+}
+
+/**
+ * Ballast on the sandbox: the deploy workflow (the ASL file the stack deploys) run by the local
+ * runner with the real handlers, wired to sandbox events the way the stack wires EventBridge.
+ * Handlers reach the sandbox only through the SDK's standard endpoint configuration.
+ */
+export class LocalPipeline {
+  readonly runner: LocalRunner;
+  readonly stateBucket: string;
+  private unsubscribe: (() => void) | undefined;
+
+  private constructor(
+    private readonly options: LocalPipelineOptions,
+    functions: Record<string, LambdaHandler>,
+  ) {
+    this.stateBucket = options.stateBucket ?? 'ballast-state';
+    this.runner = new LocalRunner(options.sandbox.clock, { deploy: { aslPath: DEPLOY_ASL, functions } });
+  }
+
+  static async start(options: LocalPipelineOptions): Promise<LocalPipeline> {
+    const { sandbox } = options;
+    const stateBucket = options.stateBucket ?? 'ballast-state';
+    // What the stack's Lambda environment would hold, pointed at the sandbox.
+    Object.assign(process.env, sandbox.env(), {
+      BALLAST_STATE_BUCKET: stateBucket,
+      BALLAST_RESOURCE_PREFIX: options.resourcePrefix ?? 'ballast',
+      BALLAST_SAGEMAKER_ROLE_ARN: `arn:aws:iam::${sandbox.account}:role/ballast-sagemaker-execution`,
+      BALLAST_ACCOUNT_ID: sandbox.account,
+      BALLAST_REGION: sandbox.region,
+    });
+    // Handler logs are for CloudWatch; locally they would drown the narration. BALLAST_LOG_LEVEL=INFO shows them.
+    logger.setLogLevel((process.env.BALLAST_LOG_LEVEL ?? 'SILENT') as 'SILENT');
+    resetClients();
+    useClock(() => sandbox.clock.now());
+    const s3 = new S3Client({ endpoint: sandbox.url, region: sandbox.region });
+    await s3.send(new CreateBucketCommand({ Bucket: stateBucket })).catch((error: unknown) => {
+      if (!(error instanceof Error && /BucketAlreadyOwnedByYou|BucketAlreadyExists/.test(error.name))) throw error;
+    });
+    await s3.send(
+      new PutBucketVersioningCommand({ Bucket: stateBucket, VersioningConfiguration: { Status: 'Enabled' } }),
+    );
+    s3.destroy();
+    const pipeline = new LocalPipeline(options, {
+      Resolve: resolve as LambdaHandler,
+      Validate: validate as LambdaHandler,
+      Lease: lease as LambdaHandler,
+      Register: register as LambdaHandler,
+      Deploy: deploy as LambdaHandler,
+      CheckRollout: checkRollout as LambdaHandler,
+      Verify: verify as LambdaHandler,
+      Record: record as LambdaHandler,
+    });
+    pipeline.unsubscribe = sandbox.events.subscribe(CODECOMMIT_PUSH_PATTERN, (event) => pipeline.onPush(event));
+    return pipeline;
+  }
+
+  /** Starts a deploy execution for an event, as the EventBridge rule target does. */
+  deployFor(event: EventBridgeEvent): LocalExecution {
+    return this.runner.start('deploy', event);
+  }
+
+  /** Resolves when every execution has finished. */
+  async idle(): Promise<void> {
+    await this.runner.idle();
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+  }
+
+  private onPush(event: EventBridgeEvent): void {
+    const repository = (event.detail as { repositoryName?: string }).repositoryName;
+    if (this.options.repositories && repository && !this.options.repositories.includes(repository)) return;
+    this.deployFor(event);
+  }
+}
