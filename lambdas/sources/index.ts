@@ -1,0 +1,109 @@
+/**
+ * Push sources, as Resolve and the handlers use them. The deploy workflow's input is either the
+ * raw EventBridge CodeCommit event (the EventBridge rule starts the execution) or
+ * `{ "source": "github", "push": <Push> }` (the GitHub webhook handler starts it);
+ * {@link pushFromWorkflowInput} turns both into a Push, and {@link repoSourceForPush} gives the
+ * files of the pushed commit.
+ */
+import { InvalidInputError } from '../aws/errors.ts';
+import type { RepoSource } from '../spec/source.ts';
+import type { Push } from '../workflow/types.ts';
+import {
+  type CodeCommitLike,
+  type CodeCommitSourceOptions,
+  codeCommitSource,
+  type Ignored,
+  isCodeCommitEvent,
+  pushFromCodeCommitEvent,
+} from './codecommit.ts';
+import { isObject, optionalString, requireCommitId, requireInstant, requireString } from './common.ts';
+import { type GitHubApiOptions, type GitHubSourceOptions, gitHubSource, parseRepository } from './github.ts';
+
+export * from './codecommit.ts';
+export { DEFAULT_MAX_READ_BYTES } from './common.ts';
+export * from './deliveries.ts';
+export * from './github.ts';
+export * from './secret-cache.ts';
+
+/** The execution input the GitHub webhook handler starts the deploy workflow with. */
+export interface GitHubWorkflowInput {
+  readonly source: 'github';
+  readonly push: Push;
+}
+
+/**
+ * The Push an execution is about, from either kind of input. Ignored CodeCommit events come back as
+ * `{ ignored }`; anything that is neither input is InvalidInputError.
+ */
+export function pushFromWorkflowInput(input: unknown): Push | Ignored {
+  if (isCodeCommitEvent(input)) return pushFromCodeCommitEvent(input);
+  if (isObject(input) && input.source === 'github') {
+    const push = parsePush(input.push);
+    if (push.source !== 'github') throw new InvalidInputError(`a GitHub workflow input carries a ${push.source} push`);
+    return push;
+  }
+  throw new InvalidInputError(
+    'the workflow input is neither a CodeCommit "Repository State Change" event nor { "source": "github", "push": … }',
+  );
+}
+
+const CODECOMMIT_REPOSITORY = /^[\w.-]{1,100}$/;
+
+/**
+ * Checks a Push that crossed a trust boundary (an execution input anyone with states:StartExecution
+ * could write) and returns it normalised. InvalidInputError names the first bad field.
+ */
+export function parsePush(value: unknown): Push {
+  const what = 'push';
+  if (!isObject(value)) throw new InvalidInputError(`${what}: expected an object`);
+  const source = requireString(value, 'source', what);
+  if (source !== 'codecommit' && source !== 'github')
+    throw new InvalidInputError(`${what}: unknown source '${source}'`);
+  const repository = requireString(value, 'repository', what);
+  if (source === 'github') parseRepository(repository);
+  else if (!CODECOMMIT_REPOSITORY.test(repository)) {
+    throw new InvalidInputError(`${what}: '${repository}' is not a CodeCommit repository name`);
+  }
+  const previous = optionalString(value, 'previousCommit', what);
+  return {
+    source,
+    repository,
+    branch: requireString(value, 'branch', what),
+    commit: requireCommitId(requireString(value, 'commit', what), `${what}.commit`),
+    ...(previous === undefined ? {} : { previousCommit: requireCommitId(previous, `${what}.previousCommit`) }),
+    pushedBy: requireString(value, 'pushedBy', what),
+    pushedAt: requireInstant(requireString(value, 'pushedAt', what), `${what}.pushedAt`),
+    deliveryId: requireString(value, 'deliveryId', what),
+  };
+}
+
+/**
+ * The deploy execution's name for a webhook delivery. Step Functions keeps a name unique for 90
+ * days and answers a repeated StartExecution with the same name and input with the first
+ * execution, so a redelivered webhook can never start a second one. Names allow 80 characters of
+ * `[A-Za-z0-9_-]`; a GitHub delivery GUID is 36.
+ */
+export function executionNameForDelivery(source: 'github', deliveryId: string): string {
+  const name = `${source}-${deliveryId}`;
+  if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) throw new InvalidInputError(`'${deliveryId}' cannot name an execution`);
+  return name;
+}
+
+export interface RepoSourceDeps {
+  /** For CodeCommit pushes: usually `clients.codecommit()`. */
+  readonly codecommit?: CodeCommitLike;
+  /** For GitHub pushes: the API URL and a token (from Secrets Manager), plus test injections. */
+  readonly github?: GitHubApiOptions;
+  readonly codecommitOptions?: CodeCommitSourceOptions;
+  readonly githubOptions?: Pick<GitHubSourceOptions, 'maxReadBytes' | 'maxEntries' | 'maxTreeRequests'>;
+}
+
+/** The files of the pushed commit, from wherever the push came from. */
+export function repoSourceForPush(push: Push, deps: RepoSourceDeps): RepoSource {
+  if (push.source === 'codecommit') {
+    if (!deps.codecommit) throw new Error('repoSourceForPush: a CodeCommit push needs a CodeCommit client');
+    return codeCommitSource(deps.codecommit, push.repository, push.commit, deps.codecommitOptions);
+  }
+  if (!deps.github) throw new Error('repoSourceForPush: a GitHub push needs GitHub API settings');
+  return gitHubSource({ ...deps.github, ...deps.githubOptions, repository: push.repository, commit: push.commit });
+}
