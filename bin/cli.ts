@@ -7,6 +7,11 @@ import { ExitCode, UsageError } from './commands/types.ts';
  */
 const commands: ReadonlyArray<{ name: string; summary: string; load: () => Promise<Command> }> = [
   {
+    name: 'demo',
+    summary: 'Run the whole GitOps flow locally on the sandbox and narrate it (what `npm start` runs)',
+    load: async () => (await import('./commands/demo.ts')).demoCommand,
+  },
+  {
     name: 'validate',
     summary: 'Check a model repository (schema, references, rollout limits, secrets) before you push',
     load: async () => (await import('./commands/validate.ts')).validateCommand,

@@ -36,6 +36,12 @@ export interface CloudWatchSandbox extends SandboxService, AlarmStateReader {
   alarmState(alarmName: string): AlarmStateValue | undefined;
   /** Every state the alarm has been in since it was (last) created, oldest first. */
   stateHistory(alarmName: string): readonly AlarmStateTransition[];
+  /**
+   * SetAlarmState from inside the sandbox process, taking effect at the current simulated instant.
+   * Scenario drivers (the demo, tests) call it from an event listener, which runs before the
+   * workflow's next Wait moves the clock: a request over the wire could arrive after the bake.
+   */
+  setAlarmState(alarmName: string, value: AlarmStateValue, reason: string): void;
 }
 
 const STATE_VALUES: readonly AlarmStateValue[] = ['INSUFFICIENT_DATA', 'ALARM', 'OK'];
@@ -1435,6 +1441,9 @@ export function createCloudWatchService(ctx: ServiceContext): CloudWatchSandbox 
     },
     stateHistory(alarmName) {
       return alarms.has(alarmName) ? [...(transitions.get(alarmName) ?? [])] : [];
+    },
+    setAlarmState(alarmName, value, reason) {
+      changeState(requireAlarm(alarmName), value, reason, undefined);
     },
   };
 }

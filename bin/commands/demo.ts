@@ -1,0 +1,251 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import type { EndpointState } from '../../lambdas/state/endpoint-state.ts';
+import { JsonStore } from '../../lambdas/state/json-store.ts';
+import { keys, REPOSITORY_LEDGER } from '../../lambdas/state/keys.ts';
+import { readLedger } from '../../lambdas/state/ledger.ts';
+import type { EventBridgeEvent } from '../../sandbox/events.ts';
+import {
+  commitFiles,
+  EXAMPLE_ARTIFACTS_DIR,
+  EXAMPLE_REPO_DIR,
+  readTree,
+  sandboxClients,
+  seedExampleAccount,
+} from '../../sandbox/example-world.ts';
+import { LocalPipeline } from '../../sandbox/pipeline.ts';
+import type { LocalExecution } from '../../sandbox/runner.ts';
+import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
+import type { CliIo, Command } from './types.ts';
+import { ExitCode, UsageError } from './types.ts';
+
+const REPO = 'model-repo';
+const BRANCH = 'main';
+const ENVIRONMENT = 'prod';
+const ENDPOINT = 'summarizer';
+const MODEL_FILE = 'models/summarizer-llm.yaml';
+const ENDPOINT_FILE = 'endpoints/summarizer.yaml';
+const PROMPT_FILE = 'prompts/summarize.yaml';
+
+export const demoCommand: Command = {
+  name: 'demo',
+  summary: 'Run the whole GitOps flow locally on the sandbox and narrate it (what `npm start` runs)',
+  usage: `Usage: ballast demo [--verbose]
+
+Starts the Ballast sandbox and the local pipeline (the deploy workflow's real ASL, run by
+aws-local-stepfunctions with the real Lambda handlers), pushes the example repository and then:
+  1. the first deployment of the SageMaker endpoint,
+  2. a model update rolled out as a canary, with the traffic shift shown,
+  3. a commit with a bad config, rejected with file:line errors,
+  4. a canary whose rollback alarm fires: SageMaker rolls back silently, Ballast notices and
+     quarantines the commit.
+Needs no AWS account and leaves nothing running. Simulated time runs fast: an hour of rollouts
+takes seconds.
+
+Options:
+  --verbose   also print the Lambda handlers' structured logs
+`,
+  run: async (args, io) => {
+    let verbose = false;
+    try {
+      verbose =
+        parseArgs({ args: [...args], options: { verbose: { type: 'boolean' } }, strict: true }).values.verbose === true;
+    } catch (error) {
+      throw new UsageError(error instanceof Error ? error.message : String(error));
+    }
+    if (verbose) process.env.BALLAST_LOG_LEVEL = 'INFO';
+    return runDemo(io);
+  },
+};
+
+async function runDemo(io: CliIo): Promise<number> {
+  const say = (line = '') => io.stdout(`${line}\n`);
+  const sandbox = await startSandbox();
+  let pipeline: LocalPipeline | undefined;
+  try {
+    say('Ballast demo: GitOps for AI, run locally on the Ballast sandbox (no AWS account needed)');
+    say(`  sandbox ${sandbox.url} (S3, SageMaker, CloudWatch, CodeCommit), simulated time x${sandbox.clock.timeScale}`);
+    const files = await readTree(EXAMPLE_REPO_DIR);
+    await seedExampleAccount(sandbox, files);
+    pipeline = await LocalPipeline.start({ sandbox });
+    const store = new JsonStore(sandboxClients(sandbox).s3, pipeline.stateBucket);
+    say('  seeded: model artifacts in S3, the rollback alarms in CloudWatch, CodeCommit repository model-repo');
+    const follow = narrateRollouts(sandbox, say);
+
+    say();
+    say('1) First deployment: push examples/model-repo to main (ballast.yaml maps main -> environment prod)');
+    let commit = await commitFiles(sandbox, REPO, BRANCH, files, 'Add the summarizer and embeddings endpoints');
+    await settle(pipeline, commit, say);
+    await showState(store, say);
+
+    say();
+    say('2) A new model version, rolled out as a canary (10% first, 10-minute bake, alarms watched)');
+    const v2 = Buffer.concat([
+      await readFile(join(EXAMPLE_ARTIFACTS_DIR, 'summarizer-llm.tar.gz')),
+      Buffer.from('\nv2 weights\n'),
+    ]);
+    const v2Sha = createHash('sha256').update(v2).digest('hex');
+    const v2Uri = 's3://acme-ml-artifacts-111122223333/models/summarizer-llm/2025-02-01/model.tar.gz';
+    await sandboxClients(sandbox).s3.send(
+      new PutObjectCommand({
+        Bucket: 'acme-ml-artifacts-111122223333',
+        Key: 'models/summarizer-llm/2025-02-01/model.tar.gz',
+        Body: v2,
+      }),
+    );
+    const modelV2 = (files[MODEL_FILE] ?? '')
+      .replace(/uri: s3:\/\/\S+/, `uri: ${v2Uri}`)
+      .replace(/sha256: [0-9a-f]{64}/, `sha256: ${v2Sha}`)
+      .replace(/sizeBytes: \d+/, `sizeBytes: ${v2.length}`);
+    commit = await commitFiles(sandbox, REPO, BRANCH, { [MODEL_FILE]: modelV2 }, 'summarizer-llm: February weights');
+    await settle(pipeline, commit, say);
+    await showState(store, say);
+
+    say();
+    say('3) A commit with a bad config: canary percent 80 (SageMaker allows at most 50)');
+    const badEndpoint = (files[ENDPOINT_FILE] ?? '').replace(/percent: \d+/, 'percent: 80');
+    commit = await commitFiles(sandbox, REPO, BRANCH, { [ENDPOINT_FILE]: badEndpoint }, 'summarizer: faster canary');
+    await settle(pipeline, commit, say);
+    const rejected = (await readLedger(store, ENVIRONMENT, REPOSITORY_LEDGER)).at(-1);
+    for (const issue of rejected?.issues ?? [])
+      say(`     ${issue.file}:${issue.line}:${issue.column}: ${issue.message}`);
+    say('   nothing live changed: the endpoint still runs the model from step 2');
+    commit = await commitFiles(
+      sandbox,
+      REPO,
+      BRANCH,
+      { [ENDPOINT_FILE]: files[ENDPOINT_FILE] ?? '' },
+      'Revert "summarizer: faster canary"',
+    );
+    await settle(pipeline, commit, say);
+
+    say();
+    say('4) A prompt change whose canary trips the summarizer-5xx alarm');
+    const promptV2 = (files[PROMPT_FILE] ?? '').replace(
+      'You are a precise summarizer.',
+      'You are a creative summarizer.',
+    );
+    const tripAlarm = sandbox.events.subscribe(
+      {
+        source: ['aws.sagemaker'],
+        'detail-type': ['SageMaker Endpoint State Change'],
+        detail: { EndpointStatus: ['UPDATING'] },
+      },
+      () => {
+        say('   the new prompt makes the canary fail requests: summarizer-5xx goes to ALARM');
+        sandbox.cloudwatch.setAlarmState('summarizer-5xx', 'ALARM', 'Invocation5XXErrors > 5 for 1 datapoint (demo)');
+      },
+    );
+    commit = await commitFiles(sandbox, REPO, BRANCH, { [PROMPT_FILE]: promptV2 }, 'summarize: be creative');
+    await settle(pipeline, commit, say);
+    tripAlarm();
+    await showState(store, say);
+
+    say();
+    say(`History of ${ENVIRONMENT}/${ENDPOINT} (ballast history ${ENDPOINT}):`);
+    for (const entry of await readLedger(store, ENVIRONMENT, ENDPOINT)) {
+      say(
+        `   ${entry.finishedAt.slice(11, 16)}  ${entry.commit.slice(0, 7)}  ${entry.outcome.padEnd(11)} ${(entry.changes ?? []).join(', ')}${entry.reason ? `  (${entry.reason})` : ''}`,
+      );
+    }
+    follow();
+    say();
+    say('Done. Every step above ran the real deploy workflow (stepfunctions/deploy.asl.json) and the real');
+    say('Lambda handlers against the sandbox, through the AWS SDK. Next: `npx ballast local --repo PATH` on');
+    say('your own repository, or `npx cdk deploy` (see the README).');
+    return ExitCode.Ok;
+  } finally {
+    pipeline?.stop();
+    await pipeline?.idle();
+    await sandbox.stop();
+  }
+}
+
+/** Waits for the execution started by `commit` and prints its outcome per endpoint. */
+async function settle(pipeline: LocalPipeline, commit: string, say: (line?: string) => void): Promise<void> {
+  // The push event is delivered asynchronously, as EventBridge does.
+  let execution: LocalExecution | undefined;
+  for (let i = 0; i < 200 && !execution; i++) {
+    execution = pipeline.runner.executions().find((e) => JSON.stringify(e.input).includes(commit));
+    if (!execution) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  if (!execution) throw new Error(`no deployment started for ${commit}`);
+  await pipeline.idle();
+  const output = execution.output as
+    | {
+        plan?: {
+          valid: boolean;
+          issueCount?: number;
+          deferred?: Array<{ name: string; reason: string }>;
+          unchanged?: string[];
+        };
+        results?: Array<{ endpoint: string; outcome: string; reason?: string }>;
+      }
+    | undefined;
+  say(`   commit ${commit.slice(0, 7)}: ${execution.status.toLowerCase()} (${unique(execution.states).join(' -> ')})`);
+  if (output?.plan?.valid === false) say(`   rejected: ${output.plan.issueCount} validation error(s)`);
+  for (const result of output?.results ?? []) {
+    say(`   ${result.endpoint}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`);
+  }
+  for (const name of output?.plan?.unchanged ?? []) say(`   ${name}: unchanged`);
+  for (const deferred of output?.plan?.deferred ?? []) say(`   ${deferred.name}: not rolled out (${deferred.reason})`);
+}
+
+function unique(states: readonly string[]): string[] {
+  const shown = [
+    'Resolve',
+    'Validate',
+    'Lease',
+    'Register',
+    'Deploy',
+    'WaitForRollout',
+    'CheckRollout',
+    'Verify',
+    'Record',
+    'RecordRejected',
+    'RecordFailure',
+    'RecordSkipped',
+  ];
+  return shown.filter((s) => states.includes(s));
+}
+
+/** Prints SageMaker's own deployment events: the blue/green phases and how many instances serve. */
+function narrateRollouts(sandbox: Sandbox, say: (line?: string) => void): () => void {
+  return sandbox.events.subscribe(
+    { source: ['aws.sagemaker'], 'detail-type': ['SageMaker Endpoint Deployment State Change'] },
+    (event: EventBridgeEvent) => {
+      const detail = event.detail as {
+        ProductionVariants?: Array<{ CurrentInstanceCount?: number }>;
+        PendingDeploymentSummary?: {
+          ProductionVariants?: Array<{
+            CurrentInstanceCount?: number;
+            VariantStatus?: Array<{ Status: string; StatusMessage?: string }>;
+          }>;
+        };
+      };
+      const green = detail.PendingDeploymentSummary?.ProductionVariants?.[0];
+      const status = green?.VariantStatus?.[0];
+      if (!status) return;
+      const blue = (detail.ProductionVariants ?? []).reduce((n, v) => n + (v.CurrentInstanceCount ?? 0), 0);
+      const serving = green?.CurrentInstanceCount ?? 0;
+      const share = serving + blue > 0 ? Math.round((serving / (serving + blue)) * 100) : 0;
+      say(
+        `     [${event.time.slice(11, 16)}] ${status.Status.padEnd(17)} new fleet serving ${serving} instance(s), old ${blue} -> ~${share}% of traffic on the new version`,
+      );
+    },
+  );
+}
+
+async function showState(store: JsonStore, say: (line?: string) => void): Promise<void> {
+  const state = (await store.get<EndpointState>(keys.state(ENVIRONMENT, ENDPOINT)))?.value;
+  if (!state) return;
+  const short = (c?: { commit: string }) => c?.commit.slice(0, 7) ?? '-';
+  say(
+    `   state of ${ENVIRONMENT}/${ENDPOINT}: desired ${short(state.desired)}, live ${short(state.live)}, last good ${short(state.lastGood)}${
+      state.quarantined.length ? `, quarantined ${state.quarantined.map((q) => q.commit.slice(0, 7)).join(', ')}` : ''
+    }`,
+  );
+}
