@@ -18,7 +18,10 @@ export function awsSolutionsFindings(stack: Stack): NagFinding[] {
     violation.violatingResources.map((resource) => ({
       rule: violation.ruleName,
       path:
-        (resource as { constructPath?: string }).constructPath ?? resource.resourceLogicalId ?? resource.templatePath,
+        (resource as { constructPath?: string }).constructPath ??
+        resource.resourceLogicalId ??
+        resource.templatePath ??
+        '(unknown)',
       description: violation.description,
     })),
   );
