@@ -26,6 +26,18 @@ export const CODECOMMIT_PUSH_PATTERN: EventPattern = {
   detail: { event: ['referenceCreated', 'referenceUpdated'], referenceType: ['branch'] },
 };
 
+/** The handler behind each `${NameFunctionArn}` of the deploy workflow, as the stack binds them. */
+export const DEPLOY_FUNCTIONS: Readonly<Record<string, LambdaHandler>> = {
+  Resolve: resolve as LambdaHandler,
+  Validate: validate as LambdaHandler,
+  Lease: lease as LambdaHandler,
+  Register: register as LambdaHandler,
+  Deploy: deploy as LambdaHandler,
+  CheckRollout: checkRollout as LambdaHandler,
+  Verify: verify as LambdaHandler,
+  Record: record as LambdaHandler,
+};
+
 export interface LocalPipelineOptions {
   readonly sandbox: Sandbox;
   /** The state bucket (created in the sandbox). @default 'ballast-state' */
@@ -48,7 +60,7 @@ export class LocalPipeline {
 
   private constructor(
     private readonly options: LocalPipelineOptions,
-    functions: Record<string, LambdaHandler>,
+    functions: Readonly<Record<string, LambdaHandler>>,
   ) {
     this.stateBucket = options.stateBucket ?? 'ballast-state';
     this.runner = new LocalRunner(options.sandbox.clock, { deploy: { aslPath: DEPLOY_ASL, functions } });
@@ -77,16 +89,7 @@ export class LocalPipeline {
       new PutBucketVersioningCommand({ Bucket: stateBucket, VersioningConfiguration: { Status: 'Enabled' } }),
     );
     s3.destroy();
-    const pipeline = new LocalPipeline(options, {
-      Resolve: resolve as LambdaHandler,
-      Validate: validate as LambdaHandler,
-      Lease: lease as LambdaHandler,
-      Register: register as LambdaHandler,
-      Deploy: deploy as LambdaHandler,
-      CheckRollout: checkRollout as LambdaHandler,
-      Verify: verify as LambdaHandler,
-      Record: record as LambdaHandler,
-    });
+    const pipeline = new LocalPipeline(options, DEPLOY_FUNCTIONS);
     pipeline.unsubscribe = sandbox.events.subscribe(CODECOMMIT_PUSH_PATTERN, (event) => pipeline.onPush(event));
     return pipeline;
   }

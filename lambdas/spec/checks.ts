@@ -357,9 +357,21 @@ function checkList(
  */
 function checkRolloutTiming(doc: YamlDocument, base: Path, rollout: Rollout, report: Reporter): void {
   const timeoutPath = [...base, 'timeoutSeconds'];
+  // The DeploymentConfig Ballast sends (lambdas/targets/sagemaker.ts): bakeSeconds is the
+  // TerminationWaitInSeconds of every strategy; the WaitIntervalInSeconds is the canary's bake
+  // (bakeSeconds again), linear.intervalSeconds, or 0 for allAtOnce.
   const waits =
-    rollout.strategy === 'linear' ? rollout.linear.intervalSeconds + rollout.bakeSeconds : rollout.bakeSeconds;
-  const what = rollout.strategy === 'linear' ? 'linear.intervalSeconds + bakeSeconds' : 'bakeSeconds';
+    rollout.strategy === 'linear'
+      ? rollout.linear.intervalSeconds + rollout.bakeSeconds
+      : rollout.strategy === 'canary'
+        ? 2 * rollout.bakeSeconds
+        : rollout.bakeSeconds;
+  const what =
+    rollout.strategy === 'linear'
+      ? 'linear.intervalSeconds + bakeSeconds'
+      : rollout.strategy === 'canary'
+        ? 'bakeSeconds after the canary + bakeSeconds after the full shift'
+        : 'bakeSeconds';
   if (rollout.timeoutSeconds <= waits) {
     report.at(
       doc,

@@ -157,7 +157,7 @@ const Region = text(AWS_REGION, 'an AWS region such as us-east-1 or eu-west-2', 
 const bakeSeconds = int(
   0,
   3600,
-  'Baking period in seconds: how long the new version serves (with the alarms watched) before the next traffic shift. SageMaker WaitIntervalInSeconds for allAtOnce and canary; TerminationWaitInSeconds (after the last step) for linear. Default 300.',
+  'Baking period in seconds, with the alarms watched and the old fleet kept for a rollback: after all traffic has shifted (SageMaker TerminationWaitInSeconds), and for canary also after the canary shift (WaitIntervalInSeconds). Default 300.',
 ).default(300);
 
 const timeoutSeconds = int(

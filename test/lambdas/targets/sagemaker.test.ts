@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Rollout } from '../../../lambdas/spec/schema.ts';
+import {
+  checkBudgetSeconds,
+  deploymentConfig,
+  nextCheckSeconds,
+  readEndpoint,
+  sagemakerName,
+  sagemakerNames,
+} from '../../../lambdas/targets/sagemaker.ts';
+
+const canary: Rollout = { strategy: 'canary', canary: { percent: 10 }, bakeSeconds: 600, timeoutSeconds: 3600 };
+const linear: Rollout = {
+  strategy: 'linear',
+  linear: { stepPercent: 20, intervalSeconds: 120 },
+  bakeSeconds: 300,
+  timeoutSeconds: 1800,
+};
+const allAtOnce: Rollout = { strategy: 'allAtOnce', bakeSeconds: 300, timeoutSeconds: 3600 };
+
+describe('SageMaker names', () => {
+  it('derives stable endpoint names and content-derived model/config names', () => {
+    const names = sagemakerNames('ballast', 'prod', 'summarizer', 'abcdef0123456789'.repeat(4));
+    assert.deepEqual(names, {
+      endpointName: 'ballast-prod-summarizer',
+      modelName: 'ballast-prod-summarizer-abcdef012345',
+      endpointConfigName: 'ballast-prod-summarizer-abcdef012345',
+    });
+  });
+
+  it('keeps names within 63 characters, valid and distinct', () => {
+    const long = sagemakerName('ballast', 'production', 'a'.repeat(60), 'abcdef012345');
+    const other = sagemakerName('ballast', 'production', 'a'.repeat(60), 'abcdef999999');
+    assert.ok(long.length <= 63);
+    assert.match(long, /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/);
+    assert.notEqual(long, other);
+  });
+});
+
+describe('deploymentConfig', () => {
+  it('maps a canary to CANARY with the canary bake and a final bake, and the alarms to auto-rollback', () => {
+    assert.deepEqual(deploymentConfig(canary, ['a', 'b']), {
+      BlueGreenUpdatePolicy: {
+        TrafficRoutingConfiguration: {
+          Type: 'CANARY',
+          CanarySize: { Type: 'CAPACITY_PERCENT', Value: 10 },
+          WaitIntervalInSeconds: 600,
+        },
+        TerminationWaitInSeconds: 600,
+        MaximumExecutionTimeoutInSeconds: 3600,
+      },
+      AutoRollbackConfiguration: { Alarms: [{ AlarmName: 'a' }, { AlarmName: 'b' }] },
+    });
+  });
+
+  it('maps linear steps and all-at-once (whose bake is the termination wait)', () => {
+    assert.deepEqual(deploymentConfig(linear, ['x']).BlueGreenUpdatePolicy?.TrafficRoutingConfiguration, {
+      Type: 'LINEAR',
+      LinearStepSize: { Type: 'CAPACITY_PERCENT', Value: 20 },
+      WaitIntervalInSeconds: 120,
+    });
+    const once = deploymentConfig(allAtOnce, []);
+    assert.deepEqual(once.BlueGreenUpdatePolicy?.TrafficRoutingConfiguration, {
+      Type: 'ALL_AT_ONCE',
+      WaitIntervalInSeconds: 0,
+    });
+    assert.equal(once.BlueGreenUpdatePolicy?.TerminationWaitInSeconds, 300);
+    assert.equal(once.AutoRollbackConfiguration, undefined);
+  });
+});
+
+describe('waiting', () => {
+  it('sleeps through a one-hour canary in a bounded handful of checks', () => {
+    const hourCanary: Rollout = { ...canary, bakeSeconds: 1800, timeoutSeconds: 7200 };
+    let elapsed = 0;
+    let checks = 0;
+    // Simulate a rollout that settles exactly when SageMaker says it should (provisioning + 2 bakes).
+    const settlesAt = 480 + 3600;
+    while (elapsed < settlesAt) {
+      elapsed += nextCheckSeconds(hourCanary, elapsed, checks);
+      checks += 1;
+    }
+    assert.ok(checks <= 4, `a one-hour canary took ${checks} checks`);
+  });
+
+  it('backs off once past the expected duration, and bounds the total', () => {
+    assert.equal(nextCheckSeconds(allAtOnce, 10_000, 0), 60);
+    assert.equal(nextCheckSeconds(allAtOnce, 10_000, 2), 240);
+    assert.equal(nextCheckSeconds(allAtOnce, 10_000, 10), 900);
+    assert.equal(checkBudgetSeconds(allAtOnce), 3600 + 960);
+  });
+});
+
+describe('readEndpoint', () => {
+  it('counts InService on the new configuration as deployed', () => {
+    assert.deepEqual(readEndpoint({ EndpointStatus: 'InService', EndpointConfigName: 'new' }, 'new'), {
+      settled: true,
+      outcome: 'deployed',
+      liveEndpointConfigName: 'new',
+    });
+  });
+
+  it('catches the silent auto-rollback: InService on the old configuration, no failure status', () => {
+    const reading = readEndpoint({ EndpointStatus: 'InService', EndpointConfigName: 'old' }, 'new');
+    assert.equal(reading.settled, true);
+    assert.ok(reading.settled && reading.outcome === 'rolled-back');
+    assert.ok(reading.settled && reading.liveEndpointConfigName === 'old');
+  });
+
+  it('reports failures and in-progress rollouts with the share of traffic on the new fleet', () => {
+    const failed = readEndpoint({ EndpointStatus: 'Failed', FailureReason: 'health check' }, 'new');
+    assert.ok(failed.settled && failed.outcome === 'failed' && failed.reason === 'health check');
+    const updating = readEndpoint(
+      {
+        EndpointStatus: 'Updating',
+        EndpointConfigName: 'old',
+        ProductionVariants: [{ VariantName: 'AllTraffic', CurrentWeight: 3 }],
+        PendingDeploymentSummary: {
+          EndpointConfigName: 'new',
+          ProductionVariants: [{ VariantName: 'AllTraffic', CurrentWeight: 1 }],
+        },
+      },
+      'new',
+    );
+    assert.deepEqual(updating, { settled: false, phase: 'Updating', trafficToNew: 25 });
+  });
+});
