@@ -1,3 +1,4 @@
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { BallastStackProps } from '../lib/ballast-stack.ts';
 import type { SourceConfig } from '../lib/source-config.ts';
 
@@ -15,6 +16,9 @@ export interface AppConfig {
 }
 
 const RESOURCE_PREFIX = /^[a-z][a-z0-9-]{1,19}$/;
+/** S3 general purpose bucket names: 3-63 lowercase letters, digits, dots and hyphens. */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /**
  * Turns CDK context (cdk.json, `-c key=value`) into typed stack props. This is the only place that
@@ -28,6 +32,12 @@ export function readAppConfig(get: ContextReader, env: NodeJS.ProcessEnv = proce
       `ballast:resourcePrefix '${resourcePrefix}' must be 2-20 lowercase letters, digits or hyphens, starting with a letter`,
     );
   }
+  const artifactSourceBuckets = readBucketNames(get('ballast:artifactSourceBuckets'));
+  const alarmEmail = optionalString(get, 'ballast:alarmEmail');
+  if (alarmEmail !== undefined && !EMAIL.test(alarmEmail)) {
+    throw new ContextError(`ballast:alarmEmail '${alarmEmail}' is not an email address`);
+  }
+  const logRetention = readLogRetention(get('ballast:logRetentionDays'));
   const account = optionalString(get, 'ballast:account') ?? env.CDK_DEFAULT_ACCOUNT;
   const region = optionalString(get, 'ballast:region') ?? env.CDK_DEFAULT_REGION;
   return {
@@ -35,6 +45,9 @@ export function readAppConfig(get: ContextReader, env: NodeJS.ProcessEnv = proce
     props: {
       source: readSource(parseMaybeJson(get('ballast:source'))),
       resourcePrefix,
+      ...(artifactSourceBuckets.length > 0 ? { artifactSourceBuckets } : {}),
+      ...(alarmEmail ? { alarmEmail } : {}),
+      ...(logRetention !== undefined ? { logRetention } : {}),
       ...(account || region ? { env: { ...(account ? { account } : {}), ...(region ? { region } : {}) } } : {}),
     },
   };
@@ -74,6 +87,42 @@ function readSource(raw: unknown): SourceConfig {
         `ballast:source.type must be 'codecommit' or 'github', got ${JSON.stringify(source.type)}`,
       );
   }
+}
+
+/**
+ * `ballast:artifactSourceBuckets`: the buckets Model artifacts may be registered from, as a list of
+ * names (cdk.json) or, on the command line, a JSON list or a comma-separated string.
+ */
+function readBucketNames(value: unknown): string[] {
+  if (value === undefined) return [];
+  const raw = typeof value === 'string' && value.trim().startsWith('[') ? parseMaybeJson(value) : value;
+  const names =
+    typeof raw === 'string' ? raw.split(',').map((name) => name.trim()) : Array.isArray(raw) ? raw : undefined;
+  if (!names || names.some((name) => typeof name !== 'string')) {
+    throw new ContextError(
+      'ballast:artifactSourceBuckets must be a list of bucket names, e.g. -c \'ballast:artifactSourceBuckets=["my-models"]\'',
+    );
+  }
+  const invalid = (names as string[]).filter((name) => !BUCKET_NAME.test(name) || name.includes('..'));
+  if (invalid.length > 0) {
+    throw new ContextError(
+      `ballast:artifactSourceBuckets: not S3 bucket names: ${invalid.map((n) => `'${n}'`).join(', ')}`,
+    );
+  }
+  return [...new Set(names as string[])];
+}
+
+/** `ballast:logRetentionDays`: one of the retention periods CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, ...). */
+function readLogRetention(value: unknown): RetentionDays | undefined {
+  if (value === undefined) return undefined;
+  const days = typeof value === 'string' ? Number(value) : value;
+  const allowed = Object.values(RetentionDays).filter((v): v is number => typeof v === 'number');
+  if (typeof days !== 'number' || !allowed.includes(days)) {
+    throw new ContextError(
+      `ballast:logRetentionDays must be one of ${allowed.filter((d) => d > 0).join(', ')}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return days as RetentionDays;
 }
 
 function parseMaybeJson(value: unknown): unknown {

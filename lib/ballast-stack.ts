@@ -1,7 +1,17 @@
 import { Stack, type StackProps } from 'aws-cdk-lib';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
+import { AlarmTopic } from './alarm-topic.ts';
 import { ArtifactStore, type ArtifactStoreProps } from './artifact-store.ts';
+import { CodeCommitSource } from './codecommit-source.ts';
+import { DeployWorkflow } from './deploy-workflow.ts';
+import { GitHubWebhook } from './github-webhook.ts';
+import { SageMakerExecutionRole } from './sagemaker-execution-role.ts';
 import type { SourceConfig } from './source-config.ts';
+import { WorkflowFunctions } from './workflow-functions.ts';
 
 export interface BallastStackProps extends StackProps {
   /** The model repository Ballast watches. */
@@ -17,21 +27,98 @@ export interface BallastStackProps extends StackProps {
    * @default - see {@link ArtifactStoreProps}
    */
   readonly artifactStore?: ArtifactStoreProps;
+  /**
+   * Buckets holding the model artifacts that Model specs point at (`s3://bucket/key`), as buckets
+   * or bucket names. Ballast reads an artifact there once, verifies its sha256, and copies it into
+   * its own store; only these buckets can be read.
+   * @default - none: registering an artifact from any bucket fails with AccessDenied until it is listed
+   */
+  readonly artifactSourceBuckets?: ReadonlyArray<s3.IBucket | string>;
+  /**
+   * Where Ballast's alarms notify (failed, timed-out or aborted deployments, undeliverable pushes).
+   * @default - an encrypted topic is created when `alarmEmail` is set; otherwise alarms notify no one
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * An email address subscribed to the alarm topic (AWS mails it a confirmation link first). Without
+   * `alarmTopic`, an encrypted topic is created for it.
+   * @default - no subscription
+   */
+  readonly alarmEmail?: string;
+  /**
+   * How long the Lambda and Step Functions logs are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
 }
 
 /**
  * The Ballast stack: one per AWS account and region that Ballast deploys into. It owns the
- * artifact/state store and (as later capabilities land) the sources, workflows and alarms.
+ * artifact/state store, the role SageMaker models run as, the deploy workflow and its functions,
+ * and the source that starts the workflow on a push (CodeCommit events or a GitHub webhook).
  */
 export class BallastStack extends Stack {
   public readonly store: ArtifactStore;
   public readonly source: SourceConfig;
   public readonly resourcePrefix: string;
+  public readonly sagemakerRole: SageMakerExecutionRole;
+  public readonly functions: WorkflowFunctions;
+  public readonly deployWorkflow: DeployWorkflow;
+  /** The alarm topic: the one given, or the one created for `alarmEmail`. */
+  public readonly alarmTopic?: sns.ITopic;
+  /** Set when the source is CodeCommit. */
+  public readonly codeCommitSource?: CodeCommitSource;
+  /** Set when the source is GitHub. */
+  public readonly gitHubWebhook?: GitHubWebhook;
 
   constructor(scope: Construct, id: string, props: BallastStackProps) {
     super(scope, id, props);
     this.source = props.source;
     this.resourcePrefix = props.resourcePrefix ?? 'ballast';
     this.store = new ArtifactStore(this, 'ArtifactStore', props.artifactStore);
+
+    if (props.alarmTopic) {
+      this.alarmTopic = props.alarmTopic;
+      if (props.alarmEmail) props.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    } else if (props.alarmEmail) {
+      this.alarmTopic = new AlarmTopic(this, 'Alarms', { email: props.alarmEmail }).topic;
+    }
+
+    this.sagemakerRole = new SageMakerExecutionRole(this, 'SageMakerExecutionRole', {
+      bucket: this.store.bucket,
+      resourcePrefix: this.resourcePrefix,
+    });
+    this.functions = new WorkflowFunctions(this, 'Functions', {
+      bucket: this.store.bucket,
+      resourcePrefix: this.resourcePrefix,
+      source: props.source,
+      sagemakerRole: this.sagemakerRole.role,
+      artifactSourceBuckets: (props.artifactSourceBuckets ?? []).map((bucket, index) =>
+        typeof bucket === 'string' ? s3.Bucket.fromBucketName(this, `ArtifactSource${index}`, bucket) : bucket,
+      ),
+      logRetention: props.logRetention,
+    });
+    this.deployWorkflow = new DeployWorkflow(this, 'DeployWorkflow', {
+      functions: this.functions.byStep,
+      logRetention: props.logRetention,
+      alarmTopic: this.alarmTopic,
+    });
+
+    if (props.source.type === 'codecommit') {
+      this.codeCommitSource = new CodeCommitSource(this, 'CodeCommitSource', {
+        repositoryName: props.source.repositoryName,
+        createRepository: props.source.createRepository,
+        stateMachine: this.deployWorkflow.stateMachine,
+        alarmTopic: this.alarmTopic,
+      });
+    } else {
+      this.gitHubWebhook = new GitHubWebhook(this, 'GitHubWebhook', {
+        repository: props.source.repository,
+        webhookSecretName: props.source.webhookSecretName,
+        bucket: this.store.bucket,
+        stateMachine: this.deployWorkflow.stateMachine,
+        logRetention: props.logRetention,
+      });
+    }
   }
 }

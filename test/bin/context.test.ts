@@ -61,4 +61,39 @@ describe('readAppConfig', () => {
       /resourcePrefix/,
     );
   });
+
+  it('reads artifact source buckets as a list (cdk.json), a JSON list or a comma-separated string (-c)', () => {
+    const base = { 'ballast:source': { type: 'codecommit', repositoryName: 'm' } };
+    const read = (value: unknown) =>
+      readAppConfig(reader({ ...base, 'ballast:artifactSourceBuckets': value }), {}).props.artifactSourceBuckets;
+    assert.deepEqual(read(['acme-models', 'acme.shared-artifacts']), ['acme-models', 'acme.shared-artifacts']);
+    assert.deepEqual(read('["acme-models"]'), ['acme-models']);
+    assert.deepEqual(read('acme-models, other-bucket,acme-models'), ['acme-models', 'other-bucket']);
+    assert.equal(read(undefined), undefined);
+    assert.throws(() => read(['Not_A_Bucket']), /artifactSourceBuckets: not S3 bucket names: 'Not_A_Bucket'/);
+    assert.throws(() => read([42]), /must be a list of bucket names/);
+    assert.throws(() => read({ bucket: 'x' }), /must be a list of bucket names/);
+  });
+
+  it('reads an alarm email and a log retention', () => {
+    const base = { 'ballast:source': { type: 'codecommit', repositoryName: 'm' } };
+    const config = readAppConfig(
+      reader({ ...base, 'ballast:alarmEmail': 'ml-platform@example.com', 'ballast:logRetentionDays': '90' }),
+      {},
+    );
+    assert.equal(config.props.alarmEmail, 'ml-platform@example.com');
+    assert.equal(config.props.logRetention, 90);
+    assert.equal(readAppConfig(reader({ ...base, 'ballast:logRetentionDays': 365 }), {}).props.logRetention, 365);
+    const defaults = readAppConfig(reader(base), {}).props;
+    assert.equal(defaults.alarmEmail, undefined);
+    assert.equal(defaults.logRetention, undefined);
+    assert.throws(
+      () => readAppConfig(reader({ ...base, 'ballast:alarmEmail': 'not an address' }), {}),
+      /ballast:alarmEmail 'not an address' is not an email address/,
+    );
+    assert.throws(
+      () => readAppConfig(reader({ ...base, 'ballast:logRetentionDays': 10 }), {}),
+      /ballast:logRetentionDays must be one of 1, 3, 5, 7, 14, 30/,
+    );
+  });
 });

@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { ArtifactStore } from '../../lib/artifact-store.ts';
 import { BallastStack } from '../../lib/ballast-stack.ts';
 import { awsSolutionsFindings } from '../support/nag.ts';
+import { ballastStack, GITHUB } from './fixtures/stacks.ts';
 
 function synth(): { stack: BallastStack; template: Template } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -75,7 +80,115 @@ describe('BallastStack', () => {
     assert.equal(stack.resourcePrefix, 'ballast');
     assert.deepEqual(stack.source, { type: 'codecommit', repositoryName: 'model-repo' });
   });
+
+  it('passes cdk-nag AwsSolutions with a GitHub source, artifact buckets and an alarm email too', () => {
+    const { stack } = ballastStack({
+      source: GITHUB,
+      artifactSourceBuckets: ['acme-model-artifacts'],
+      alarmEmail: 'ml-platform@example.com',
+    });
+    assert.deepEqual(awsSolutionsFindings(stack), []);
+    const created = ballastStack({ source: { type: 'codecommit', repositoryName: 'm', createRepository: true } });
+    assert.deepEqual(awsSolutionsFindings(created.stack), []);
+  });
+
+  it('wires a CodeCommit source: the push rule starts the workflow; no public URL', () => {
+    const { stack, template } = synth();
+    assert.ok(stack.codeCommitSource && !stack.gitHubWebhook);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    template.resourceCountIs('AWS::Lambda::Function', 8);
+    template.resourceCountIs('AWS::Lambda::Url', 0);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      Targets: [Match.objectLike({ Arn: stack.resolve(stack.deployWorkflow.stateMachine.stateMachineArn) })],
+    });
+  });
+
+  it('wires a GitHub source: the webhook function behind a Function URL; no CodeCommit rule', () => {
+    const { stack, template } = ballastStack({ source: GITHUB });
+    assert.ok(stack.gitHubWebhook && !stack.codeCommitSource);
+    template.resourceCountIs('AWS::Lambda::Function', 9);
+    template.resourceCountIs('AWS::Lambda::Url', 1);
+    template.resourceCountIs('AWS::Events::Rule', 0);
+    assert.equal(Object.keys(template.findOutputs('*')).filter((id) => id.includes('WebhookUrl')).length, 1);
+  });
+
+  it('creates an encrypted, TLS-only alarm topic for an alarm email, and every alarm notifies it', () => {
+    const { template } = ballastStack({ alarmEmail: 'ml-platform@example.com' });
+    const [topicId, topic] = Object.entries(template.findResources('AWS::SNS::Topic'))[0] ?? [];
+    assert.ok(topicId && topic);
+    assert.ok(topic.Properties.KmsMasterKeyId, 'encrypted with a customer managed key');
+    template.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ml-platform@example.com',
+      TopicArn: { Ref: topicId },
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    assert.equal(alarms.length, 5, 'failed, timed out, aborted, failed deployments, dead letters');
+    for (const alarm of alarms) assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: topicId }]);
+  });
+
+  it('uses a given alarm topic instead of creating one', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const shared = new Stack(app, 'Shared', { env: { account: '111122223333', region: 'us-east-1' } });
+    const topic = new sns.Topic(shared, 'Ops', { enforceSSL: true });
+    const stack = new BallastStack(app, 'Ballast', {
+      source: { type: 'codecommit', repositoryName: 'model-repo' },
+      env: { account: '111122223333', region: 'us-east-1' },
+      alarmTopic: topic,
+    });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+    assert.equal(stack.alarmTopic, topic);
+    for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+      assert.equal(alarm.Properties.AlarmActions.length, 1);
+    }
+  });
+
+  it('matches the snapshot (asset hashes masked)', () => {
+    for (const [name, props] of [
+      ['codecommit', {}],
+      ['github', { source: GITHUB, artifactSourceBuckets: ['acme-model-artifacts'], alarmEmail: 'ops@example.com' }],
+    ] as const) {
+      matchesSnapshot(`ballast-stack.${name}`, ballastStack(props).template.toJSON());
+    }
+  });
 });
+
+const SNAPSHOTS = fileURLToPath(new URL('./__snapshots__/', import.meta.url));
+
+/**
+ * Compares a template with its stored snapshot; asset hashes (which change with every handler
+ * edit) are masked. A missing snapshot is written (outside CI); `UPDATE_SNAPSHOTS=1` rewrites them.
+ */
+function matchesSnapshot(name: string, template: unknown): void {
+  const file = `${SNAPSHOTS}${name}.json`;
+  const actual = `${JSON.stringify(template, null, 2).replace(/[0-9a-f]{64}/g, '<asset-hash>')}\n`;
+  if (process.env.UPDATE_SNAPSHOTS === '1' || (!existsSync(file) && !process.env.CI)) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, actual);
+    return;
+  }
+  assert.ok(existsSync(file), `snapshot ${file} is missing; run the tests with UPDATE_SNAPSHOTS=1 and commit it`);
+  assert.equal(actual, readFileSync(file, 'utf8'), `${name} differs from its snapshot (UPDATE_SNAPSHOTS=1 to accept)`);
+}
 
 describe('ArtifactStore', () => {
   it('honours removal policy and noncurrent-version retention overrides', () => {

@@ -1,0 +1,191 @@
+import { readFileSync } from 'node:fs';
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { projectPath } from './ballast-function.ts';
+
+/** The Lambda function behind each task state of the deploy workflow. */
+export interface DeployWorkflowFunctions {
+  readonly resolve: lambda.IFunction;
+  readonly validate: lambda.IFunction;
+  readonly lease: lambda.IFunction;
+  readonly register: lambda.IFunction;
+  readonly deploy: lambda.IFunction;
+  readonly checkRollout: lambda.IFunction;
+  readonly verify: lambda.IFunction;
+  readonly record: lambda.IFunction;
+}
+
+/** The ASL placeholder each function fills: `${ResolveFunctionArn}` and so on. */
+export const DEPLOY_WORKFLOW_PLACEHOLDERS: Readonly<Record<keyof DeployWorkflowFunctions, string>> = {
+  resolve: 'ResolveFunctionArn',
+  validate: 'ValidateFunctionArn',
+  lease: 'LeaseFunctionArn',
+  register: 'RegisterFunctionArn',
+  deploy: 'DeployFunctionArn',
+  checkRollout: 'CheckRolloutFunctionArn',
+  verify: 'VerifyFunctionArn',
+  record: 'RecordFunctionArn',
+};
+
+/**
+ * Failed or rolled-back deployments across all environments. The Record step publishes
+ * `Ballast/DeploymentsFailed` with an `Environment` dimension; environments are declared in Git, not
+ * known at deploy time, so the alarm sums them with a Metrics Insights query.
+ */
+export const DEPLOYMENTS_FAILED_QUERY = 'SELECT SUM(DeploymentsFailed) FROM SCHEMA("Ballast", Environment)';
+
+export interface DeployWorkflowProps {
+  /** The functions behind the task states. */
+  readonly functions: DeployWorkflowFunctions;
+  /**
+   * The workflow definition: an ASL file (JSONPath) with a `${<Name>FunctionArn}` placeholder per
+   * task. It is the same file the local runner executes. Its top-level `TimeoutSeconds` is the
+   * workflow's overall timeout and must be present.
+   * @default 'stepfunctions/deploy.asl.json'
+   */
+  readonly definitionFile?: string;
+  /**
+   * How long the execution history log is kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Where the workflow's alarms notify.
+   * @default - the alarms change state in CloudWatch without notifying anyone
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * Also alarm on the `Ballast/DeploymentsFailed` metric the Record step publishes (a rollout that
+   * failed or rolled back while the execution itself succeeded).
+   * @default true
+   */
+  readonly alarmOnFailedDeployments?: boolean;
+}
+
+/**
+ * The deploy workflow: a STANDARD state machine loaded from the ASL file, logging every event
+ * (without execution data) to CloudWatch Logs, traced with X-Ray, able to invoke exactly its task
+ * functions, with alarms on failed, timed-out and aborted executions.
+ */
+export class DeployWorkflow extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly logGroup: logs.LogGroup;
+  /** The overall timeout, as declared by the definition's `TimeoutSeconds`. */
+  public readonly timeout: Duration;
+  public readonly executionsFailedAlarm: cloudwatch.Alarm;
+  public readonly executionsTimedOutAlarm: cloudwatch.Alarm;
+  public readonly executionsAbortedAlarm: cloudwatch.Alarm;
+  /** Present unless `alarmOnFailedDeployments` is false. */
+  public readonly deploymentsFailedAlarm?: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: DeployWorkflowProps) {
+    super(scope, id);
+    const definitionFile = props.definitionFile ?? projectPath('stepfunctions/deploy.asl.json');
+    const entries = Object.entries(props.functions) as Array<[keyof DeployWorkflowFunctions, lambda.IFunction]>;
+    const substitutions = Object.fromEntries(
+      entries.map(([step, fn]) => [DEPLOY_WORKFLOW_PLACEHOLDERS[step], fn.functionArn]),
+    );
+    this.timeout = checkDefinition(definitionFile, Object.keys(substitutions));
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
+
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromFile(definitionFile),
+      definitionSubstitutions: substitutions,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      tracingEnabled: true,
+      // Execution data (state input and output) carries commit metadata: who pushed, branch, commit,
+      // endpoint names, S3 keys. It is already in the ledger and the execution history; keeping it out of
+      // the logs keeps the log group free of anything a reader of operational logs should not need.
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+
+    // The definition comes from a file, so CDK cannot derive the invoke permissions from it: grant
+    // lambda:InvokeFunction on exactly the task functions (unqualified ARNs, as the ASL uses them).
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: entries.map(([, fn]) => fn.functionArn),
+      }),
+    );
+    Validations.of(this.stateMachine).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Added by Step Functions logging and tracing: the CloudWatch Logs vended-delivery actions ' +
+        '(logs:CreateLogDelivery, PutResourcePolicy, DescribeLogGroups, ...) and X-Ray trace actions support no ' +
+        'resource-level permissions.',
+    });
+
+    const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
+      const created = new cloudwatch.Alarm(this, alarmId, {
+        metric,
+        alarmDescription: description,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      if (props.alarmTopic) created.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
+      return created;
+    };
+    const period = Duration.minutes(5);
+    this.executionsFailedAlarm = alarm(
+      'ExecutionsFailed',
+      this.stateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM }),
+      'Ballast deploy workflow: an execution failed (a push was not deployed). Open the execution in the Step Functions console.',
+    );
+    this.executionsTimedOutAlarm = alarm(
+      'ExecutionsTimedOut',
+      this.stateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM }),
+      `Ballast deploy workflow: an execution ran past its ${this.timeout.toHumanString()} timeout.`,
+    );
+    this.executionsAbortedAlarm = alarm(
+      'ExecutionsAborted',
+      this.stateMachine.metricAborted({ period, statistic: cloudwatch.Stats.SUM }),
+      'Ballast deploy workflow: an execution was stopped before it finished.',
+    );
+    if (props.alarmOnFailedDeployments ?? true) {
+      this.deploymentsFailedAlarm = alarm(
+        'DeploymentsFailed',
+        new cloudwatch.MathExpression({
+          expression: DEPLOYMENTS_FAILED_QUERY,
+          usingMetrics: {},
+          period,
+          label: 'Deployments failed (all environments)',
+        }),
+        'Ballast: a deployment failed or was rolled back (published by the Record step). See the ledger entry.',
+      );
+    }
+  }
+}
+
+/**
+ * Reads the ASL file and checks it against the substitutions: every `${...}` placeholder has a
+ * value, every value fills a placeholder, and a top-level TimeoutSeconds bounds the workflow.
+ * Returns that timeout. A mismatch fails `cdk synth` instead of a deployment.
+ */
+function checkDefinition(file: string, names: readonly string[]): Duration {
+  const text = readFileSync(file, 'utf8');
+  const definition = JSON.parse(text) as { TimeoutSeconds?: unknown };
+  const placeholders = new Set([...text.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1] ?? ''));
+  const missing = [...placeholders].filter((p) => !names.includes(p));
+  const unused = names.filter((n) => !placeholders.has(n));
+  if (missing.length > 0 || unused.length > 0) {
+    throw new Error(
+      `${file}: placeholders without a function: [${missing.join(', ')}]; functions without a placeholder: [${unused.join(', ')}]`,
+    );
+  }
+  if (typeof definition.TimeoutSeconds !== 'number' || definition.TimeoutSeconds <= 0) {
+    throw new Error(`${file}: the workflow needs a top-level TimeoutSeconds (its overall timeout)`);
+  }
+  return Duration.seconds(definition.TimeoutSeconds);
+}
