@@ -173,13 +173,23 @@ function causeMessage(cause: string): string {
   }
 }
 
-/** Keeps the live and the previous Model/EndpointConfig of an endpoint (rollback needs them); deletes older ones. */
+/**
+ * Keeps the live and the previous Model/EndpointConfig of an endpoint (rollback needs them); deletes older ones.
+ * Only resources created before this rollout started are candidates: anything newer belongs to a
+ * newer push that may be deploying right now (its Deploy creates them between its Lease and its
+ * UpdateEndpoint), and deleting it would fail that deployment with "Could not find model".
+ */
 async function cleanUp(rollout: Rollout): Promise<void> {
   const sagemaker = clients.sagemaker();
   const keep = new Set([rollout.endpointConfigName, rollout.previousEndpointConfigName].filter(Boolean));
   const prefix = `${rollout.endpointName}-`;
+  const createdBefore = new Date(rollout.startedAt);
   const configs = await sagemaker.send(
-    new ListEndpointConfigsCommand({ NameContains: rollout.endpointName, MaxResults: 100 }),
+    new ListEndpointConfigsCommand({
+      NameContains: rollout.endpointName,
+      CreationTimeBefore: createdBefore,
+      MaxResults: 100,
+    }),
   );
   for (const config of configs.EndpointConfigs ?? []) {
     const name = config.EndpointConfigName ?? '';
@@ -188,7 +198,9 @@ async function cleanUp(rollout: Rollout): Promise<void> {
     }
   }
   // Models are named like their endpoint configs (both from the content digest).
-  const models = await sagemaker.send(new ListModelsCommand({ NameContains: rollout.endpointName, MaxResults: 100 }));
+  const models = await sagemaker.send(
+    new ListModelsCommand({ NameContains: rollout.endpointName, CreationTimeBefore: createdBefore, MaxResults: 100 }),
+  );
   for (const model of models.Models ?? []) {
     const name = model.ModelName ?? '';
     if (name.startsWith(prefix) && !keep.has(name)) await sagemaker.send(new DeleteModelCommand({ ModelName: name }));

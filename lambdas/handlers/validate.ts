@@ -32,11 +32,12 @@ export async function handler(input: ValidateInput): Promise<Plan> {
     return {
       valid: false,
       issueCount: errors.length,
-      issues: errors.slice(0, ISSUES_IN_PAYLOAD).map(({ file, line, column, message, path }) => ({
+      // The same wording as `ballast validate`: what is wrong, where, and what would be accepted.
+      issues: errors.slice(0, ISSUES_IN_PAYLOAD).map(({ file, line, column, message, path, expected }) => ({
         file,
         line,
         column,
-        message: `${message} (at ${path})`,
+        message: `${message} (at ${path})${expected ? `; expected: ${expected}` : ''}`,
       })),
       endpoints: [],
       unchanged: [],
