@@ -71,7 +71,8 @@ export async function seedExampleAccount(sandbox: Sandbox, repoFiles: Record<str
             AlarmName: alarm,
             Namespace: 'AWS/SageMaker',
             MetricName: alarm.endsWith('latency') ? 'ModelLatency' : 'Invocation5XXErrors',
-            Dimensions: [{ Name: 'EndpointName', Value: `ballast-${doc.metadata.name}` }],
+            // The endpoint name Ballast gives prod's endpoint (lambdas/targets/sagemaker.ts).
+            Dimensions: [{ Name: 'EndpointName', Value: `ballast-prod-${doc.metadata.name}` }],
             Statistic: alarm.endsWith('latency') ? 'Maximum' : 'Sum',
             Period: 60,
             EvaluationPeriods: 1,

@@ -33,6 +33,6 @@ export async function handler(input: CheckInput): Promise<RolloutCheck & { traff
     settled: false,
     phase: reading.phase,
     ...(reading.trafficToNew !== undefined ? { trafficToNew: reading.trafficToNew } : {}),
-    nextCheckSeconds: nextCheckSeconds(resolved.rollout, elapsed, checks),
+    nextCheckSeconds: nextCheckSeconds(resolved.rollout, elapsed, checks, input.rollout.operation),
   };
 }

@@ -66,6 +66,7 @@ export async function handler(input: DeployInput): Promise<Rollout> {
     });
     return {
       status: 'waiting',
+      operation: current ? 'update' : 'create',
       endpointName: names.endpointName,
       endpointConfigName: names.endpointConfigName,
       startedAt,
@@ -103,11 +104,26 @@ export async function handler(input: DeployInput): Promise<Rollout> {
         }),
       ),
     );
-  } else if (current.EndpointStatus === 'Failed' && !ours) {
-    // A failed endpoint cannot be updated; one that never served is safe to replace.
-    throw new InvalidInputError(
-      `${names.endpointName} is Failed (${current.FailureReason ?? 'no reason given'}); delete it or fix it before Ballast can deploy`,
-    );
+  } else if (current.EndpointStatus === 'Failed') {
+    // A Failed endpoint serves nothing and cannot be updated (only a failed *creation* leaves an
+    // endpoint Failed; a failed update returns to InService). Ballast owns it (its prefix), so it
+    // deletes it and waits: the next Deploy finds it gone and creates it from this commit.
+    await sagemaker
+      .send(new DeleteEndpointCommand({ EndpointName: names.endpointName }))
+      .catch((error: unknown) => classify(error, `DeleteEndpoint ${names.endpointName}`));
+    logger.info('deleted a Failed endpoint to create it again', {
+      endpoint: names.endpointName,
+      reason: current.FailureReason,
+    });
+    return {
+      status: 'waiting',
+      operation: 'create',
+      endpointName: names.endpointName,
+      endpointConfigName: names.endpointConfigName,
+      startedAt,
+      nextCheckSeconds: BUSY_RETRY_SECONDS,
+      checks,
+    };
   } else if (!ours) {
     previous = current.EndpointConfigName;
     await sagemaker
@@ -125,11 +141,6 @@ export async function handler(input: DeployInput): Promise<Rollout> {
         if (after?.PendingDeploymentSummary?.EndpointConfigName === names.endpointConfigName) return;
         return classify(error, `UpdateEndpoint ${names.endpointName}`);
       });
-  } else if (current.EndpointStatus === 'Failed') {
-    await sagemaker
-      .send(new DeleteEndpointCommand({ EndpointName: names.endpointName }))
-      .catch((e: unknown) => classify(e, 'DeleteEndpoint'));
-    throw new TransientError(`${names.endpointName} failed to create; deleted it to create it again`);
   }
   logger.info('rollout started', {
     endpoint: names.endpointName,
@@ -137,13 +148,15 @@ export async function handler(input: DeployInput): Promise<Rollout> {
     previous,
     strategy: resolved.rollout.strategy,
   });
+  const operation = current ? 'update' : 'create';
   return {
     status: 'started',
+    operation,
     endpointName: names.endpointName,
     endpointConfigName: names.endpointConfigName,
     ...(previous ? { previousEndpointConfigName: previous } : {}),
     startedAt,
-    nextCheckSeconds: nextCheckSeconds(resolved.rollout, 0, 0),
+    nextCheckSeconds: nextCheckSeconds(resolved.rollout, 0, 0, operation),
     checks: 0,
   };
 }

@@ -1,8 +1,6 @@
 import { parse } from 'yaml';
 import { clients } from '../aws/clients.ts';
-import { InvalidInputError } from '../aws/errors.ts';
-import { codeCommitSource, pushFromCodeCommitEvent } from '../sources/codecommit.ts';
-import { gitHubSource } from '../sources/github.ts';
+import { createSecretCache, pushFromWorkflowInput, repoSourceForPush } from '../sources/index.ts';
 import type { RepoSource } from '../spec/source.ts';
 import { keys } from '../state/keys.ts';
 import { captureSnapshot, type Snapshot } from '../workflow/snapshot.ts';
@@ -20,7 +18,7 @@ interface ResolveInput {
  * Idempotent: the snapshot key is the commit id and written once.
  */
 export async function handler(input: ResolveInput): Promise<Resolved> {
-  const push = normalise(input.event);
+  const push = pushFromWorkflowInput(input.event);
   if ('ignored' in push) {
     logger.info('push ignored', { reason: push.ignored });
     return { push: placeholderPush(input.event), ignored: push.ignored };
@@ -41,28 +39,14 @@ export async function handler(input: ResolveInput): Promise<Resolved> {
   return { push, snapshotKey, ...(environment.name ? { environment: environment.name } : {}) };
 }
 
-function normalise(event: unknown): Push | { ignored: string } {
-  if (typeof event === 'object' && event !== null && (event as { source?: unknown }).source === 'github') {
-    const push = (event as { push?: Push }).push;
-    if (!push?.commit || !push.branch)
-      throw new InvalidInputError('a GitHub execution input needs push.commit and push.branch');
-    return push;
-  }
-  return pushFromCodeCommitEvent(event);
-}
+// The GitHub token is read once per container and refreshed after a few minutes (rotation).
+const secrets = createSecretCache(() => clients.secrets());
 
 async function sourceFor(push: Push): Promise<RepoSource> {
-  if (push.source === 'codecommit') return codeCommitSource(clients.codecommit(), push.repository, push.commit);
-  const secret = await clients.secrets().send(
-    new (await import('@aws-sdk/client-secrets-manager')).GetSecretValueCommand({
-      SecretId: setting('BALLAST_GITHUB_TOKEN_SECRET_NAME'),
-    }),
-  );
-  return gitHubSource({
-    apiUrl: optionalSetting('BALLAST_GITHUB_API_URL') ?? 'https://api.github.com',
-    repository: push.repository,
-    token: secret.SecretString ?? '',
-    commit: push.commit,
+  if (push.source === 'codecommit') return repoSourceForPush(push, { codecommit: clients.codecommit() });
+  const token = await secrets.get(setting('BALLAST_GITHUB_TOKEN_SECRET_NAME'));
+  return repoSourceForPush(push, {
+    github: { apiUrl: optionalSetting('BALLAST_GITHUB_API_URL') ?? 'https://api.github.com', token: token.value },
   });
 }
 

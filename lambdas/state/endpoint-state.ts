@@ -152,7 +152,16 @@ export function completeRollout(
   result: RolloutResult,
   now: string,
 ): EndpointState | undefined {
-  if (!holdsLease(state, execution)) return undefined;
+  if (!holdsLease(state, execution)) {
+    // A superseded rollout that SageMaker had already started runs to its end, and the newer push
+    // waits for it. If it went live, the endpoint really runs it now: record that, so that a
+    // rollback of the newer push is known to land here. Once the newer push has recorded its own
+    // result (no lease in flight), this older result is stale and changes nothing.
+    if (result.outcome === 'deployed' && state.lease && state.lease.execution !== execution) {
+      return { ...state, live: result.live, lastGood: result.live, updatedAt: now };
+    }
+    return undefined;
+  }
   const { lease: _released, ...rest } = state;
   if (result.outcome === 'deployed') {
     return {

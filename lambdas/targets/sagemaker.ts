@@ -174,8 +174,14 @@ export function shiftingSeconds(rollout: Rollout): number {
  * should have settled (from its known phases), then checks with a growing interval. A one-hour
  * canary costs a handful of state transitions, and never more than the timeout allows.
  */
-export function nextCheckSeconds(rollout: Rollout, elapsedSeconds: number, checks: number): number {
-  const expected = PROVISIONING_SECONDS + shiftingSeconds(rollout);
+export function nextCheckSeconds(
+  rollout: Rollout,
+  elapsedSeconds: number,
+  checks: number,
+  operation: 'create' | 'update' = 'update',
+): number {
+  // CreateEndpoint shifts no traffic: the endpoint is InService once its fleet is up.
+  const expected = PROVISIONING_SECONDS + (operation === 'create' ? 0 : shiftingSeconds(rollout));
   const remaining = expected - elapsedSeconds;
   if (remaining > 60) return Math.min(Math.ceil(remaining), 3600);
   return Math.min(60 * 2 ** Math.min(checks, 4), 900);

@@ -80,6 +80,8 @@ export interface Registration {
 export interface Rollout {
   /** `started` a deployment; `waiting` for another rollout to finish first. */
   readonly status: 'started' | 'waiting';
+  /** CreateEndpoint (the first deployment) or UpdateEndpoint (a blue/green rollout). */
+  readonly operation: 'create' | 'update';
   readonly endpointName: string;
   readonly endpointConfigName: string;
   readonly previousEndpointConfigName?: string;

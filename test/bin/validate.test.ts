@@ -89,7 +89,8 @@ describe('ballast validate', () => {
       line: 20,
       column: 23,
       path: '$.spec.defaults.rollout.timeoutSeconds',
-      message: "timeoutSeconds 600 is not longer than the rollout's waits (bakeSeconds after the canary + bakeSeconds after the full shift = 1800)",
+      message:
+        "timeoutSeconds 600 is not longer than the rollout's waits (bakeSeconds after the canary + bakeSeconds after the full shift = 1800)",
       code: 'rollout-timeout',
       expected:
         'more than 1800 seconds (SageMaker requires the timeout to exceed the wait interval plus the termination wait)',

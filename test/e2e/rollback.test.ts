@@ -248,12 +248,7 @@ test('a first deploy whose fleet never starts is recorded as failed, with the re
   }
 });
 
-test('after a failed first deploy, a fixed commit replaces the endpoint that never served', {
-  todo:
-    'Deploy (lambdas/handlers/deploy.ts, the `Failed && !ours` branch) throws InvalidInputError "delete it or ' +
-    'fix it before Ballast can deploy" although its own comment says an endpoint that never served is safe to ' +
-    'replace: after one bad first push, every later push fails until someone deletes the endpoint by hand',
-}, async () => {
+test('after a failed first deploy, a fixed commit replaces the endpoint that never served', async () => {
   const w = await world();
   try {
     const broken = editYaml(requireFile(w.files, MODEL_FILE), [

@@ -135,10 +135,30 @@ describe('completeRollout and releaseLease', () => {
     assert.equal(next?.lease, undefined);
   });
 
-  it('changes nothing for an execution that no longer holds the lease', () => {
+  it('records a superseded rollout that went live while the newer one is still in flight', () => {
+    // exec-a holds the lease; an older execution's rollout finished on SageMaker meanwhile.
+    const older = { commit: C, digest: 'digest-c', endpointConfigName: 'cfg-c', at: T1 };
+    const next = completeRollout(
+      held,
+      'older',
+      { commit: C, digest: 'digest-c' },
+      { outcome: 'deployed', live: older },
+      T1,
+    );
+    assert.deepEqual(next?.live, older, 'the endpoint really runs the older commit now');
+    assert.equal(next?.lease?.execution, 'exec-a', 'the newer rollout keeps its lease');
+  });
+
+  it('changes nothing for a stale result once no rollout is in flight, or for a failure without the lease', () => {
     const live = { commit: A, digest: 'digest-a', endpointConfigName: 'cfg-a', at: T1 };
-    assert.equal(completeRollout(held, 'someone-else', ref, { outcome: 'deployed', live }, T1), undefined);
+    const released = releaseLease(held, 'exec-a', T1);
+    assert.ok(released);
+    assert.equal(released.lease, undefined);
+    assert.equal(completeRollout(released, 'exec-a', ref, { outcome: 'deployed', live }, T1), undefined);
+    assert.equal(
+      completeRollout(held, 'someone-else', ref, { outcome: 'failed', reason: 'x', quarantine: true }, T1),
+      undefined,
+    );
     assert.equal(releaseLease(held, 'someone-else', T1), undefined);
-    assert.equal(releaseLease(held, 'exec-a', T1)?.lease, undefined);
   });
 });
