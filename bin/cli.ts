@@ -16,6 +16,26 @@ const commands: ReadonlyArray<{ name: string; summary: string; load: () => Promi
     summary: 'Check a model repository (schema, references, rollout limits, secrets) before you push',
     load: async () => (await import('./commands/validate.ts')).validateCommand,
   },
+  {
+    name: 'local',
+    summary: 'Run Ballast locally on a Git repository: every commit deploys to the sandbox, narrated',
+    load: async () => (await import('./commands/local.ts')).localCommand,
+  },
+  {
+    name: 'sandbox',
+    summary: 'Run the local AWS sandbox (S3, SageMaker, CloudWatch, CodeCommit) for the AWS CLI and SDKs',
+    load: async () => (await import('./commands/sandbox.ts')).sandboxCommand,
+  },
+  {
+    name: 'status',
+    summary: 'Show desired, live and last-good commits, rollouts and quarantined commits per endpoint',
+    load: async () => (await import('./commands/status.ts')).statusCommand,
+  },
+  {
+    name: 'history',
+    summary: "Show an endpoint's deployment ledger: commit, outcome, changes, reason, who pushed",
+    load: async () => (await import('./commands/history.ts')).historyCommand,
+  },
 ];
 
 export function helpText(): string {

@@ -1,0 +1,168 @@
+import { parseArgs } from 'node:util';
+import { keys, REPOSITORY_LEDGER } from '../../lambdas/state/keys.ts';
+import { type LedgerEntry, readLedger } from '../../lambdas/state/ledger.ts';
+import {
+  connect,
+  connectionOptions,
+  connectionUsage,
+  explainError,
+  formatDuration,
+  formatTime,
+  listFolders,
+  parseOrUsage,
+  type StateConnection,
+  short,
+  table,
+} from './state-reader.ts';
+import { type CliIo, type Command, ExitCode, UsageError } from './types.ts';
+
+const DEFAULT_LIMIT = 20;
+
+const usage = `Usage: ballast history ENDPOINT [--environment ENV] [--limit N] [--json] (--endpoint-url URL | --bucket B | --stack NAME) [--region R]
+
+Shows an endpoint's deployment ledger (ledger/<environment>/<endpoint>/ in the state bucket), oldest
+first: when the commit was pushed, the commit, how it ended (deployed, rolled-back, failed,
+superseded, unchanged), how long it took, what it changed, who pushed it and why it ended that way.
+ENDPOINT ${REPOSITORY_LEDGER} lists the commits rejected before any endpoint was touched (validation
+errors), with their file:line issues.
+
+Arguments:
+  ENDPOINT            the Endpoint's metadata.name
+
+Options:
+  --environment ENV   only this environment (default: every environment the endpoint is in)
+  --limit N           the N most recent entries (default: ${DEFAULT_LIMIT})
+  --json              print the entries as a JSON array (the ledger records as stored)
+  -h, --help          show this help
+
+${connectionUsage}
+
+Exit codes: 0 shown, 2 usage error, unknown endpoint, or the state could not be read.
+`;
+
+export const historyCommand: Command = {
+  name: 'history',
+  summary: "Show an endpoint's deployment ledger: commit, outcome, changes, reason, who pushed",
+  usage,
+  async run(args: readonly string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parseOrUsage(() =>
+      parseArgs({
+        args: [...args],
+        options: {
+          ...connectionOptions,
+          environment: { type: 'string' },
+          limit: { type: 'string' },
+          json: { type: 'boolean' },
+        },
+        strict: true,
+        allowPositionals: true,
+      }),
+    );
+    if (positionals.length !== 1) {
+      throw new UsageError(
+        positionals.length === 0
+          ? 'which endpoint? (ENDPOINT is required)'
+          : `expected one ENDPOINT, got ${positionals.join(' ')}`,
+      );
+    }
+    const endpoint = positionals[0] ?? '';
+    if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(endpoint)) throw new UsageError(`'${endpoint}' is not an endpoint name`);
+    if (values.environment !== undefined && !/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(values.environment)) {
+      throw new UsageError(`--environment '${values.environment}' is not an environment name`);
+    }
+    const limit = values.limit === undefined ? DEFAULT_LIMIT : Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+      throw new UsageError(`--limit must be a whole number from 1 to 10000, got '${values.limit}'`);
+    }
+
+    let conn: StateConnection | undefined;
+    try {
+      conn = await connect(values, io);
+      const environments = values.environment ? [values.environment] : await listFolders(conn, 'ledger/');
+      const store = conn.store;
+      const perEnvironment = await Promise.all(environments.map((env) => readLedger(store, env, endpoint, limit)));
+      const entries = perEnvironment
+        .flat()
+        .sort((a, b) => a.pushedAt.localeCompare(b.pushedAt) || a.finishedAt.localeCompare(b.finishedAt))
+        .slice(-limit);
+      if (entries.length === 0) {
+        const known = await knownEndpoints(conn, environments);
+        if (!known.some((k) => k.endpoint === endpoint)) {
+          io.stderr(
+            `ballast history: no endpoint ${endpoint}${values.environment ? ` in ${values.environment}` : ''} in ${conn.where}${
+              known.length > 0
+                ? ` (endpoints with history: ${known.map((k) => `${k.endpoint} (${k.environment})`).join(', ')})`
+                : ' (nothing has been deployed yet)'
+            }\n`,
+          );
+          return ExitCode.Usage;
+        }
+      }
+      if (values.json) {
+        io.stdout(`${JSON.stringify(entries, null, 2)}\n`);
+      } else {
+        io.stdout(`${renderHistory(endpoint, conn.where, entries).join('\n')}\n`);
+      }
+      return ExitCode.Ok;
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      io.stderr(`ballast history: ${explainError(error, conn)}\n`);
+      return ExitCode.Usage;
+    } finally {
+      conn?.close();
+    }
+  },
+};
+
+/** Endpoints that have state or ledger entries (rejected commits included) in these environments. */
+async function knownEndpoints(
+  conn: StateConnection,
+  environments: readonly string[],
+): Promise<Array<{ environment: string; endpoint: string }>> {
+  const found: Array<{ environment: string; endpoint: string }> = [];
+  for (const environment of environments) {
+    for (const key of await conn.store.list(keys.statePrefix(environment), { limit: 10_000 })) {
+      const name = /^state\/[^/]+\/([^/]+)\.json$/.exec(key)?.[1];
+      if (name) found.push({ environment, endpoint: name });
+    }
+    // An endpoint whose first push is still rolling out has state; one rejected before any
+    // endpoint was touched only has ledger entries (REPOSITORY_LEDGER).
+    for (const folder of await listFolders(conn, `ledger/${environment}/`)) {
+      if (!found.some((f) => f.environment === environment && f.endpoint === folder)) {
+        found.push({ environment, endpoint: folder });
+      }
+    }
+  }
+  return found;
+}
+
+/** Who pushed, without the ARN's boilerplate: `user/alice`, `assumed-role/ci/run-42`, a GitHub login. */
+export function pusher(pushedBy: string): string {
+  const arn = /^arn:aws[a-z-]*:(?:iam|sts)::\d{12}:(.+)$/.exec(pushedBy);
+  return arn?.[1] ?? pushedBy;
+}
+
+export function renderHistory(endpoint: string, where: string, entries: readonly LedgerEntry[]): string[] {
+  if (entries.length === 0) return [`${endpoint}: no finished deployments yet in ${where} (a rollout may be running)`];
+  const rows = table(
+    ['PUSHED', 'ENVIRONMENT', 'COMMIT', 'OUTCOME', 'TOOK', 'CHANGES', 'PUSHED BY', 'REASON'],
+    entries.map((e) => [
+      formatTime(e.pushedAt),
+      e.environment,
+      short(e.commit),
+      e.outcome,
+      formatDuration(e.durationSeconds),
+      e.changes && e.changes.length > 0 ? e.changes.join(',') : '-',
+      pusher(e.pushedBy),
+      e.reason ?? '',
+    ]),
+  );
+  const lines = [rows[0] ?? ''];
+  entries.forEach((entry, index) => {
+    lines.push(rows[index + 1] ?? '');
+    for (const issue of entry.issues ?? []) {
+      lines.push(`    ${issue.file}:${issue.line}:${issue.column}: ${issue.message}`);
+    }
+  });
+  return lines;
+}

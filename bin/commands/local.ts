@@ -1,0 +1,569 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CloudWatchClient, DescribeAlarmsCommand, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
+import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { parse, parseAllDocuments } from 'yaml';
+import type { EventBridgeEvent } from '../../sandbox/events.ts';
+import { EXAMPLE_ARTIFACTS_DIR } from '../../sandbox/example-world.ts';
+import { GitRepository, isValidRefName } from '../../sandbox/git.ts';
+import { CODECOMMIT_PUSH_PATTERN, type LocalPipeline } from '../../sandbox/pipeline.ts';
+import type { LocalExecution } from '../../sandbox/runner.ts';
+import type { Sandbox } from '../../sandbox/sandbox.ts';
+import {
+  CODECOMMIT_EVENT_SOURCE,
+  REPOSITORY_STATE_CHANGE,
+  type ReferenceChangeDetail,
+} from '../../sandbox/services/codecommit.ts';
+import { exportLines, parseSandboxFlags, startOrExplain, untilSignal } from './sandbox.ts';
+import { formatDuration, parseOrUsage, short } from './state-reader.ts';
+import { type CliIo, type Command, ExitCode, UsageError } from './types.ts';
+
+/** How often the repository's branches are compared with the last snapshot (a `git commit` shows up this fast). */
+const WATCH_INTERVAL_MS = 500;
+/** How long Ctrl-C waits for running deployments before aborting them. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
+const usage = `Usage: ballast local --repo PATH [--branch B] [--artifacts DIR] [--port N] [--time-scale X]
+
+Runs Ballast on your machine against a Git working repository: the sandbox (S3, SageMaker,
+CloudWatch, CodeCommit), the deploy workflow (the ASL file the stack deploys, run locally with the
+real Lambda handlers) and a watcher that turns every \`git commit\` on a watched branch into the
+CodeCommit push event that starts a deployment on AWS. Each deployment is narrated as it ends: the
+commit, the environment, each endpoint's outcome and reason, validation errors as file:line.
+
+The current head of each watched branch is deployed once at start, as if it had just been pushed.
+The sandbox pretends to be the account and region ballast.yaml gives the watched branch's
+environment. Before each deployment, the account is seeded with what the commit expects: every
+Model's artifact (the file in --artifacts whose sha256 the Model declares, uploaded to its s3:// URI)
+and every alarm an Endpoint names. Ctrl-C stops it all.
+
+Options:
+  --repo PATH       the model repository (a Git working tree with ballast.yaml at its top); it is
+                    served as the CodeCommit repository named after its directory
+  --branch B        watch only this branch (default: every branch; ballast.yaml decides which
+                    ones deploy, as on AWS)
+  --artifacts DIR   where the model artifact files are (default: examples/artifacts)
+  --port N          sandbox port on 127.0.0.1; 0 picks a free one (default: 4599)
+  --time-scale X    simulated seconds per real second (default: 600); 1 runs in real time
+  -h, --help        show this help
+
+Exit codes: 0 stopped by Ctrl-C (SIGINT) or SIGTERM, 2 usage error (no repository, no ballast.yaml).
+`;
+
+export const localCommand: Command = {
+  name: 'local',
+  summary: 'Run Ballast locally on a Git repository: every commit deploys to the sandbox, narrated',
+  usage,
+  async run(args: readonly string[], io: CliIo): Promise<number> {
+    const { values } = parseOrUsage(() =>
+      parseArgs({
+        args: [...args],
+        options: {
+          repo: { type: 'string' },
+          branch: { type: 'string' },
+          artifacts: { type: 'string' },
+          port: { type: 'string' },
+          'time-scale': { type: 'string' },
+        },
+        strict: true,
+        allowPositionals: false,
+      }),
+    );
+    if (values.repo === undefined) throw new UsageError('--repo PATH is required');
+    if (values.branch !== undefined && !isValidRefName(values.branch)) {
+      throw new UsageError(`--branch '${values.branch}' is not a valid branch name`);
+    }
+    const flags = parseSandboxFlags(values);
+    const repoPath = resolve(io.cwd, values.repo);
+    const fail = (message: string) => {
+      io.stderr(`ballast local: ${message}\n`);
+      return ExitCode.Usage;
+    };
+
+    const repoStat = await stat(repoPath).catch(() => undefined);
+    if (!repoStat?.isDirectory()) return fail(`${values.repo}: no such directory`);
+    let git: GitRepository;
+    try {
+      git = await GitRepository.open(repoPath);
+    } catch (error) {
+      return fail(
+        `${values.repo} is not the top of a Git repository (${(error as Error).message.split('\n')[0]}); run \`git init\` there and commit your ballast.yaml`,
+      );
+    }
+    const headBranch = await git.headBranch();
+    const repositoryYaml = await readRepositoryYaml(git, headBranch);
+    if (repositoryYaml === undefined) {
+      return fail(
+        `${values.repo} has no ballast.yaml at its top (the Repository resource: environments, branches, defaults); see examples/model-repo/ballast.yaml`,
+      );
+    }
+    const artifactsDir = values.artifacts === undefined ? EXAMPLE_ARTIFACTS_DIR : resolve(io.cwd, values.artifacts);
+    const artifactsStat = await stat(artifactsDir).catch(() => undefined);
+    if (!artifactsStat?.isDirectory()) return fail(`--artifacts ${values.artifacts}: no such directory`);
+
+    const environments = environmentsOf(repositoryYaml);
+    const home =
+      environments.find((e) => e.branch === (values.branch ?? headBranch)) ??
+      environments.find((e) => e.account && e.region);
+    const name = repositoryName(repoPath);
+    const sandbox = await startOrExplain(
+      {
+        ...flags,
+        ...(home?.account && /^\d{12}$/.test(home.account) ? { account: home.account } : {}),
+        ...(home?.region && /^[a-z]{2}(-[a-z]+)+-\d+$/.test(home.region) ? { region: home.region } : {}),
+      },
+      io,
+      'local',
+    );
+    if (!sandbox) return ExitCode.Usage;
+
+    const session = new LocalSession(io, sandbox, git, name, values.branch, await indexArtifacts(artifactsDir));
+    try {
+      await session.start();
+    } catch (error) {
+      await session.stop('error');
+      return fail((error as Error).message);
+    }
+    io.stdout(
+      `${[
+        `Ballast local: ${repoPath} is the CodeCommit repository ${name} on ${sandbox.url}`,
+        `Account ${sandbox.account}, region ${sandbox.region}; simulated time runs ${flags.timeScale}x real time.`,
+        `Watching ${values.branch ? `the branch ${values.branch}` : 'every branch'}; ballast.yaml maps ${
+          environments.length > 0
+            ? environments.map((e) => `${e.branch} -> ${e.name}`).join(', ')
+            : 'no branch to an environment'
+        }.`,
+        '',
+        'In another terminal:',
+        `  ballast status --endpoint-url ${sandbox.url}`,
+        `  ballast history ENDPOINT --endpoint-url ${sandbox.url}`,
+        'or point the AWS CLI / SDKs at the sandbox:',
+        ...exportLines(sandbox),
+        '',
+      ].join('\n')}\n`,
+    );
+    await session.deployCurrentHeads(environments);
+    io.stdout('Commit to a watched branch to deploy it; Ctrl-C stops.\n\n');
+
+    const signal = await untilSignal();
+    io.stdout(`\n${signal ?? 'signal'}: stopping\n`);
+    await session.stop('signal');
+    return ExitCode.Ok;
+  },
+};
+
+interface EnvironmentMapping {
+  readonly name: string;
+  readonly branch: string;
+  readonly account?: string;
+  readonly region?: string;
+}
+
+/**
+ * One `ballast local` run: routes the repository's push events to the deploy workflow (after
+ * seeding what the commit expects), and narrates each execution as it ends.
+ */
+class LocalSession {
+  private pipeline: LocalPipeline | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private stopWatching: (() => void) | undefined;
+  private repositoryId = '';
+  private repositoryArn = '';
+  /** Pushes are seeded and started in the order they arrived. */
+  private queue: Promise<void> = Promise.resolve();
+  private readonly initialEvents = new Set<string>();
+  private readonly narrations: Array<Promise<void>> = [];
+  private readonly warned = new Set<string>();
+  private stopping = false;
+
+  constructor(
+    private readonly io: CliIo,
+    private readonly sandbox: Sandbox,
+    private readonly git: GitRepository,
+    private readonly name: string,
+    private readonly branch: string | undefined,
+    private readonly artifacts: ReadonlyMap<string, string>,
+  ) {}
+
+  async start(): Promise<void> {
+    const summary = await this.sandbox.codecommit.registerRepository(this.name, this.git.workTree ?? this.git.gitDir, {
+      description: `ballast local: ${this.git.workTree ?? this.git.gitDir}`,
+    });
+    this.repositoryId = summary.repositoryId;
+    this.repositoryArn = summary.arn;
+    const { LocalPipeline } = await import('../../sandbox/pipeline.ts');
+    // Pushes are routed here rather than by the pipeline's own rule, so the account is seeded
+    // before each deployment starts (an empty allow-list turns the pipeline's rule off).
+    this.pipeline = await LocalPipeline.start({ sandbox: this.sandbox, repositories: [] });
+    this.unsubscribe = this.sandbox.events.subscribe(
+      {
+        ...CODECOMMIT_PUSH_PATTERN,
+        detail: {
+          ...CODECOMMIT_PUSH_PATTERN.detail,
+          repositoryName: [this.name],
+          ...(this.branch ? { referenceName: [this.branch] } : {}),
+        },
+      },
+      (event) => this.onPush(event as EventBridgeEvent<ReferenceChangeDetail>),
+    );
+    this.stopWatching = this.sandbox.codecommit.watchRepository(this.name, WATCH_INTERVAL_MS, (error) =>
+      this.io.stderr(`ballast local: watching ${this.name} failed: ${(error as Error).message}\n`),
+    );
+  }
+
+  /** Treats the head of every watched branch as the first push, so what is committed now goes live. */
+  async deployCurrentHeads(environments: readonly EnvironmentMapping[]): Promise<void> {
+    const branches = await this.git.branches();
+    const wanted = this.branch
+      ? branches.filter((b) => b.name === this.branch)
+      : branches.filter((b) => environments.some((e) => e.branch === b.name));
+    if (wanted.length === 0) {
+      this.io.stdout(
+        this.branch
+          ? `The branch ${this.branch} has no commits yet; its first commit deploys.\n`
+          : `No branch of ${this.name} feeds an environment yet; commit to one (${environments.map((e) => e.branch).join(', ') || 'see ballast.yaml'}) to deploy.\n`,
+      );
+      return;
+    }
+    for (const { name, commitId } of wanted) {
+      this.io.stdout(`Deploying the current head of ${name} (${short(commitId)}) as the first push.\n`);
+      const event = this.sandbox.events.put<ReferenceChangeDetail>({
+        source: CODECOMMIT_EVENT_SOURCE,
+        detailType: REPOSITORY_STATE_CHANGE,
+        resources: [this.repositoryArn],
+        detail: {
+          event: 'referenceCreated',
+          repositoryName: this.name,
+          repositoryId: this.repositoryId,
+          referenceType: 'branch',
+          referenceName: name,
+          referenceFullName: `refs/heads/${name}`,
+          commitId,
+          callerUserArn: `arn:aws:iam::${this.sandbox.account}:user/ballast-sandbox`,
+        },
+      });
+      this.initialEvents.add(event.id);
+    }
+  }
+
+  async stop(reason: string): Promise<void> {
+    this.stopping = true;
+    this.stopWatching?.();
+    this.unsubscribe?.();
+    await this.queue;
+    const pipeline = this.pipeline;
+    if (pipeline) {
+      const running = pipeline.runner.executions().filter((e) => e.status === 'RUNNING');
+      if (running.length > 0 && reason !== 'error') {
+        this.io.stdout(
+          `Waiting up to ${SHUTDOWN_GRACE_MS / 1000} s for ${running.length} running deployment(s); Ctrl-C again aborts them.\n`,
+        );
+        const waited = new AbortController();
+        const timer = setTimeout(() => waited.abort(), SHUTDOWN_GRACE_MS);
+        await Promise.race([pipeline.idle(), untilSignal(waited.signal)]);
+        clearTimeout(timer);
+        waited.abort();
+      }
+      const left = pipeline.runner.executions().filter((e) => e.status === 'RUNNING');
+      for (const execution of left) execution.abort();
+      if (left.length > 0) {
+        this.io.stdout(`Aborted ${left.length} deployment(s); the sandbox's state goes with it.\n`);
+        await Promise.race([pipeline.idle(), new Promise((done) => setTimeout(done, 2_000).unref())]);
+      }
+      pipeline.stop();
+    }
+    await Promise.allSettled(this.narrations);
+    await this.sandbox.stop();
+  }
+
+  private onPush(event: EventBridgeEvent<ReferenceChangeDetail>): void {
+    this.queue = this.queue.then(async () => {
+      if (this.stopping || !this.pipeline) return;
+      const { commitId, referenceName } = event.detail;
+      if (!commitId) return;
+      const subject = await this.git
+        .readCommit(commitId)
+        .then((c) => c?.message.split('\n')[0] ?? '')
+        .catch(() => '');
+      const initial = this.initialEvents.has(event.id);
+      this.io.stdout(
+        `-> ${referenceName}@${short(commitId)} "${subject}" ${initial ? 'is the current head' : 'pushed'}: deploying\n`,
+      );
+      try {
+        await this.seed(commitId, referenceName);
+      } catch (error) {
+        this.io.stderr(
+          `ballast local: seeding the sandbox for ${short(commitId)} failed: ${(error as Error).message}\n`,
+        );
+      }
+      const execution = this.pipeline.deployFor(event);
+      const wallStart = Date.now();
+      this.narrations.push(
+        execution.result.then(
+          () => this.narrate(execution, referenceName, commitId, wallStart),
+          () => this.narrate(execution, referenceName, commitId, wallStart),
+        ),
+      );
+    });
+  }
+
+  private narrate(execution: LocalExecution, branch: string, commit: string, wallStart: number): void {
+    const simulated = (this.sandbox.clock.nowMs() - execution.startedAt.getTime()) / 1000;
+    const took = `${formatDuration(simulated)} simulated, ${formatDuration((Date.now() - wallStart) / 1000)} real`;
+    this.io.stdout(`${narration(execution, branch, commit, took).join('\n')}\n\n`);
+  }
+
+  /** Puts in the sandbox what the commit's Models and Endpoints expect to exist in the account. */
+  private async seed(commit: string, branch: string): Promise<void> {
+    const files = await yamlFilesAt(this.git, commit);
+    const environment = environmentsOf(files['ballast.yaml'] ?? '').find((e) => e.branch === branch)?.name;
+    const config = {
+      endpoint: this.sandbox.url,
+      region: this.sandbox.region,
+      credentials: { accessKeyId: 'ballast-sandbox', secretAccessKey: 'ballast-sandbox' },
+    };
+    const s3 = new S3Client(config);
+    const cloudwatch = new CloudWatchClient(config);
+    try {
+      for (const [file, doc] of documentsOf(files)) {
+        if (doc.kind === 'Model') await this.seedArtifact(s3, file, doc);
+        if (doc.kind === 'Endpoint') await seedAlarms(cloudwatch, doc, environment);
+      }
+    } finally {
+      s3.destroy();
+      cloudwatch.destroy();
+    }
+  }
+
+  private async seedArtifact(s3: S3Client, file: string, doc: ResourceDoc): Promise<void> {
+    const artifact = (doc.spec as { artifact?: { uri?: unknown; sha256?: unknown } } | undefined)?.artifact;
+    const uri = typeof artifact?.uri === 'string' ? artifact.uri : '';
+    const sha256 = typeof artifact?.sha256 === 'string' ? artifact.sha256.toLowerCase() : '';
+    const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri) ?? [];
+    // A Model with no usable pointer is Validate's to report, with its line and column.
+    if (!bucket || !key || !/^[0-9a-f]{64}$/.test(sha256)) return;
+    const exists = await s3
+      .send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
+      .then(() => true)
+      .catch(() => false);
+    if (exists) return;
+    const path = this.artifacts.get(sha256);
+    if (!path) {
+      if (!this.warned.has(sha256)) {
+        this.warned.add(sha256);
+        this.io.stdout(
+          `   ${file}: no file in the artifacts directory has the sha256 ${sha256.slice(0, 12)}… that ${doc.metadata?.name ?? 'this Model'} declares; its endpoints fail at Register (pass --artifacts DIR)\n`,
+        );
+      }
+      return;
+    }
+    await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch(ignoreExists);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await readFile(path) }));
+  }
+}
+
+/** What one execution did, as the lines `ballast local` prints when it ends. */
+export function narration(execution: LocalExecution, branch: string, commit: string, took: string): string[] {
+  const head = `${branch}@${short(commit)}`;
+  const output = (execution.output ?? {}) as ExecutionOutput;
+  if (execution.status !== 'SUCCEEDED') {
+    const error = execution.error ? `${execution.error.name}: ${execution.error.message}` : execution.status;
+    return [`x  ${head}: the deploy workflow ${execution.status === 'ABORTED' ? 'was aborted' : 'failed'}: ${error}`];
+  }
+  const resolved = output.resolved ?? {};
+  if (resolved.ignored) return [`.  ${head}: not deployed: ${resolved.ignored}`];
+  const environment = resolved.environment ?? '?';
+  const plan = output.plan;
+  if (plan && plan.valid === false) {
+    const issues = plan.issues ?? [];
+    const count = plan.issueCount ?? issues.length;
+    const lines = [
+      `x  ${head} -> ${environment}: rejected, ${count} validation error${count === 1 ? '' : 's'}; nothing live changed`,
+      ...issues.map((i) => `     ${i.file}:${i.line}:${i.column}: ${i.message}`),
+    ];
+    if (count > issues.length) lines.push(`     … and ${count - issues.length} more (ballast validate shows them all)`);
+    return lines;
+  }
+  const results = output.results ?? [];
+  const changes = new Map((plan?.endpoints ?? []).map((e) => [e.name, e.changes ?? []]));
+  const counts = new Map<string, number>();
+  for (const r of results) counts.set(r.outcome, (counts.get(r.outcome) ?? 0) + 1);
+  const bad = results.some((r) => r.outcome === 'failed' || r.outcome === 'rolled-back');
+  const summary =
+    results.length === 0
+      ? 'nothing to roll out'
+      : [...counts].map(([outcome, n]) => (results.length === 1 ? outcome : `${n} ${outcome}`)).join(', ');
+  const rows: string[][] = results.map((r) => [
+    r.endpoint,
+    r.outcome,
+    [
+      (changes.get(r.endpoint) ?? []).length > 0 ? `changes: ${(changes.get(r.endpoint) ?? []).join(',')}` : '',
+      r.reason ?? '',
+    ]
+      .filter(Boolean)
+      .join('; '),
+  ]);
+  for (const d of plan?.deferred ?? []) rows.push([d.name, 'deferred', d.reason]);
+  const width = Math.max(0, ...rows.map((r) => (r[0] ?? '').length));
+  const outcomeWidth = Math.max(0, ...rows.map((r) => (r[1] ?? '').length));
+  const lines = [`${bad ? 'x ' : 'ok'} ${head} -> ${environment}: ${summary} (${took})`];
+  for (const [endpoint = '', outcome = '', detail = ''] of rows) {
+    lines.push(`     ${endpoint.padEnd(width)}  ${outcome.padEnd(outcomeWidth)}  ${detail}`.trimEnd());
+  }
+  if ((plan?.unchanged ?? []).length > 0) {
+    lines.push(`     unchanged: ${(plan?.unchanged ?? []).join(', ')} (same spec as live)`);
+  }
+  return lines;
+}
+
+interface ExecutionOutput {
+  resolved?: { environment?: string; ignored?: string };
+  plan?: {
+    valid?: boolean;
+    issues?: Array<{ file: string; line: number; column: number; message: string }>;
+    issueCount?: number;
+    endpoints?: Array<{ name: string; changes?: string[] }>;
+    unchanged?: string[];
+    deferred?: Array<{ name: string; reason: string }>;
+  };
+  results?: Array<{ endpoint: string; outcome: string; reason?: string }>;
+}
+
+interface ResourceDoc {
+  kind?: unknown;
+  metadata?: { name?: string };
+  spec?: Record<string, unknown>;
+}
+
+/** ballast.yaml from the working tree, or from the checked-out branch's head in a bare repository. */
+async function readRepositoryYaml(git: GitRepository, headBranch: string | undefined): Promise<string | undefined> {
+  if (git.workTree) {
+    const text = await readFile(join(git.workTree, 'ballast.yaml'), 'utf8').catch(() => undefined);
+    if (text !== undefined) return text;
+  }
+  const head = headBranch ? await git.branchHead(headBranch) : undefined;
+  if (!head) return undefined;
+  return (await yamlFilesAt(git, head, ['ballast.yaml']))['ballast.yaml'];
+}
+
+/** The environments ballast.yaml declares (branch -> name, account, region); [] when it cannot be read. */
+function environmentsOf(text: string): EnvironmentMapping[] {
+  let environments: unknown;
+  try {
+    environments = (parse(text) as { spec?: { environments?: unknown } } | null)?.spec?.environments;
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(environments)) return [];
+  return environments.flatMap((e: unknown) => {
+    const env = (e ?? {}) as Record<string, unknown>;
+    if (typeof env.name !== 'string' || typeof env.branch !== 'string') return [];
+    return [
+      {
+        name: env.name,
+        branch: env.branch,
+        ...(typeof env.account === 'string' ? { account: env.account } : {}),
+        ...(typeof env.region === 'string' ? { region: env.region } : {}),
+      },
+    ];
+  });
+}
+
+/** The YAML files of a commit (or only `only`), path -> text. */
+async function yamlFilesAt(
+  git: GitRepository,
+  commit: string,
+  only?: readonly string[],
+): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const entry of await git.listTree(commit, { recursive: true })) {
+    if (entry.type !== 'blob' || !/\.ya?ml$/.test(entry.path)) continue;
+    if (only && !only.includes(entry.path)) continue;
+    files[entry.path] = (await git.readBlob(entry.id, 4 * 1024 * 1024)).toString('utf8');
+  }
+  return files;
+}
+
+function documentsOf(files: Record<string, string>): Array<[string, ResourceDoc]> {
+  const docs: Array<[string, ResourceDoc]> = [];
+  for (const [path, text] of Object.entries(files)) {
+    try {
+      for (const doc of parseAllDocuments(text)) {
+        const value = doc.toJS() as ResourceDoc | null;
+        if (value && typeof value === 'object' && typeof value.kind === 'string') docs.push([path, value]);
+      }
+    } catch {
+      // A file that does not parse is Validate's to report.
+    }
+  }
+  return docs;
+}
+
+/** sha256 -> file, for every file in the artifacts directory (recursively). */
+async function indexArtifacts(dir: string): Promise<Map<string, string>> {
+  const index = new Map<string, string>();
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    index.set(
+      createHash('sha256')
+        .update(await readFile(path))
+        .digest('hex'),
+      path,
+    );
+  }
+  return index;
+}
+
+/**
+ * Creates the alarms an Endpoint names, unless they exist (re-creating one would reset its
+ * state). Latency alarms watch ModelLatency, the others Invocation5XXErrors, on the endpoint
+ * Ballast deploys (`ballast-<environment>-<endpoint>`); all start OK with missing data.
+ */
+async function seedAlarms(
+  cloudwatch: CloudWatchClient,
+  doc: ResourceDoc,
+  environment: string | undefined,
+): Promise<void> {
+  const alarms = (Array.isArray(doc.spec?.alarms) ? doc.spec.alarms : []).filter(
+    (a): a is string => typeof a === 'string' && a.length > 0 && a.length <= 255,
+  );
+  if (alarms.length === 0) return;
+  const existing = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: alarms.slice(0, 100) }));
+  const have = new Set((existing.MetricAlarms ?? []).map((a) => a.AlarmName));
+  const endpointName = `ballast-${environment ? `${environment}-` : ''}${doc.metadata?.name ?? ''}`;
+  for (const alarm of alarms) {
+    if (have.has(alarm)) continue;
+    const latency = /latency/i.test(alarm);
+    await cloudwatch.send(
+      new PutMetricAlarmCommand({
+        AlarmName: alarm,
+        Namespace: 'AWS/SageMaker',
+        MetricName: latency ? 'ModelLatency' : 'Invocation5XXErrors',
+        Dimensions: [{ Name: 'EndpointName', Value: endpointName }],
+        Statistic: latency ? 'Maximum' : 'Sum',
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: latency ? 2_000_000 : 5,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      }),
+    );
+  }
+}
+
+/** The CodeCommit name for a directory: its name, with what CodeCommit does not allow replaced. */
+export function repositoryName(path: string): string {
+  const name = basename(path)
+    .replace(/\.git$/i, '')
+    .replace(/[^\w.-]/g, '-')
+    .slice(0, 100);
+  return name.length > 0 ? name : 'model-repo';
+}
+
+function ignoreExists(error: unknown): void {
+  if (error instanceof Error && /AlreadyOwnedByYou|AlreadyExists/.test(error.name)) return;
+  throw error;
+}

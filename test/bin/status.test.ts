@@ -1,0 +1,302 @@
+// `ballast status` against a sandbox that ran real deployments (the local pipeline with the real
+// handlers), in-process through the CLI entry.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { CreateBucketCommand, PutBucketTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { main } from '../../bin/cli.ts';
+import { findStackBucket } from '../../bin/commands/state-reader.ts';
+import { renderStatus, type StatusEntry, statusOf } from '../../bin/commands/status.ts';
+import type { CliIo } from '../../bin/commands/types.ts';
+import type { EndpointState } from '../../lambdas/state/endpoint-state.ts';
+import { world } from '../e2e/harness.ts';
+
+function capture(env: NodeJS.ProcessEnv = {}): CliIo & { out: () => string; err: () => string } {
+  let stdout = '';
+  let stderr = '';
+  return {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    cwd: process.cwd(),
+    env,
+    out: () => stdout,
+    err: () => stderr,
+  };
+}
+
+async function settle(w: Awaited<ReturnType<typeof world>>): Promise<void> {
+  // The push event reaches the pipeline on a microtask; then wait for every execution.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await w.pipeline.idle();
+}
+
+describe('ballast status', () => {
+  let w: Awaited<ReturnType<typeof world>>;
+  let url = '';
+  let commit = '';
+  before(async () => {
+    w = await world();
+    url = w.sandbox.url;
+    commit = await w.push(w.files, 'Initial models');
+    await settle(w);
+  });
+  after(async () => {
+    await w.stop();
+  });
+
+  it('--json: every endpoint with desired, live and last-good commits', async () => {
+    const io = capture();
+    assert.equal(await main(['status', '--endpoint-url', url, '--json'], io), 0, io.err());
+    const result = JSON.parse(io.out()) as { bucket: string; endpoints: StatusEntry[] };
+    assert.equal(result.bucket, 'ballast-state');
+    assert.equal(result.endpoints.length, 1, 'the EKS endpoint is deferred, so only summarizer has state');
+    const [summarizer] = result.endpoints;
+    assert.equal(summarizer?.environment, 'prod');
+    assert.equal(summarizer?.endpoint, 'summarizer');
+    assert.equal(summarizer?.status, 'in sync');
+    assert.equal(summarizer?.desired?.commit, commit);
+    assert.equal(summarizer?.live?.commit, commit);
+    assert.equal(summarizer?.lastGood?.commit, commit);
+    assert.match(summarizer?.live?.endpointConfigName ?? '', /^ballast-prod-summarizer-/);
+    assert.equal(summarizer?.lease, undefined);
+    assert.deepEqual(summarizer?.quarantined, []);
+    assert.equal(io.err(), '');
+  });
+
+  it('prints an aligned table', async () => {
+    const io = capture();
+    assert.equal(await main(['status', '--endpoint-url', url], io), 0, io.err());
+    const c = commit.slice(0, 7);
+    const lines = io.out().trimEnd().split('\n');
+    assert.equal(lines[0], `s3://ballast-state at ${url}`);
+    assert.equal(lines[1], '');
+    assert.equal(
+      lines[2],
+      'ENVIRONMENT  ENDPOINT    STATUS   DESIRED  LIVE     LAST GOOD  ROLLOUT  QUARANTINED  UPDATED',
+    );
+    assert.match(
+      lines[3] ?? '',
+      new RegExp(`^prod {9}summarizer  in sync  ${c}  ${c}  ${c}    - {8}- {12}2026-03-01 \\d\\d:\\d\\d:\\d\\dZ$`),
+    );
+    assert.equal(lines.length, 4);
+    // Every column starts where its header does.
+    const header = lines[2] ?? '';
+    for (const column of ['ENDPOINT', 'STATUS', 'DESIRED', 'LIVE', 'LAST GOOD', 'ROLLOUT', 'QUARANTINED', 'UPDATED']) {
+      const at = header.indexOf(column);
+      assert.notEqual((lines[3] ?? '')[at], ' ', `${column} is aligned`);
+      assert.equal((lines[3] ?? '')[at - 1], ' ');
+    }
+  });
+
+  it('follows a rejected commit: state does not move', async () => {
+    const rejected = await w.push(
+      {
+        'endpoints/summarizer.yaml': (w.files['endpoints/summarizer.yaml'] ?? '').replace('percent: 10', 'percent: 90'),
+      },
+      'Canary too big',
+    );
+    await settle(w);
+    const io = capture();
+    assert.equal(await main(['status', '--endpoint-url', url, '--json'], io), 0);
+    const [summarizer] = (JSON.parse(io.out()) as { endpoints: StatusEntry[] }).endpoints;
+    assert.notEqual(rejected, commit);
+    assert.equal(summarizer?.live?.commit, commit);
+    assert.equal(summarizer?.desired?.commit, commit);
+  });
+
+  it('--environment: only that environment', async () => {
+    const prod = capture();
+    assert.equal(await main(['status', '--endpoint-url', url, '--environment', 'prod', '--json'], prod), 0);
+    assert.equal((JSON.parse(prod.out()) as { endpoints: unknown[] }).endpoints.length, 1);
+    const staging = capture();
+    assert.equal(await main(['status', '--endpoint-url', url, '--environment', 'staging'], staging), 0);
+    assert.equal(
+      staging.out(),
+      `s3://ballast-state at ${url}: no endpoint state in staging yet (nothing has been deployed there)\n`,
+    );
+  });
+
+  it('takes the endpoint from AWS_ENDPOINT_URL, as `ballast sandbox` prints it', async () => {
+    const io = capture({ AWS_ENDPOINT_URL: url });
+    assert.equal(await main(['status', '--json'], io), 0, io.err());
+    assert.equal((JSON.parse(io.out()) as { endpoints: StatusEntry[] }).endpoints[0]?.live?.commit, commit);
+  });
+
+  it('finds the bucket of a CloudFormation stack by its generated name and tags (--stack)', async () => {
+    const s3 = new S3Client({
+      endpoint: url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+    try {
+      const make = async (bucket: string, stack: string, logicalId: string) => {
+        await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+        await s3.send(
+          new PutBucketTaggingCommand({
+            Bucket: bucket,
+            Tagging: {
+              TagSet: [
+                { Key: 'aws:cloudformation:stack-name', Value: stack },
+                { Key: 'aws:cloudformation:logical-id', Value: logicalId },
+              ],
+            },
+          }),
+        );
+      };
+      await make('ballastprod-artifactstorebucket1a2b3c4d-9x8y7z6w5v4u', 'BallastProd', 'ArtifactStoreBucket1A2B3C4D');
+      await make(
+        'ballastprod-artifactstoreaccesslogs5e6f7a8b-1q2w3e4r5t6y',
+        'BallastProd',
+        'ArtifactStoreAccessLogs5E6F7A8B',
+      );
+      await make('ballastprodcopy-artifactstorebucket0f0f0f0f-aaaa', 'BallastProdCopy', 'ArtifactStoreBucket0F0F0F0F');
+      const state: EndpointState = {
+        environment: 'prod',
+        endpoint: 'ranker',
+        quarantined: [],
+        updatedAt: '2026-03-01T10:00:00.000Z',
+        live: {
+          commit: 'f'.repeat(40),
+          digest: 'd',
+          endpointConfigName: 'ballast-prod-ranker-d',
+          at: '2026-03-01T10:00:00Z',
+        },
+      };
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: 'ballastprod-artifactstorebucket1a2b3c4d-9x8y7z6w5v4u',
+          Key: 'state/prod/ranker.json',
+          Body: JSON.stringify(state),
+        }),
+      );
+      const io = capture();
+      assert.equal(await main(['status', '--stack', 'BallastProd', '--endpoint-url', url, '--json'], io), 0, io.err());
+      const result = JSON.parse(io.out()) as { bucket: string; endpoints: StatusEntry[] };
+      assert.equal(result.bucket, 'ballastprod-artifactstorebucket1a2b3c4d-9x8y7z6w5v4u');
+      assert.deepEqual(
+        result.endpoints.map((e) => [e.endpoint, e.status]),
+        [['ranker', 'in sync']],
+      );
+
+      const none = capture();
+      assert.equal(await main(['status', '--stack', 'Elsewhere', '--endpoint-url', url], none), 2);
+      assert.match(
+        none.err(),
+        /found no Ballast state bucket for the stack Elsewhere .*pass its ArtifactStore bucket with --bucket/,
+      );
+
+      // Without tags (no s3:GetBucketTagging), the generated name decides.
+      await s3.send(new CreateBucketCommand({ Bucket: 'untagged-artifactstorebucket12345678-zzzz' }));
+      assert.deepEqual(await findStackBucket(s3, 'Untagged'), {
+        bucket: 'untagged-artifactstorebucket12345678-zzzz',
+        region: 'us-east-1',
+      });
+    } finally {
+      s3.destroy();
+    }
+  });
+
+  it('explains an unreachable endpoint and a missing bucket (exit 2)', async () => {
+    const unreachable = capture();
+    assert.equal(await main(['status', '--endpoint-url', 'http://127.0.0.1:1'], unreachable), 2);
+    assert.equal(
+      unreachable.err(),
+      'ballast status: cannot reach http://127.0.0.1:1 (connection refused); is `ballast sandbox` or `ballast local` running there?\n',
+    );
+    const missing = capture();
+    assert.equal(await main(['status', '--endpoint-url', url, '--bucket', 'no-such-bucket'], missing), 2);
+    assert.match(missing.err(), /s3:\/\/no-such-bucket at http:\/\/127\.0\.0\.1:\d+: the bucket does not exist/);
+  });
+
+  it('rejects bad flags with the usage text (exit 2)', async () => {
+    for (const [args, message] of [
+      [[], /say where Ballast keeps its state: --endpoint-url URL \(a sandbox\), --bucket B, or --stack NAME/],
+      [['--bucket', 'a-bucket', '--stack', 'S'], /give --bucket or --stack, not both/],
+      [['--endpoint-url', 'localhost:4599'], /--endpoint-url must be an http\(s\) URL/],
+      [['--bucket', 'Not_A_Bucket'], /is not an S3 bucket name/],
+      [['--endpoint-url', url, '--region', 'nowhere'], /--region 'nowhere' is not an AWS region/],
+      [['--endpoint-url', url, '--environment', 'a/b'], /--environment 'a\/b' is not an environment name/],
+      [['--endpoint-url', url, 'extra'], /unexpected argument 'extra'/],
+    ] as const) {
+      const io = capture();
+      assert.equal(await main(['status', ...args], io), 2, args.join(' '));
+      assert.match(io.err(), message);
+      assert.match(io.err(), /Usage: ballast status/);
+    }
+  });
+});
+
+describe('status of an endpoint', () => {
+  const base: EndpointState = {
+    environment: 'prod',
+    endpoint: 'e',
+    quarantined: [],
+    updatedAt: '2026-03-01T00:00:00Z',
+  };
+  const ref = (c: string) => ({
+    commit: c.repeat(40),
+    digest: 'd',
+    endpointConfigName: 'cfg',
+    at: '2026-03-01T00:00:00Z',
+  });
+  const desired = (c: string) => ({ commit: c.repeat(40), digest: 'd', pushedAt: '2026-03-01T00:00:00Z' });
+
+  it('is derived from desired, live, lease and quarantine', () => {
+    assert.equal(statusOf(base), 'not deployed');
+    assert.equal(statusOf({ ...base, desired: desired('a'), live: ref('a'), lastGood: ref('a') }), 'in sync');
+    assert.equal(
+      statusOf({
+        ...base,
+        desired: desired('b'),
+        live: ref('a'),
+        lease: { ...desired('b'), execution: 'x', acquiredAt: '2026-03-01T00:00:01Z' },
+      }),
+      'rolling out',
+    );
+    assert.equal(
+      statusOf({
+        ...base,
+        desired: desired('b'),
+        live: ref('a'),
+        quarantined: [{ commit: 'b'.repeat(40), digest: 'd', reason: 'alarm', at: '2026-03-01T00:00:02Z' }],
+      }),
+      'held back',
+    );
+    assert.equal(statusOf({ ...base, desired: desired('b'), live: ref('a') }), 'out of sync');
+  });
+
+  it('lists rollouts in progress and quarantined commits with their reasons under the table', () => {
+    const entries: StatusEntry[] = [
+      {
+        ...base,
+        desired: desired('c'),
+        live: ref('a'),
+        lastGood: ref('a'),
+        lease: { ...desired('c'), execution: 'deploy-42', acquiredAt: '2026-03-01T09:30:00.000Z' },
+        quarantined: [
+          {
+            commit: 'b'.repeat(40),
+            digest: 'd',
+            reason: 'rolled back: alarm e-5xx went to ALARM',
+            at: '2026-03-01T09:20:00.000Z',
+          },
+        ],
+        status: 'rolling out',
+      },
+    ];
+    const lines = renderStatus('s3://state', entries);
+    assert.deepEqual(lines.slice(2), [
+      'ENVIRONMENT  ENDPOINT  STATUS       DESIRED  LIVE     LAST GOOD  ROLLOUT  QUARANTINED  UPDATED',
+      'prod         e         rolling out  ccccccc  aaaaaaa  aaaaaaa    ccccccc  bbbbbbb      2026-03-01 00:00:00Z',
+      '',
+      'Rollouts in progress:',
+      '  prod/e ccccccc: deploy-42, since 2026-03-01 09:30:00Z',
+      '',
+      'Quarantined commits (never re-applied; a new commit, e.g. a git revert, moves on):',
+      '  prod/e bbbbbbb at 2026-03-01 09:20:00Z: rolled back: alarm e-5xx went to ALARM',
+    ]);
+  });
+});
