@@ -42,15 +42,7 @@ export class JsonStore {
   /** Writes the document only if the key does not exist yet. */
   async putIfAbsent(key: string, value: unknown): Promise<'created' | 'exists'> {
     try {
-      await this.s3.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: serialize(value),
-          ContentType: 'application/json',
-          IfNoneMatch: '*',
-        }),
-      );
+      await this.put(key, value, { IfNoneMatch: '*' });
       return 'created';
     } catch (error) {
       if (isStatus(error, 412)) return 'exists';
@@ -64,20 +56,24 @@ export class JsonStore {
   /** Writes the document only if its current ETag is `etag`; false when someone else wrote first. */
   async putIfMatch(key: string, value: unknown, etag: string): Promise<boolean> {
     try {
-      await this.s3.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: serialize(value),
-          ContentType: 'application/json',
-          IfMatch: etag,
-        }),
-      );
+      await this.put(key, value, { IfMatch: etag });
       return true;
     } catch (error) {
       if (isStatus(error, 412) || isStatus(error, 409) || isStatus(error, 404)) return false;
       return classify(error, `writing s3://${this.bucket}/${key}`);
     }
+  }
+
+  private async put(key: string, value: unknown, condition: { IfNoneMatch: '*' } | { IfMatch: string }): Promise<void> {
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: serialize(value),
+        ContentType: 'application/json',
+        ...condition,
+      }),
+    );
   }
 
   /**

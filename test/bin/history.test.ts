@@ -4,26 +4,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../bin/cli.ts';
 import { pusher, renderHistory } from '../../bin/commands/history.ts';
-import type { CliIo } from '../../bin/commands/types.ts';
 import type { LedgerEntry } from '../../lambdas/state/ledger.ts';
 import { world } from '../e2e/harness.ts';
+import { captureIo } from '../support/cli.ts';
 
-function capture(): CliIo & { out: () => string; err: () => string } {
-  let stdout = '';
-  let stderr = '';
-  return {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    cwd: process.cwd(),
-    env: {},
-    out: () => stdout,
-    err: () => stderr,
-  };
-}
+const capture = () => captureIo();
 
 describe('ballast history', () => {
   let w: Awaited<ReturnType<typeof world>>;

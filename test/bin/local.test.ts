@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../bin/cli.ts';
 import { repositoryName } from '../../bin/commands/local.ts';
-import type { CliIo } from '../../bin/commands/types.ts';
+import { captureIo } from '../support/cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EXAMPLE_REPO = join(ROOT, 'examples', 'model-repo');
@@ -27,22 +27,7 @@ function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd, env: { ...process.env, ...GIT_ENV }, encoding: 'utf8' }).trim();
 }
 
-function capture(cwd = ROOT): CliIo & { out: () => string; err: () => string } {
-  let stdout = '';
-  let stderr = '';
-  return {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    cwd,
-    env: {},
-    out: () => stdout,
-    err: () => stderr,
-  };
-}
+const capture = (cwd = ROOT) => captureIo({ cwd });
 
 function ballast(args: readonly string[]): { child: ChildProcess; stdout: () => string; stderr: () => string } {
   const env: NodeJS.ProcessEnv = {

@@ -15,26 +15,11 @@ import {
   SageMakerClient,
 } from '@aws-sdk/client-sagemaker';
 import { main } from '../../bin/cli.ts';
-import type { CliIo } from '../../bin/commands/types.ts';
+import { captureIo } from '../support/cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-function capture(): CliIo & { out: () => string; err: () => string } {
-  let stdout = '';
-  let stderr = '';
-  return {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    cwd: ROOT,
-    env: {},
-    out: () => stdout,
-    err: () => stderr,
-  };
-}
+const capture = () => captureIo({ cwd: ROOT });
 
 /** `node bin/ballast.mjs ARGS` with node_modules/.bin (Node 22) first on PATH, its output collected. */
 function ballast(args: readonly string[]): { child: ChildProcess; stdout: () => string; stderr: () => string } {

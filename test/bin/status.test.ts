@@ -6,26 +6,11 @@ import { CreateBucketCommand, PutBucketTaggingCommand, PutObjectCommand, S3Clien
 import { main } from '../../bin/cli.ts';
 import { findStackBucket } from '../../bin/commands/state-reader.ts';
 import { renderStatus, type StatusEntry, statusOf } from '../../bin/commands/status.ts';
-import type { CliIo } from '../../bin/commands/types.ts';
 import type { EndpointState } from '../../lambdas/state/endpoint-state.ts';
 import { world } from '../e2e/harness.ts';
+import { captureIo } from '../support/cli.ts';
 
-function capture(env: NodeJS.ProcessEnv = {}): CliIo & { out: () => string; err: () => string } {
-  let stdout = '';
-  let stderr = '';
-  return {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    cwd: process.cwd(),
-    env,
-    out: () => stdout,
-    err: () => stderr,
-  };
-}
+const capture = (env: NodeJS.ProcessEnv = {}) => captureIo({ env });
 
 async function settle(w: Awaited<ReturnType<typeof world>>): Promise<void> {
   // The push event reaches the pipeline on a microtask; then wait for every execution.

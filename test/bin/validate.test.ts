@@ -6,26 +6,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../bin/cli.ts';
-import type { CliIo } from '../../bin/commands/types.ts';
+import { captureIo } from '../support/cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-function capture(cwd = ROOT): CliIo & { out: () => string; err: () => string } {
-  let stdout = '';
-  let stderr = '';
-  return {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    cwd,
-    env: {},
-    out: () => stdout,
-    err: () => stderr,
-  };
-}
+const capture = (cwd = ROOT) => captureIo({ cwd });
 
 describe('ballast validate', () => {
   let scratch = '';

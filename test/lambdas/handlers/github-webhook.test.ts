@@ -291,7 +291,8 @@ describe('GitHub webhook handler against moto', skip ? { skip: `moto is not avai
       assert.equal(typeof response.body.message, 'string', name);
     }
     const stale = await invoke({ body: JSON.stringify(freshPush(660)) });
-    assert.match(String(stale.body.message), /660 s old \(limit 600 s\)/);
+    // The handler reads the clock itself: on a loaded machine a second may pass after freshPush().
+    assert.match(String(stale.body.message), /6[6-9]\d s old \(limit 600 s\)/);
 
     const get = await handler({
       ...httpEvent({ body: '' }),
