@@ -1,11 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
   S3ServiceException,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { ArtifactIntegrityError, classify, InvalidInputError, TransientError } from '../aws/errors.ts';
 import { isStatus, type S3Like } from '../state/json-store.ts';
@@ -13,6 +17,16 @@ import { keys } from '../state/keys.ts';
 
 /** CopyObject copies at most 5 GiB in one request (S3 User Guide, "Copying objects"). */
 const MAX_SINGLE_COPY_BYTES = 5 * 1024 ** 3;
+/** Multipart uploads take at most 10,000 parts of 5 MiB to 5 GiB (S3 User Guide, "Multipart upload limits"). */
+const MAX_PARTS = 10_000;
+const MIN_PART_BYTES = 5 * 1024 ** 2;
+
+export interface CopyOptions {
+  /** Objects larger than this are copied part by part (UploadPartCopy). @default 5 GiB */
+  readonly multipartThreshold?: number;
+  /** Size of each copied part (raised when needed to stay within 10,000 parts). @default 512 MiB */
+  readonly partBytes?: number;
+}
 
 export interface StoredArtifact {
   readonly sha256: string;
@@ -38,6 +52,7 @@ export async function registerArtifact(
   bucket: string,
   source: { bucket: string; key: string },
   expectedSha256: string,
+  options: CopyOptions = {},
 ): Promise<StoredArtifact> {
   const key = keys.artifact(expectedSha256);
   const existing = await head(s3, bucket, key);
@@ -73,26 +88,27 @@ export async function registerArtifact(
       `s3://${source.bucket}/${source.key} has sha256 ${actual}, but the repository declares ${expectedSha256}`,
     );
   }
-  if (size > MAX_SINGLE_COPY_BYTES) {
-    throw new InvalidInputError(
-      `s3://${source.bucket}/${source.key} is ${size} bytes; artifacts over 5 GiB need a multipart copy, which Ballast does not do yet`,
-    );
-  }
+  const copySource = `${source.bucket}/${encodeURIComponent(source.key).replace(/%2F/g, '/')}${
+    object.VersionId ? `?versionId=${object.VersionId}` : ''
+  }`;
+  const metadata = { 'ballast-sha256': actual, 'ballast-source': `s3://${source.bucket}/${source.key}` };
   try {
-    await s3.send(
-      new CopyObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        CopySource: `${source.bucket}/${encodeURIComponent(source.key).replace(/%2F/g, '/')}${
-          object.VersionId ? `?versionId=${object.VersionId}` : ''
-        }`,
-        ...(object.ETag ? { CopySourceIfMatch: object.ETag } : {}),
-        IfNoneMatch: '*',
-        MetadataDirective: 'REPLACE',
-        ContentType: 'application/octet-stream',
-        Metadata: { 'ballast-sha256': actual, 'ballast-source': `s3://${source.bucket}/${source.key}` },
-      }),
-    );
+    if (size > (options.multipartThreshold ?? MAX_SINGLE_COPY_BYTES)) {
+      await multipartCopy(s3, { bucket, key, copySource, etag: object.ETag, size, metadata }, options.partBytes);
+    } else {
+      await s3.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          CopySource: copySource,
+          ...(object.ETag ? { CopySourceIfMatch: object.ETag } : {}),
+          IfNoneMatch: '*',
+          MetadataDirective: 'REPLACE',
+          ContentType: 'application/octet-stream',
+          Metadata: metadata,
+        }),
+      );
+    }
   } catch (error) {
     // Someone (an earlier attempt) stored it first: content-addressed, so it is the same bytes.
     if (isStatus(error, 412) && (await head(s3, bucket, key))) {
@@ -132,6 +148,68 @@ export async function storeContent(
   } catch (error) {
     if (isStatus(error, 412)) return { sha256, key, size: Buffer.byteLength(body), status: 'existing' };
     return classify(error, `storing s3://${bucket}/${key}`);
+  }
+}
+
+/**
+ * Copies an object over 5 GiB part by part, each part pinned to the hashed bytes
+ * (CopySourceIfMatch), completed write-once (If-None-Match on CompleteMultipartUpload). An upload
+ * that fails is aborted, so no orphaned parts keep costing storage.
+ */
+async function multipartCopy(
+  s3: S3Like,
+  target: {
+    bucket: string;
+    key: string;
+    copySource: string;
+    etag?: string;
+    size: number;
+    metadata: Record<string, string>;
+  },
+  partBytes = 512 * 1024 ** 2,
+): Promise<void> {
+  const part = Math.max(partBytes, MIN_PART_BYTES, Math.ceil(target.size / MAX_PARTS));
+  const created = await s3.send(
+    new CreateMultipartUploadCommand({
+      Bucket: target.bucket,
+      Key: target.key,
+      ContentType: 'application/octet-stream',
+      Metadata: target.metadata,
+    }),
+  );
+  const uploadId = created.UploadId;
+  if (!uploadId) throw new TransientError('CreateMultipartUpload returned no UploadId');
+  try {
+    const parts: Array<{ ETag: string; PartNumber: number }> = [];
+    for (let start = 0, number = 1; start < target.size; start += part, number++) {
+      const end = Math.min(start + part, target.size) - 1;
+      const copied = await s3.send(
+        new UploadPartCopyCommand({
+          Bucket: target.bucket,
+          Key: target.key,
+          UploadId: uploadId,
+          PartNumber: number,
+          CopySource: target.copySource,
+          CopySourceRange: `bytes=${start}-${end}`,
+          ...(target.etag ? { CopySourceIfMatch: target.etag } : {}),
+        }),
+      );
+      parts.push({ ETag: copied.CopyPartResult?.ETag ?? '', PartNumber: number });
+    }
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: target.bucket,
+        Key: target.key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: parts },
+        IfNoneMatch: '*',
+      }),
+    );
+  } catch (error) {
+    await s3
+      .send(new AbortMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId }))
+      .catch(() => undefined);
+    throw error;
   }
 }
 
