@@ -13,6 +13,7 @@ import { handler as verify } from '../lambdas/handlers/verify.ts';
 import type { EventBridgeEvent, EventPattern } from './events.ts';
 import { type LambdaHandler, type LocalExecution, LocalRunner } from './runner.ts';
 import type { Sandbox } from './sandbox.ts';
+import { LocalTriggers } from './triggers.ts';
 
 export const DEPLOY_ASL = fileURLToPath(new URL('../stepfunctions/deploy.asl.json', import.meta.url));
 
@@ -56,7 +57,8 @@ export interface LocalPipelineOptions {
 export class LocalPipeline {
   readonly runner: LocalRunner;
   readonly stateBucket: string;
-  private unsubscribe: (() => void) | undefined;
+  /** The local EventBridge rules and schedules; later workflows (reconcile, rollback) attach here. */
+  readonly triggers: LocalTriggers;
 
   private constructor(
     private readonly options: LocalPipelineOptions,
@@ -64,6 +66,12 @@ export class LocalPipeline {
   ) {
     this.stateBucket = options.stateBucket ?? 'ballast-state';
     this.runner = new LocalRunner(options.sandbox.clock, { deploy: { aslPath: DEPLOY_ASL, functions } });
+    // Through `this.runner` at call time, so a test that swaps the runner keeps its triggers.
+    this.triggers = new LocalTriggers(
+      (w, input) => this.runner.start(w, input),
+      options.sandbox.events,
+      options.sandbox.clock,
+    );
   }
 
   static async start(options: LocalPipelineOptions): Promise<LocalPipeline> {
@@ -90,7 +98,7 @@ export class LocalPipeline {
     );
     s3.destroy();
     const pipeline = new LocalPipeline(options, DEPLOY_FUNCTIONS);
-    pipeline.unsubscribe = sandbox.events.subscribe(CODECOMMIT_PUSH_PATTERN, (event) => pipeline.onPush(event));
+    pipeline.triggers.onEvent(CODECOMMIT_PUSH_PATTERN, 'deploy', (event) => pipeline.watches(event));
     return pipeline;
   }
 
@@ -105,12 +113,12 @@ export class LocalPipeline {
   }
 
   stop(): void {
-    this.unsubscribe?.();
+    this.triggers.stop();
   }
 
-  private onPush(event: EventBridgeEvent): void {
+  /** The rule's resource filter: the stack's rule matches its one repository's ARN. */
+  private watches(event: EventBridgeEvent): boolean {
     const repository = (event.detail as { repositoryName?: string }).repositoryName;
-    if (this.options.repositories && repository && !this.options.repositories.includes(repository)) return;
-    this.deployFor(event);
+    return !(this.options.repositories && repository && !this.options.repositories.includes(repository));
   }
 }
