@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -239,7 +239,24 @@ export class WorkflowFunctions extends Construct {
     // from the rollout declared in the commit's snapshot).
     this.checkRollout = make('checkRollout', ['BALLAST_STATE_BUCKET']);
     this.checkRollout.grantObjects(bucket, 'read', ['commits/']);
-    this.verify = make('verify', []);
+    this.verify = make('verify', ['BALLAST_STATE_BUCKET']);
+    // Verify names the alarm behind a silent rollback: it reads the endpoint's alarms from the
+    // commit's snapshot and their state history.
+    this.verify.grantObjects(bucket, 'read', ['commits/']);
+    this.verify.allow(
+      new iam.PolicyStatement({
+        actions: ['cloudwatch:DescribeAlarmHistory'],
+        resources: [
+          stack.formatArn({
+            service: 'cloudwatch',
+            resource: 'alarm',
+            resourceName: '*',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+      'Rollback alarms are named per Endpoint in Git; Verify reads the history of the alarms an endpoint declares, read-only.',
+    );
     for (const fn of [this.checkRollout, this.verify]) {
       fn.allow(
         new iam.PolicyStatement({

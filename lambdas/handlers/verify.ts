@@ -1,9 +1,10 @@
+import { DescribeAlarmHistoryCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeEndpointCommand } from '@aws-sdk/client-sagemaker';
 import { clients } from '../aws/clients.ts';
 import { classify } from '../aws/errors.ts';
 import { readEndpoint } from '../targets/sagemaker.ts';
 import type { EndpointWork, Rollout, Verification } from '../workflow/types.ts';
-import { logger } from './runtime.ts';
+import { logger, nowIso, resolvedEndpoint, stateStore } from './runtime.ts';
 
 interface VerifyInput extends EndpointWork {
   readonly rollout: Rollout;
@@ -12,7 +13,9 @@ interface VerifyInput extends EndpointWork {
 /**
  * Verify: does the live endpoint really run this commit? SageMaker's auto-rollback leaves the
  * endpoint InService on the old configuration without a failure status, so the configuration name
- * is what decides; a rollout that has not settled by now has timed out.
+ * is what decides; a rollout that has not settled by now has timed out. For a rollback, the
+ * reason names the endpoint's alarms that went into ALARM during the rollout, when CloudWatch's
+ * history shows them (SageMaker itself does not say which alarm it acted on).
  */
 export async function handler(input: VerifyInput): Promise<Verification> {
   const endpoint = await clients
@@ -20,7 +23,7 @@ export async function handler(input: VerifyInput): Promise<Verification> {
     .send(new DescribeEndpointCommand({ EndpointName: input.rollout.endpointName }))
     .catch((error: unknown) => classify(error, `DescribeEndpoint ${input.rollout.endpointName}`));
   const reading = readEndpoint(endpoint, input.rollout.endpointConfigName);
-  const verification: Verification = reading.settled
+  let verification: Verification = reading.settled
     ? {
         outcome: reading.outcome,
         ...(reading.reason ? { reason: reading.reason } : {}),
@@ -31,6 +34,41 @@ export async function handler(input: VerifyInput): Promise<Verification> {
         reason: `the rollout did not settle in time (endpoint still ${reading.phase})`,
         ...(endpoint.EndpointConfigName ? { liveEndpointConfigName: endpoint.EndpointConfigName } : {}),
       };
+  if (verification.outcome === 'rolled-back') {
+    const fired = await alarmsThatFired(input);
+    if (fired.length > 0) {
+      verification = {
+        ...verification,
+        reason: `SageMaker rolled back to ${verification.liveEndpointConfigName ?? 'the previous configuration'}: ${fired.join(', ')} went into ALARM during the rollout`,
+      };
+    }
+  }
   logger.info('verified', { endpoint: input.rollout.endpointName, ...verification });
   return verification;
+}
+
+/** The endpoint's rollback alarms that entered ALARM since the rollout started (best effort). */
+async function alarmsThatFired(input: VerifyInput): Promise<string[]> {
+  try {
+    const resolved = await resolvedEndpoint(stateStore(), input.snapshotKey, input.environment, input.endpoint.name);
+    const fired: string[] = [];
+    for (const alarm of resolved.alarms) {
+      const history = await clients.cloudwatch().send(
+        new DescribeAlarmHistoryCommand({
+          AlarmName: alarm,
+          HistoryItemType: 'StateUpdate',
+          StartDate: new Date(input.rollout.startedAt),
+          EndDate: new Date(nowIso()),
+          MaxRecords: 100,
+        }),
+      );
+      if ((history.AlarmHistoryItems ?? []).some((item) => /to ALARM/i.test(item.HistorySummary ?? '')))
+        fired.push(alarm);
+    }
+    return fired;
+  } catch (error) {
+    // The outcome stands without the detail; the reason just stays generic.
+    logger.warn('could not read the alarm history', { error });
+    return [];
+  }
 }

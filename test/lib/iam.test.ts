@@ -174,7 +174,7 @@ describe('least privilege', () => {
       },
       Deploy: { 's3:GetObject': ['commits/*', 'pointers/*', 'state/*'], 's3:ListBucket': ['(bucket)'] },
       CheckRollout: { 's3:GetObject': ['commits/*'], 's3:ListBucket': ['(bucket)'] },
-      Verify: {},
+      Verify: { 's3:GetObject': ['commits/*'], 's3:ListBucket': ['(bucket)'] },
       Record: {
         's3:GetObject': ['pointers/*', 'state/*'],
         's3:PutObject': ['ledger/*', 'pointers/*', 'state/*'],
