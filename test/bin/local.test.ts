@@ -1,15 +1,15 @@
 // `ballast local`: a real Git working repository, `git commit` with the git CLI, and the narration
 // of the deployment each commit starts, from a child process stopped with Ctrl-C (SIGINT).
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../bin/cli.ts';
 import { repositoryName } from '../../bin/commands/local.ts';
-import { captureIo } from '../support/cli.ts';
+import { captureIo, exited, spawnBallast, waitFor } from '../support/cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EXAMPLE_REPO = join(ROOT, 'examples', 'model-repo');
@@ -29,40 +29,9 @@ function git(cwd: string, ...args: string[]): string {
 
 const capture = (cwd = ROOT) => captureIo({ cwd });
 
-function ballast(args: readonly string[]): { child: ChildProcess; stdout: () => string; stderr: () => string } {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PATH: `${join(ROOT, 'node_modules', '.bin')}${delimiter}${process.env.PATH ?? ''}`,
-  };
-  for (const name of Object.keys(env)) if (name.startsWith('AWS_') || name.startsWith('BALLAST_')) delete env[name];
-  const child = spawn('node', ['bin/ballast.mjs', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString('utf8');
-  });
-  return { child, stdout: () => stdout, stderr: () => stderr };
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  }
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-}
+const ballast = spawnBallast;
+// A deployment through a child process on a loaded 2-core machine: give it a minute.
+const waitLong = <T>(what: string, probe: () => T | undefined) => waitFor(what, probe, 60_000);
 
 describe('ballast local', () => {
   let scratch = '';
@@ -88,7 +57,7 @@ describe('ballast local', () => {
           .stdout()
           .split('\n')
           .find((line) => line.startsWith(`ok main@${commit.slice(0, 7)} -> prod: deployed`));
-      await waitFor('the first deployment', () => deployedLine(first));
+      await waitLong('the first deployment', () => deployedLine(first));
       const url = /export AWS_ENDPOINT_URL=(\S+)/.exec(run.stdout())?.[1] ?? '';
       assert.match(run.stdout(), /is the CodeCommit repository acme-models on http:\/\/127\.0\.0\.1:\d+/);
       assert.match(
@@ -108,7 +77,7 @@ describe('ballast local', () => {
       await writeFile(promptFile, prompt.replace('You are a precise summarizer.', 'You are a careful summarizer.'));
       git(repo, 'commit', '--quiet', '-am', 'Make the summarizer careful');
       const second = git(repo, 'rev-parse', 'HEAD');
-      const line = await waitFor('the second deployment', () => deployedLine(second));
+      const line = await waitLong('the second deployment', () => deployedLine(second));
       assert.match(line, /\(\S+( \S+)? simulated, \S+( \S+)? real\)$/);
       assert.match(
         run.stdout(),
@@ -124,7 +93,7 @@ describe('ballast local', () => {
       git(repo, 'add', '.');
       git(repo, 'commit', '--quiet', '-m', 'Add a broken endpoint');
       const third = git(repo, 'rev-parse', 'HEAD');
-      await waitFor('the rejection', () =>
+      await waitLong('the rejection', () =>
         run
           .stdout()
           .includes(`x  main@${third.slice(0, 7)} -> prod: rejected, 2 validation errors; nothing live changed`)
@@ -163,12 +132,12 @@ describe('ballast local', () => {
     git(repo, 'commit', '--quiet', '-m', 'Initial models');
     const run = ballast(['local', '--repo', repo, '--port', '0', '--branch', 'staging']);
     try {
-      await waitFor('the banner', () => (run.stdout().includes('Ctrl-C stops') ? true : undefined));
+      await waitLong('the banner', () => (run.stdout().includes('Ctrl-C stops') ? true : undefined));
       assert.match(run.stdout(), /Watching the branch staging;/);
       assert.match(run.stdout(), /The branch staging has no commits yet; its first commit deploys\./);
       git(repo, 'branch', 'staging');
       const head = git(repo, 'rev-parse', 'HEAD');
-      await waitFor('the staging deployment', () =>
+      await waitLong('the staging deployment', () =>
         run.stdout().includes(`ok staging@${head.slice(0, 7)} -> staging: deployed`) ? true : undefined,
       );
       // main was never deployed: it is not watched.

@@ -1,8 +1,6 @@
 // `ballast sandbox`: the acceptance check that the sandbox answers the AWS SDK from another process,
 // and flag validation in-process.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { delimiter, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -15,48 +13,13 @@ import {
   SageMakerClient,
 } from '@aws-sdk/client-sagemaker';
 import { main } from '../../bin/cli.ts';
-import { captureIo } from '../support/cli.ts';
+import { captureIo, exited, spawnBallast, waitFor } from '../support/cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const capture = () => captureIo({ cwd: ROOT });
 
-/** `node bin/ballast.mjs ARGS` with node_modules/.bin (Node 22) first on PATH, its output collected. */
-function ballast(args: readonly string[]): { child: ChildProcess; stdout: () => string; stderr: () => string } {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PATH: `${join(ROOT, 'node_modules', '.bin')}${delimiter}${process.env.PATH ?? ''}`,
-  };
-  // The child must not inherit a sandbox endpoint another test in this process pointed the SDK at.
-  for (const name of Object.keys(env)) if (name.startsWith('AWS_') || name.startsWith('BALLAST_')) delete env[name];
-  const child = spawn('node', ['bin/ballast.mjs', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString('utf8');
-  });
-  return { child, stdout: () => stdout, stderr: () => stderr };
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  }
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-}
+const ballast = spawnBallast;
 
 describe('ballast sandbox', () => {
   it('answers the AWS SDK from another process and stops cleanly on SIGINT', { timeout: 60_000 }, async () => {
