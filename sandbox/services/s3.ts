@@ -30,8 +30,11 @@ import { AwsServiceError } from '../service.ts';
  * - flexible checksums (CRC32, CRC32C, CRC64NVME, SHA1, SHA256), including the aws-chunked
  *   encoding with a trailing checksum that the SDK uses for streaming bodies;
  * - CopyObject from a specific version, with copy-source preconditions;
- * - ListObjectsV2 pagination with delimiters.
- * Multipart uploads, ACLs, object lock and replication are not modelled (501 NotImplemented).
+ * - ListObjectsV2 pagination with delimiters;
+ * - multipart uploads (artifacts over 5 GiB can only be copied with UploadPartCopy): parts, ranged
+ *   part copies, the 5 MiB part minimum, multipart ETags, composite and full-object checksums and
+ *   conditional completion.
+ * ACLs, object lock, replication and GetObject by partNumber are not modelled (501 NotImplemented).
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -39,6 +42,12 @@ import { AwsServiceError } from '../service.ts';
 // ---------------------------------------------------------------------------------------------
 
 export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
+/**
+ * FULL_OBJECT: the checksum of the whole body. COMPOSITE: a multipart object's checksum of the
+ * concatenated binary part checksums, suffixed `-<part count>`.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
+ */
+export type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT';
 export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
 /** Decoded digest sizes, used to reject malformed checksum headers before comparing them. */
 const CHECKSUM_BYTES: Record<ChecksumAlgorithm, number> = { CRC32: 4, CRC32C: 4, CRC64NVME: 8, SHA1: 20, SHA256: 32 };
@@ -195,7 +204,38 @@ interface StoredVersion {
   readonly metadata: Readonly<Record<string, string>>;
   /** Stored representation headers (Cache-Control, Content-Disposition, Content-Encoding, …). */
   readonly headers: Readonly<Record<string, string>>;
+  readonly checksum?: StoredChecksum;
+}
+
+/** An object's checksum as GetObject/HeadObject report it with x-amz-checksum-mode: ENABLED. */
+export interface StoredChecksum {
+  readonly algorithm: ChecksumAlgorithm;
+  readonly value: string;
+  readonly type: ChecksumType;
+}
+
+interface UploadedPart {
+  readonly partNumber: number;
+  readonly body: Buffer;
+  /** Quoted MD5 hex of the part. */
+  readonly etag: string;
+  readonly lastModified: Date;
+  /** The part's checksum: the one the client sent, or the upload's algorithm computed by S3. */
   readonly checksum?: { readonly algorithm: ChecksumAlgorithm; readonly value: string };
+}
+
+/** An in-progress multipart upload: what CreateMultipartUpload fixed, and the parts so far. */
+interface MultipartUpload {
+  readonly uploadId: string;
+  readonly key: string;
+  readonly initiated: Date;
+  readonly contentType: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly storageClass: string;
+  /** Set when CreateMultipartUpload named x-amz-checksum-algorithm. */
+  readonly checksum?: { readonly algorithm: ChecksumAlgorithm; readonly type: ChecksumType };
+  readonly parts: Map<number, UploadedPart>;
 }
 
 interface Encryption {
@@ -211,6 +251,8 @@ interface Bucket {
   versioning?: 'Enabled' | 'Suspended';
   /** Versions of each key, newest first. */
   readonly objects: Map<string, StoredVersion[]>;
+  /** In-progress multipart uploads by upload id, in initiation order. */
+  readonly uploads: Map<string, MultipartUpload>;
   tags?: ReadonlyArray<{ Key: string; Value: string }>;
   encryption?: Encryption;
 }
@@ -228,8 +270,19 @@ export interface S3ObjectView {
   readonly lastModified: Date;
   readonly contentType: string;
   readonly metadata: Readonly<Record<string, string>>;
-  readonly checksum?: { readonly algorithm: ChecksumAlgorithm; readonly value: string };
+  readonly checksum?: StoredChecksum;
   readonly body: Buffer;
+}
+
+/** An in-progress multipart upload as tests see it in-process. */
+export interface S3UploadView {
+  readonly bucket: string;
+  readonly key: string;
+  readonly uploadId: string;
+  readonly initiated: Date;
+  readonly checksumAlgorithm?: ChecksumAlgorithm;
+  readonly checksumType?: ChecksumType;
+  readonly parts: ReadonlyArray<{ readonly partNumber: number; readonly size: number; readonly etag: string }>;
 }
 
 export interface S3Sandbox extends SandboxService {
@@ -243,9 +296,15 @@ export interface S3Sandbox extends SandboxService {
   versions(bucket: string): S3ObjectView[];
   /** One object (the current version, or a given one); undefined when absent or a delete marker is current. */
   object(bucket: string, key: string, versionId?: string): S3ObjectView | undefined;
+  /** In-progress multipart uploads of a bucket, keys ascending, then in initiation order. */
+  uploads(bucket: string): S3UploadView[];
 }
 
 const MAX_KEYS = 1000;
+/** Every part but the last must be at least 5 MiB; part numbers run from 1 to 10,000. https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html */
+const MIN_PART_SIZE = 5 * 1024 * 1024;
+const MAX_PART_BYTES = 5 * 1024 * 1024 * 1024;
+const MAX_PART_NUMBER = 10_000;
 const NOT_IMPLEMENTED = 'A header you provided implies functionality that is not implemented';
 
 /** Bucket naming rules for general purpose buckets. https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html */
@@ -547,8 +606,15 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
 
   // ---- request bodies and checksums -----------------------------------------------------------
 
-  /** The payload, with aws-chunked removed and every integrity header the request carries verified. */
-  function readPayload(request: SandboxRequest): {
+  /**
+   * The payload, with aws-chunked removed and every integrity header the request carries verified.
+   * `flexibleChecksums: false` is for CompleteMultipartUpload, whose x-amz-checksum-* headers are the
+   * checksum of the object being assembled, not of the XML body.
+   */
+  function readPayload(
+    request: SandboxRequest,
+    { flexibleChecksums = true }: { flexibleChecksums?: boolean } = {},
+  ): {
     payload: Buffer;
     checksum?: { algorithm: ChecksumAlgorithm; value: string };
   } {
@@ -608,6 +674,7 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
       }
     }
 
+    if (!flexibleChecksums) return { payload };
     // Flexible checksums: at most one x-amz-checksum-* value, in a header or a trailer.
     // https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
     const provided: Array<{ algorithm: ChecksumAlgorithm; value: string }> = [];
@@ -836,11 +903,13 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
         { BucketName: name },
       );
     }
-    buckets.set(name, { name, region, created: now(), objects: new Map() });
+    buckets.set(name, { name, region, created: now(), objects: new Map(), uploads: new Map() });
     return { status: 200, headers: { location: `/${name}` } };
   }
 
   function deleteBucket(bucket: Bucket): SandboxResponse {
+    // Only objects (versions and delete markers) keep a bucket from being deleted; in-progress
+    // multipart uploads do not, and go with it.
     if (bucket.objects.size > 0) {
       throw new S3Error('BucketNotEmpty', 'The bucket you tried to delete is not empty', 409, {
         BucketName: bucket.name,
@@ -1001,7 +1070,9 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
       contentType: request.headers['content-type'] ?? 'application/octet-stream',
       metadata,
       headers: representationFrom(request.headers),
-      checksum: checksum ?? { algorithm: 'CRC64NVME', value: computeChecksum('CRC64NVME', payload) },
+      checksum: checksum
+        ? { ...checksum, type: 'FULL_OBJECT' }
+        : { algorithm: 'CRC64NVME', value: computeChecksum('CRC64NVME', payload), type: 'FULL_OBJECT' },
     });
     return {
       status: 200,
@@ -1057,7 +1128,7 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
     // validated against it. https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
     if (request.headers['x-amz-checksum-mode']?.toUpperCase() === 'ENABLED' && version.checksum && !range) {
       headers[checksumHeader(version.checksum.algorithm)] = version.checksum.value;
-      headers['x-amz-checksum-type'] = 'FULL_OBJECT';
+      headers['x-amz-checksum-type'] = version.checksum.type;
     }
     if (range) {
       const [start, end] = range;
@@ -1166,9 +1237,18 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
     return xmlResponse(elAttrs('DeleteResult', { xmlns: S3_XMLNS }, results));
   }
 
-  function copyObject(request: SandboxRequest, bucket: Bucket, key: string): SandboxResponse {
-    const h = request.headers;
-    const rawSource = h['x-amz-copy-source'] ?? '';
+  /**
+   * The object an `x-amz-copy-source` header (`bucket/key[?versionId=…]`, URL-encoded) names, with the
+   * copy-source preconditions checked. Shared by CopyObject and UploadPartCopy.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html#API_UploadPartCopy_RequestSyntax
+   */
+  function resolveCopySource(request: SandboxRequest): {
+    sourceBucket: Bucket;
+    sourceKey: string;
+    sourceVersionId: string | null;
+    source: StoredVersion;
+  } {
+    const rawSource = request.headers['x-amz-copy-source'] ?? '';
     const [sourcePath = '', sourceQuery = ''] = rawSource.split('?', 2);
     let decodedPath: string;
     try {
@@ -1205,6 +1285,12 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
       throw error;
     }
     checkCopySourcePreconditions(request, source);
+    return { sourceBucket, sourceKey, sourceVersionId, source };
+  }
+
+  function copyObject(request: SandboxRequest, bucket: Bucket, key: string): SandboxResponse {
+    const h = request.headers;
+    const { sourceBucket, sourceKey, sourceVersionId, source } = resolveCopySource(request);
 
     const directive = (h['x-amz-metadata-directive'] ?? 'COPY').toUpperCase();
     if (directive !== 'COPY' && directive !== 'REPLACE') {
@@ -1236,13 +1322,19 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
     // The copy keeps the source's checksum algorithm unless the request names another.
     // https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
     const algorithm = requestedAlgorithm ?? source.checksum?.algorithm ?? 'CRC64NVME';
-    const checksum = { algorithm, value: computeChecksum(algorithm, source.body) };
+    const checksum: StoredChecksum = {
+      algorithm,
+      value: computeChecksum(algorithm, source.body),
+      type: 'FULL_OBJECT',
+    };
     const replace = directive === 'REPLACE';
     const stored = addVersion(bucket, {
       key,
       deleteMarker: false,
       body: source.body,
-      etag: source.etag,
+      // CopyObject writes a new single-part object: a multipart source's `<md5>-<N>` ETag becomes the
+      // MD5 of the data (the same value as the source's for a single-part source).
+      etag: `"${md5Hex(source.body)}"`,
       lastModified: now(),
       contentType: replace ? (h['content-type'] ?? 'application/octet-stream') : source.contentType,
       metadata: replace ? metadataFrom(h) : source.metadata,
@@ -1263,6 +1355,550 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
         ...(sourceBucket.versioning ? { 'x-amz-copy-source-version-id': source.versionId } : {}),
         ...encryptionHeaders(bucket),
       },
+    );
+  }
+
+  // ---- multipart uploads ----------------------------------------------------------------------
+  // https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html
+  // Error codes, messages and detail elements are the ones S3 sends (captured from S3 responses where
+  // the API reference lists only the code).
+
+  function noSuchUpload(uploadId: string): S3Error {
+    return new S3Error(
+      'NoSuchUpload',
+      'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+      404,
+      { UploadId: uploadId },
+    );
+  }
+
+  /** The upload `?uploadId=` names. It must belong to the addressed key, as in S3. */
+  function uploadOf(request: SandboxRequest, bucket: Bucket, key: string): MultipartUpload {
+    const uploadId = request.query.get('uploadId') ?? '';
+    const upload = bucket.uploads.get(uploadId);
+    if (!upload || upload.key !== key) throw noSuchUpload(uploadId);
+    return upload;
+  }
+
+  function partNumberOf(request: SandboxRequest): number {
+    const raw = request.query.get('partNumber') ?? '';
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < 1 || value > MAX_PART_NUMBER) {
+      throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', 400, {
+        ArgumentName: 'partNumber',
+        ArgumentValue: raw,
+      });
+    }
+    return value;
+  }
+
+  /** A non-negative integer query parameter (max-parts, part-number-marker, max-uploads). */
+  function integerParam(request: SandboxRequest, name: string, fallback: number): number {
+    const raw = request.query.get(name);
+    if (raw === null) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value)) {
+      throw new S3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, 400, {
+        ArgumentName: name,
+        ArgumentValue: raw,
+      });
+    }
+    return value;
+  }
+
+  /**
+   * CreateMultipartUpload. x-amz-checksum-algorithm fixes the algorithm every part is checked with;
+   * x-amz-checksum-type chooses COMPOSITE (checksum of the part checksums, the default except for
+   * CRC64NVME) or FULL_OBJECT (CRC algorithms only; CRC64NVME supports nothing else).
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html
+   * https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html (multipart table)
+   */
+  function createMultipartUpload(request: SandboxRequest, bucket: Bucket, key: string): SandboxResponse {
+    const h = request.headers;
+    const algorithm = parseAlgorithm(h['x-amz-checksum-algorithm']);
+    const requestedType = h['x-amz-checksum-type'];
+    if (requestedType !== undefined && requestedType !== 'COMPOSITE' && requestedType !== 'FULL_OBJECT') {
+      throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.', 400);
+    }
+    if (requestedType !== undefined && !algorithm) {
+      throw new S3Error(
+        'InvalidRequest',
+        'The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.',
+        400,
+      );
+    }
+    let checksum: MultipartUpload['checksum'];
+    if (algorithm) {
+      const type: ChecksumType = requestedType ?? (algorithm === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE');
+      const supported =
+        type === 'FULL_OBJECT' ? algorithm !== 'SHA1' && algorithm !== 'SHA256' : algorithm !== 'CRC64NVME';
+      if (!supported) {
+        throw new S3Error(
+          'InvalidRequest',
+          `The ${type} checksum type cannot be used with the ${algorithm.toLowerCase()} checksum algorithm.`,
+          400,
+        );
+      }
+      checksum = { algorithm, type };
+    }
+    const metadata = metadataFrom(h);
+    let uploadId = randomBytes(48).toString('base64url');
+    while (bucket.uploads.has(uploadId)) uploadId = randomBytes(48).toString('base64url');
+    bucket.uploads.set(uploadId, {
+      uploadId,
+      key,
+      initiated: now(),
+      contentType: h['content-type'] ?? 'application/octet-stream',
+      metadata,
+      headers: representationFrom(h),
+      storageClass: h['x-amz-storage-class'] ?? 'STANDARD',
+      ...(checksum ? { checksum } : {}),
+      parts: new Map(),
+    });
+    return xmlResponse(
+      elAttrs(
+        'InitiateMultipartUploadResult',
+        { xmlns: S3_XMLNS },
+        el('Bucket', bucket.name),
+        el('Key', key),
+        el('UploadId', uploadId),
+      ),
+      {
+        ...encryptionHeaders(bucket),
+        ...(checksum ? { 'x-amz-checksum-algorithm': checksum.algorithm, 'x-amz-checksum-type': checksum.type } : {}),
+      },
+    );
+  }
+
+  /**
+   * The checksum a new part is stored with. An upload created with an algorithm takes part checksums
+   * of that algorithm only; a COMPOSITE upload needs one on every part (it is built from them), a
+   * FULL_OBJECT upload computes it when the client sent none. An upload created without an algorithm
+   * keeps whatever checksum the client sent (the SDK sends CRC32 by default).
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPart.html#API_UploadPart_RequestSyntax
+   * (x-amz-sdk-checksum-algorithm: "must be the same for all parts and it match the checksum value
+   * supplied in the CreateMultipartUpload request")
+   */
+  function partChecksum(
+    upload: MultipartUpload,
+    payload: Buffer,
+    given: { algorithm: ChecksumAlgorithm; value: string } | undefined,
+  ): UploadedPart['checksum'] {
+    const expected = upload.checksum;
+    if (!expected) return given;
+    if (given?.algorithm === expected.algorithm) return given;
+    if (given || expected.type === 'COMPOSITE') {
+      throw new S3Error(
+        'InvalidRequest',
+        `Checksum Type mismatch occurred, expected checksum Type: ${expected.algorithm.toLowerCase()}, actual checksum Type: ${given?.algorithm.toLowerCase() ?? 'null'}`,
+        400,
+      );
+    }
+    return { algorithm: expected.algorithm, value: computeChecksum(expected.algorithm, payload) };
+  }
+
+  /** Stores a part (replacing an earlier one with the same number, as S3 does). */
+  function putPart(
+    upload: MultipartUpload,
+    partNumber: number,
+    body: Buffer,
+    checksum: UploadedPart['checksum'],
+  ): UploadedPart {
+    const part: UploadedPart = {
+      partNumber,
+      body,
+      etag: `"${md5Hex(body)}"`,
+      lastModified: now(),
+      ...(checksum ? { checksum } : {}),
+    };
+    upload.parts.set(partNumber, part);
+    return part;
+  }
+
+  function checksumResponseHeaders(checksum: UploadedPart['checksum']): Record<string, string> {
+    return checksum ? { [checksumHeader(checksum.algorithm)]: checksum.value } : {};
+  }
+
+  /** UploadPart. https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPart.html */
+  function uploadPart(request: SandboxRequest, bucket: Bucket, key: string): SandboxResponse {
+    const partNumber = partNumberOf(request);
+    const upload = uploadOf(request, bucket, key);
+    const { payload, checksum: given } = readPayload(request);
+    const part = putPart(upload, partNumber, payload, partChecksum(upload, payload, given));
+    return {
+      status: 200,
+      headers: { etag: part.etag, ...encryptionHeaders(bucket), ...checksumResponseHeaders(part.checksum) },
+    };
+  }
+
+  /**
+   * UploadPartCopy: a part copied from (a byte range of) an existing object, with the copy-source
+   * preconditions of CopyObject. This is how objects over CopyObject's 5 GiB limit are copied.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html
+   */
+  function uploadPartCopy(request: SandboxRequest, bucket: Bucket, key: string): SandboxResponse {
+    const partNumber = partNumberOf(request);
+    const upload = uploadOf(request, bucket, key);
+    const { sourceBucket, source } = resolveCopySource(request);
+    const rawRange = request.headers['x-amz-copy-source-range'];
+    let data = source.body;
+    if (rawRange !== undefined) {
+      // Only `bytes=first-last` is accepted, and it must lie inside the source: unlike GetObject's
+      // Range, nothing is clamped or ignored.
+      const match = /^bytes=(\d+)-(\d+)$/.exec(rawRange.trim());
+      if (!match) {
+        throw new S3Error(
+          'InvalidArgument',
+          'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+          400,
+          { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: rawRange },
+        );
+      }
+      const first = Number(match[1]);
+      const last = Number(match[2]);
+      if (first > last || last >= source.body.length) {
+        throw new S3Error(
+          'InvalidArgument',
+          `Range specified is not valid for source object of size: ${source.body.length}`,
+          400,
+          { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: rawRange },
+        );
+      }
+      data = source.body.subarray(first, last + 1);
+    }
+    if (data.length > MAX_PART_BYTES) {
+      throw new S3Error('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', 400, {
+        ProposedSize: String(data.length),
+        MaxSizeAllowed: String(MAX_PART_BYTES),
+      });
+    }
+    const algorithm = upload.checksum?.algorithm;
+    const checksum = algorithm ? { algorithm, value: computeChecksum(algorithm, data) } : undefined;
+    const part = putPart(upload, partNumber, data, checksum);
+    return xmlResponse(
+      elAttrs(
+        'CopyPartResult',
+        { xmlns: S3_XMLNS },
+        el('ETag', part.etag),
+        el('LastModified', part.lastModified),
+        checksum ? el(`Checksum${checksum.algorithm}`, checksum.value) : undefined,
+      ),
+      {
+        ...(sourceBucket.versioning ? { 'x-amz-copy-source-version-id': source.versionId } : {}),
+        ...encryptionHeaders(bucket),
+      },
+    );
+  }
+
+  /**
+   * CompleteMultipartUpload: the listed parts (ascending, each with the ETag its upload returned, every
+   * one but the last at least 5 MiB) are concatenated into a new object version. Parts left out are
+   * discarded. The ETag is the MD5 of the concatenated binary part MD5s, then `-<part count>`.
+   * Conditional writes (If-None-Match: *, If-Match) are evaluated as for PutObject; a failed
+   * precondition leaves the upload in place.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html
+   * https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html#large-object-checksums
+   * https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+   */
+  function completeMultipartUpload(request: SandboxRequest, bucket: Bucket, key: string): SandboxResponse {
+    const h = request.headers;
+    const upload = uploadOf(request, bucket, key);
+    const { payload } = readPayload(request, { flexibleChecksums: false });
+    const document = requireRoot(payload.toString('utf8'), 'CompleteMultipartUpload');
+    const listed = xmlBlocks(document, 'Part').map((block) => {
+      const number = xmlText(block, 'PartNumber')?.trim() ?? '';
+      if (!/^\d+$/.test(number)) throw malformedXml();
+      const checksums: Partial<Record<ChecksumAlgorithm, string>> = {};
+      for (const algorithm of CHECKSUM_ALGORITHMS) {
+        const value = xmlText(block, `Checksum${algorithm}`);
+        if (value !== undefined) checksums[algorithm] = value.trim();
+      }
+      return { partNumber: Number(number), etag: xmlText(block, 'ETag'), checksums };
+    });
+    if (listed.length === 0) throw malformedXml();
+    for (let i = 1; i < listed.length; i++) {
+      if ((listed[i]?.partNumber ?? 0) <= (listed[i - 1]?.partNumber ?? 0)) {
+        throw new S3Error(
+          'InvalidPartOrder',
+          'The list of parts was not in ascending order. Parts must be ordered by part number.',
+          400,
+          { UploadId: upload.uploadId },
+        );
+      }
+    }
+    const invalidPart = (entry: (typeof listed)[number]) =>
+      new S3Error(
+        'InvalidPart',
+        "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+        400,
+        { UploadId: upload.uploadId, PartNumber: String(entry.partNumber), ETag: normalizeEtag(entry.etag ?? '') },
+      );
+    const parts: UploadedPart[] = [];
+    for (const entry of listed) {
+      const part = upload.parts.get(entry.partNumber);
+      if (!part || entry.etag === undefined || normalizeEtag(entry.etag) !== normalizeEtag(part.etag)) {
+        throw invalidPart(entry);
+      }
+      // Checksums named for a part must be the part's.
+      for (const algorithm of CHECKSUM_ALGORITHMS) {
+        const value = entry.checksums[algorithm];
+        if (value === undefined) continue;
+        const actual =
+          part.checksum?.algorithm === algorithm ? part.checksum.value : computeChecksum(algorithm, part.body);
+        if (value !== actual) throw invalidPart(entry);
+      }
+      // A part stored with a checksum must be named with it. For a COMPOSITE upload S3 says so; for an
+      // upload created without an algorithm, whose parts carried the SDK's default checksum, S3
+      // answers InvalidPart (aws/aws-sdk-go-v2#3005, aws/aws-sdk-java-v2#6518). FULL_OBJECT uploads
+      // do not need part checksums.
+      if (part.checksum && entry.checksums[part.checksum.algorithm] === undefined) {
+        if (upload.checksum?.type === 'COMPOSITE') {
+          throw new S3Error(
+            'InvalidRequest',
+            `The upload was created using a ${upload.checksum.algorithm.toLowerCase()} checksum. The complete request must include the checksum for each part. It was missing for part ${entry.partNumber} in the request.`,
+            400,
+          );
+        }
+        if (!upload.checksum) throw invalidPart(entry);
+      }
+      parts.push(part);
+    }
+    parts.forEach((part, i) => {
+      if (i < parts.length - 1 && part.body.length < MIN_PART_SIZE) {
+        throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size', 400, {
+          ProposedSize: String(part.body.length),
+          MinSizeAllowed: String(MIN_PART_SIZE),
+          PartNumber: String(part.partNumber),
+          ETag: normalizeEtag(part.etag),
+        });
+      }
+    });
+
+    const body = Buffer.concat(parts.map((p) => p.body));
+    let checksum: StoredChecksum;
+    if (upload.checksum?.type === 'COMPOSITE') {
+      const { algorithm } = upload.checksum;
+      const digests = Buffer.concat(
+        parts.map((p) =>
+          Buffer.from(
+            p.checksum?.algorithm === algorithm ? p.checksum.value : computeChecksum(algorithm, p.body),
+            'base64',
+          ),
+        ),
+      );
+      checksum = { algorithm, value: `${computeChecksum(algorithm, digests)}-${parts.length}`, type: 'COMPOSITE' };
+    } else {
+      // Full-object CRCs combine from the part CRCs in S3; over the assembled body the value is the same.
+      // Without an algorithm S3 gives the object its default full-object CRC64NVME.
+      const algorithm = upload.checksum?.algorithm ?? 'CRC64NVME';
+      checksum = { algorithm, value: computeChecksum(algorithm, body), type: 'FULL_OBJECT' };
+    }
+    const requestedType = h['x-amz-checksum-type'];
+    if (requestedType !== undefined && requestedType !== checksum.type) {
+      // (The sandbox's wording: S3 answers InvalidRequest.)
+      throw new S3Error(
+        'InvalidRequest',
+        `The upload was created using the ${checksum.type} checksum type. The complete request must use the same checksum type.`,
+        400,
+      );
+    }
+    // An x-amz-checksum-* header here is the checksum of the whole object, checked like PutObject's.
+    for (const algorithm of CHECKSUM_ALGORITHMS) {
+      const value = h[checksumHeader(algorithm)];
+      if (value === undefined) continue;
+      if (algorithm !== checksum.algorithm) {
+        throw new S3Error('InvalidRequest', `Value for ${checksumHeader(algorithm)} header is invalid.`, 400);
+      }
+      if (value.trim() !== checksum.value && value.trim() !== checksum.value.replace(/-\d+$/, '')) {
+        throw new S3Error(
+          'BadDigest',
+          `The ${algorithm.toLowerCase()} you specified did not match the calculated checksum.`,
+          400,
+        );
+      }
+    }
+    checkWritePreconditions(request, bucket, key);
+
+    const md5s = Buffer.concat(parts.map((p) => Buffer.from(normalizeEtag(p.etag), 'hex')));
+    const stored = addVersion(bucket, {
+      key,
+      deleteMarker: false,
+      body,
+      etag: `"${md5Hex(md5s)}-${parts.length}"`,
+      lastModified: now(),
+      contentType: upload.contentType,
+      metadata: upload.metadata,
+      headers: upload.headers,
+      checksum,
+    });
+    bucket.uploads.delete(upload.uploadId);
+    const host = h.host ?? '127.0.0.1';
+    const encodedKey = key.split('/').map(encodeURIComponent).join('/');
+    const location = host.startsWith(`${bucket.name}.`)
+      ? `http://${host}/${encodedKey}`
+      : `http://${host}/${encodeURIComponent(bucket.name)}/${encodedKey}`;
+    return xmlResponse(
+      elAttrs(
+        'CompleteMultipartUploadResult',
+        { xmlns: S3_XMLNS },
+        el('Location', location),
+        el('Bucket', bucket.name),
+        el('Key', key),
+        el('ETag', stored.etag),
+        el(`Checksum${checksum.algorithm}`, checksum.value),
+        el('ChecksumType', checksum.type),
+      ),
+      { ...versionHeader(bucket, stored), ...encryptionHeaders(bucket) },
+    );
+  }
+
+  /** AbortMultipartUpload: 204, and the upload and its parts are gone. https://docs.aws.amazon.com/AmazonS3/latest/API/API_AbortMultipartUpload.html */
+  function abortMultipartUpload(request: SandboxRequest, bucket: Bucket, key: string): SandboxResponse {
+    const upload = uploadOf(request, bucket, key);
+    bucket.uploads.delete(upload.uploadId);
+    return { status: 204 };
+  }
+
+  function initiator(): XmlElement {
+    return el('Initiator', el('ID', ownerId), el('DisplayName', 'ballast-sandbox'));
+  }
+
+  /** ListParts, ascending part numbers after part-number-marker. https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListParts.html */
+  function listParts(request: SandboxRequest, bucket: Bucket, key: string): SandboxResponse {
+    const upload = uploadOf(request, bucket, key);
+    const maxParts = Math.min(integerParam(request, 'max-parts', 1000), 1000);
+    const marker = integerParam(request, 'part-number-marker', 0);
+    const after = [...upload.parts.values()]
+      .filter((p) => p.partNumber > marker)
+      .sort((a, b) => a.partNumber - b.partNumber);
+    const page = after.slice(0, maxParts);
+    const truncated = after.length > page.length;
+    return xmlResponse(
+      elAttrs(
+        'ListPartsResult',
+        { xmlns: S3_XMLNS },
+        el('Bucket', bucket.name),
+        el('Key', key),
+        el('UploadId', upload.uploadId),
+        el('PartNumberMarker', marker),
+        optional('NextPartNumberMarker', page[page.length - 1]?.partNumber),
+        el('MaxParts', maxParts),
+        el('IsTruncated', truncated),
+        page.map((p) =>
+          el(
+            'Part',
+            el('PartNumber', p.partNumber),
+            el('LastModified', p.lastModified),
+            el('ETag', p.etag),
+            el('Size', p.body.length),
+            p.checksum ? el(`Checksum${p.checksum.algorithm}`, p.checksum.value) : undefined,
+          ),
+        ),
+        initiator(),
+        owner(),
+        el('StorageClass', upload.storageClass),
+        optional('ChecksumAlgorithm', upload.checksum?.algorithm),
+        optional('ChecksumType', upload.checksum?.type),
+      ),
+    );
+  }
+
+  /**
+   * ListMultipartUploads: keys ascending, a key's uploads in initiation order. key-marker alone resumes
+   * after that key; with upload-id-marker it resumes after that upload of the key.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html
+   */
+  function listMultipartUploads(request: SandboxRequest, bucket: Bucket): SandboxResponse {
+    const q = request.query;
+    const prefix = q.get('prefix') ?? '';
+    const delimiter = q.get('delimiter') ?? '';
+    const keyMarker = q.get('key-marker') ?? '';
+    const uploadIdMarker = q.get('upload-id-marker') ?? '';
+    const maxUploads = Math.min(integerParam(request, 'max-uploads', 1000), 1000);
+    const encode = encodingOf(request);
+    const byKey = new Map<string, MultipartUpload[]>();
+    for (const upload of bucket.uploads.values()) {
+      const list = byKey.get(upload.key) ?? [];
+      list.push(upload);
+      byKey.set(upload.key, list);
+    }
+    const keys = [...byKey.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const entries: Array<MultipartUpload | { prefix: string }> = [];
+    let truncated = false;
+    let nextKeyMarker: string | undefined;
+    let nextUploadIdMarker: string | undefined;
+    let lastPrefix: string | undefined;
+    outer: for (const key of keys) {
+      if (!key.startsWith(prefix)) continue;
+      const order = Buffer.compare(Buffer.from(key), Buffer.from(keyMarker));
+      if (keyMarker && (order < 0 || (order === 0 && !uploadIdMarker))) continue;
+      let commonPrefix: string | undefined;
+      if (delimiter) {
+        const index = key.indexOf(delimiter, prefix.length);
+        if (index >= 0) commonPrefix = key.slice(0, index + delimiter.length);
+      }
+      if (commonPrefix !== undefined) {
+        if (commonPrefix === lastPrefix || (keyMarker && commonPrefix === keyMarker)) continue;
+        if (entries.length >= maxUploads) {
+          truncated = true;
+          break;
+        }
+        entries.push({ prefix: commonPrefix });
+        lastPrefix = commonPrefix;
+        nextKeyMarker = commonPrefix;
+        nextUploadIdMarker = undefined;
+        continue;
+      }
+      let uploads = byKey.get(key) ?? [];
+      if (keyMarker && order === 0) {
+        const index = uploads.findIndex((u) => u.uploadId === uploadIdMarker);
+        uploads = index >= 0 ? uploads.slice(index + 1) : uploads.filter((u) => u.uploadId > uploadIdMarker);
+      }
+      for (const upload of uploads) {
+        if (entries.length >= maxUploads) {
+          truncated = true;
+          break outer;
+        }
+        entries.push(upload);
+        nextKeyMarker = key;
+        nextUploadIdMarker = upload.uploadId;
+      }
+    }
+    return xmlResponse(
+      elAttrs(
+        'ListMultipartUploadsResult',
+        { xmlns: S3_XMLNS },
+        el('Bucket', bucket.name),
+        el('KeyMarker', encodeListValue(keyMarker, encode)),
+        el('UploadIdMarker', uploadIdMarker),
+        truncated && nextKeyMarker !== undefined
+          ? el('NextKeyMarker', encodeListValue(nextKeyMarker, encode))
+          : undefined,
+        truncated ? optional('NextUploadIdMarker', nextUploadIdMarker) : undefined,
+        el('Prefix', encodeListValue(prefix, encode)),
+        q.has('delimiter') ? el('Delimiter', encodeListValue(delimiter, encode)) : undefined,
+        el('MaxUploads', maxUploads),
+        el('IsTruncated', truncated),
+        encode ? el('EncodingType', 'url') : undefined,
+        entries.map((entry) =>
+          'prefix' in entry
+            ? undefined
+            : el(
+                'Upload',
+                el('Key', encodeListValue(entry.key, encode)),
+                el('UploadId', entry.uploadId),
+                initiator(),
+                owner(),
+                el('StorageClass', entry.storageClass),
+                el('Initiated', entry.initiated),
+                optional('ChecksumAlgorithm', entry.checksum?.algorithm),
+                optional('ChecksumType', entry.checksum?.type),
+              ),
+        ),
+        entries.flatMap((e) =>
+          'prefix' in e ? [el('CommonPrefixes', el('Prefix', encodeListValue(e.prefix, encode)))] : [],
+        ),
+      ),
     );
   }
 
@@ -1343,7 +1979,7 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
       el('LastModified', v.lastModified),
       el('ETag', v.etag),
       v.checksum ? el('ChecksumAlgorithm', v.checksum.algorithm) : undefined,
-      v.checksum ? el('ChecksumType', 'FULL_OBJECT') : undefined,
+      v.checksum ? el('ChecksumType', v.checksum.type) : undefined,
       el('Size', v.body.length),
       fetchOwner ? owner() : undefined,
       el('StorageClass', 'STANDARD'),
@@ -1540,7 +2176,7 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
           el('LastModified', version.lastModified),
           el('ETag', version.etag),
           version.checksum ? el('ChecksumAlgorithm', version.checksum.algorithm) : undefined,
-          version.checksum ? el('ChecksumType', 'FULL_OBJECT') : undefined,
+          version.checksum ? el('ChecksumType', version.checksum.type) : undefined,
           el('Size', version.body.length),
           el('StorageClass', 'STANDARD'),
           owner(),
@@ -1609,6 +2245,20 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
         return getObject(request, bucketOf(target.bucket), requireKey(target), true);
       case 'DeleteObject':
         return deleteObject(request, bucketOf(target.bucket), requireKey(target));
+      case 'CreateMultipartUpload':
+        return createMultipartUpload(request, bucketOf(target.bucket), requireKey(target));
+      case 'UploadPart':
+        return uploadPart(request, bucketOf(target.bucket), requireKey(target));
+      case 'UploadPartCopy':
+        return uploadPartCopy(request, bucketOf(target.bucket), requireKey(target));
+      case 'CompleteMultipartUpload':
+        return completeMultipartUpload(request, bucketOf(target.bucket), requireKey(target));
+      case 'AbortMultipartUpload':
+        return abortMultipartUpload(request, bucketOf(target.bucket), requireKey(target));
+      case 'ListParts':
+        return listParts(request, bucketOf(target.bucket), requireKey(target));
+      case 'ListMultipartUploads':
+        return listMultipartUploads(request, bucketOf(target.bucket));
       default:
         throw new S3Error(
           'NotImplemented',
@@ -1664,6 +2314,22 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
       const version = versionId === undefined ? list[0] : list.find((v) => v.versionId === versionId);
       if (!version || (versionId === undefined && version.deleteMarker)) return undefined;
       return view(bucket, version, version === list[0]);
+    },
+    uploads(name) {
+      const bucket = buckets.get(name);
+      if (!bucket) return [];
+      return [...bucket.uploads.values()]
+        .sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)))
+        .map((u) => ({
+          bucket: bucket.name,
+          key: u.key,
+          uploadId: u.uploadId,
+          initiated: u.initiated,
+          ...(u.checksum ? { checksumAlgorithm: u.checksum.algorithm, checksumType: u.checksum.type } : {}),
+          parts: [...u.parts.values()]
+            .sort((a, b) => a.partNumber - b.partNumber)
+            .map((p) => ({ partNumber: p.partNumber, size: p.body.length, etag: p.etag })),
+        }));
     },
   };
 }

@@ -1,27 +1,36 @@
 /**
  * Sandbox-only S3 behaviour: the wire details moto cannot be compared on (aws-chunked decoding, fault
- * injection, raw error documents), the checksum implementations, and the in-process view.
- * The AWS behaviour Ballast relies on is in test/conformance/s3.conformance.test.ts.
+ * injection, raw error documents, multipart checksum rules), the checksum implementations, and the
+ * in-process view. The AWS behaviour Ballast relies on is in test/conformance/s3.conformance.test.ts
+ * and test/conformance/s3-multipart.conformance.test.ts.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import {
+  AbortMultipartUploadCommand,
+  type CompletedPart,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetBucketEncryptionCommand,
   GetBucketTaggingCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
+  ListPartsCommand,
   PutBucketEncryptionCommand,
   PutBucketTaggingCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import {
   computeChecksum,
@@ -399,9 +408,9 @@ describe('S3 sandbox service', () => {
     await assert.rejects(s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: '!!!' })), {
       name: 'InvalidArgument',
     });
-    const multipart = await raw('POST', `/${bucket}/big?uploads`);
-    assert.equal(multipart.status, 501);
-    assert.match(await multipart.text(), /<Code>NotImplemented<\/Code>/);
+    const acl = await raw('GET', `/${bucket}/k?acl`);
+    assert.equal(acl.status, 501);
+    assert.match(await acl.text(), /<Code>NotImplemented<\/Code>/);
   });
 
   it('answers HEAD with the object length and GET with response-* overrides', async () => {
@@ -413,5 +422,398 @@ describe('S3 sandbox service', () => {
     assert.equal(head.ServerSideEncryption, 'AES256');
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k', ResponseContentType: 'text/x-test' }));
     assert.equal(got.ContentType, 'text/x-test');
+  });
+});
+
+describe('S3 sandbox multipart uploads', () => {
+  let target: SandboxTarget;
+  let s3: S3Client;
+  let service: S3Sandbox;
+  const MiB = 1024 * 1024;
+  const fiveMiB = Buffer.alloc(5 * MiB, 'm');
+
+  before(async () => {
+    target = await startSandboxTarget((ctx) => [createS3Service(ctx)]);
+    s3 = new S3Client(clientConfig(target.endpoint));
+    service = target.services[0] as S3Sandbox;
+  });
+  after(async () => {
+    await target.stop();
+  });
+
+  const newBucket = async () => {
+    const bucket = uniqueName('sb-mpu');
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    return bucket;
+  };
+  const raw = (method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}) =>
+    fetch(`${target.endpoint}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+  const create = async (client: S3Client, bucket: string, key: string, extra: Record<string, unknown> = {}) => {
+    const out = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...extra }));
+    return out.UploadId ?? '';
+  };
+  const completeXml = (parts: Array<[number, string]>) =>
+    `<CompleteMultipartUpload>${parts
+      .map(([n, etag]) => `<Part><PartNumber>${n}</PartNumber><ETag>${etag}</ETag></Part>`)
+      .join('')}</CompleteMultipartUpload>`;
+
+  it('retries injected throttling on UploadPart and a 500 on CompleteMultipartUpload', async () => {
+    const bucket = await newBucket();
+    const retrying = new S3Client({ ...clientConfig(target.endpoint), maxAttempts: undefined });
+    const uploadId = await create(retrying, bucket, 'k');
+    target.faults.add({ service: 's3', operation: 'UploadPart', kind: 'throttle', times: 1 });
+    target.faults.add({ service: 's3', operation: 'CompleteMultipartUpload', kind: 'server-error', times: 1 });
+    target.requests.clear();
+    const part = await retrying.send(
+      new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId: uploadId, PartNumber: 1, Body: 'retried part' }),
+    );
+    assert.equal(part.$metadata.attempts, 2);
+    const done = await retrying.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: 'k',
+        UploadId: uploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag, ChecksumCRC32: part.ChecksumCRC32 }] },
+      }),
+    );
+    assert.equal(done.$metadata.attempts, 2);
+    assert.deepEqual(
+      target.requests.all().map((r) => [r.operation, r.status, r.fault]),
+      [
+        ['UploadPart', 503, 'throttle'],
+        ['UploadPart', 200, undefined],
+        ['CompleteMultipartUpload', 500, 'server-error'],
+        ['CompleteMultipartUpload', 200, undefined],
+      ],
+    );
+    assert.equal(service.object(bucket, 'k')?.body.toString(), 'retried part');
+    assert.deepEqual(service.uploads(bucket), []);
+  });
+
+  it('writes S3 error documents with the multipart detail elements', async () => {
+    const bucket = await newBucket();
+    const missing = await raw('GET', `/${bucket}/k?uploadId=nope`);
+    assert.equal(missing.status, 404);
+    assert.match(
+      await missing.text(),
+      /<Code>NoSuchUpload<\/Code><Message>The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.<\/Message><UploadId>nope<\/UploadId>/,
+    );
+
+    const plain = new S3Client({ ...clientConfig(target.endpoint), requestChecksumCalculation: 'WHEN_REQUIRED' });
+    const uploadId = await create(plain, bucket, 'k');
+    const p1 = await plain.send(
+      new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId: uploadId, PartNumber: 1, Body: 'small' }),
+    );
+    const p2 = await plain.send(
+      new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId: uploadId, PartNumber: 2, Body: 'last' }),
+    );
+    const tooSmall = await raw(
+      'POST',
+      `/${bucket}/k?uploadId=${uploadId}`,
+      completeXml([
+        [1, p1.ETag ?? ''],
+        [2, p2.ETag ?? ''],
+      ]),
+    );
+    assert.equal(tooSmall.status, 400);
+    const etag1 = (p1.ETag ?? '').replace(/"/g, '');
+    assert.match(
+      await tooSmall.text(),
+      new RegExp(
+        `<Code>EntityTooSmall</Code><Message>Your proposed upload is smaller than the minimum allowed size</Message><ProposedSize>5</ProposedSize><MinSizeAllowed>5242880</MinSizeAllowed><PartNumber>1</PartNumber><ETag>${etag1}</ETag>`,
+      ),
+    );
+    const wrong = await raw('POST', `/${bucket}/k?uploadId=${uploadId}`, completeXml([[1, '"ffff"']]));
+    assert.match(
+      await wrong.text(),
+      new RegExp(
+        `<Code>InvalidPart</Code><Message>One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part&apos;s entity tag.</Message><UploadId>${uploadId}</UploadId><PartNumber>1</PartNumber><ETag>ffff</ETag>`,
+      ),
+    );
+    const unordered = await raw(
+      'POST',
+      `/${bucket}/k?uploadId=${uploadId}`,
+      completeXml([
+        [2, p2.ETag ?? ''],
+        [1, p1.ETag ?? ''],
+      ]),
+    );
+    assert.match(await unordered.text(), /<Code>InvalidPartOrder<\/Code>/);
+    const empty = await raw('POST', `/${bucket}/k?uploadId=${uploadId}`, '<CompleteMultipartUpload/>');
+    assert.match(await empty.text(), /<Code>MalformedXML<\/Code>/);
+    const badNumber = await raw('PUT', `/${bucket}/k?uploadId=${uploadId}&partNumber=10001`, 'x');
+    assert.equal(badNumber.status, 400);
+    assert.match(
+      await badNumber.text(),
+      /<Code>InvalidArgument<\/Code><Message>Part number must be an integer between 1 and 10000, inclusive<\/Message><ArgumentName>partNumber<\/ArgumentName><ArgumentValue>10001<\/ArgumentValue>/,
+    );
+  });
+
+  it('validates x-amz-copy-source-range as S3 does (form, then bounds)', async () => {
+    const bucket = await newBucket();
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'src', Body: '0123456789' }));
+    const uploadId = await create(s3, bucket, 'dst');
+    const copy = (range: string) =>
+      raw('PUT', `/${bucket}/dst?uploadId=${uploadId}&partNumber=1`, undefined, {
+        'x-amz-copy-source': `/${bucket}/src`,
+        'x-amz-copy-source-range': range,
+      });
+    const malformed = await copy('0-4');
+    assert.equal(malformed.status, 400);
+    assert.match(
+      await malformed.text(),
+      /<Message>The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy<\/Message><ArgumentName>x-amz-copy-source-range<\/ArgumentName><ArgumentValue>0-4<\/ArgumentValue>/,
+    );
+    const outside = await copy('bytes=0-10');
+    assert.match(
+      await outside.text(),
+      /<Message>Range specified is not valid for source object of size: 10<\/Message>/,
+    );
+    const ok = await copy('bytes=2-4');
+    assert.equal(ok.status, 200);
+    assert.match(await ok.text(), /^<\?xml version="1.0" encoding="UTF-8"\?>\n<CopyPartResult xmlns=/);
+    assert.deepEqual(service.uploads(bucket)[0]?.parts, [
+      { partNumber: 1, size: 3, etag: `"${createHash('md5').update('234').digest('hex')}"` },
+    ]);
+  });
+
+  it('enforces the checksum algorithm and type fixed by CreateMultipartUpload', async () => {
+    const bucket = await newBucket();
+    const bad = async (headers: Record<string, string>, message: RegExp) => {
+      const response = await raw('POST', `/${bucket}/k?uploads`, undefined, headers);
+      assert.equal(response.status, 400);
+      assert.match(await response.text(), message);
+    };
+    await bad(
+      { 'x-amz-checksum-algorithm': 'SHA256', 'x-amz-checksum-type': 'FULL_OBJECT' },
+      /The FULL_OBJECT checksum type cannot be used with the sha256 checksum algorithm./,
+    );
+    await bad(
+      { 'x-amz-checksum-algorithm': 'CRC64NVME', 'x-amz-checksum-type': 'COMPOSITE' },
+      /The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm./,
+    );
+    await bad(
+      { 'x-amz-checksum-type': 'FULL_OBJECT' },
+      /The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header./,
+    );
+    await bad({ 'x-amz-checksum-algorithm': 'CRC32', 'x-amz-checksum-type': 'WHOLE' }, /x-amz-checksum-type/);
+    const created = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'k', ChecksumAlgorithm: 'CRC64NVME' }),
+    );
+    assert.equal(created.ChecksumAlgorithm, 'CRC64NVME');
+    assert.equal(created.ChecksumType, 'FULL_OBJECT', 'CRC64NVME is full-object only');
+
+    // A SHA-256 (composite) upload takes SHA-256 part checksums only, and needs them all on completion.
+    const uploadId = await create(s3, bucket, 'sha', { ChecksumAlgorithm: 'SHA256' });
+    await assert.rejects(
+      s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'sha', UploadId: uploadId, PartNumber: 1, Body: 'x' })),
+      (error: unknown) => {
+        assert.ok(error instanceof S3ServiceException);
+        assert.equal(error.name, 'InvalidRequest');
+        assert.equal(
+          error.message,
+          'Checksum Type mismatch occurred, expected checksum Type: sha256, actual checksum Type: crc32',
+        );
+        return true;
+      },
+    );
+    const part = await s3.send(
+      new UploadPartCommand({
+        Bucket: bucket,
+        Key: 'sha',
+        UploadId: uploadId,
+        PartNumber: 1,
+        Body: 'x',
+        ChecksumAlgorithm: 'SHA256',
+      }),
+    );
+    const listed = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'sha', UploadId: uploadId }));
+    assert.equal(listed.Parts?.[0]?.ChecksumSHA256, part.ChecksumSHA256);
+    assert.equal(listed.ChecksumAlgorithm, 'SHA256');
+    assert.equal(listed.ChecksumType, 'COMPOSITE');
+    await assert.rejects(
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: 'sha',
+          UploadId: uploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+        }),
+      ),
+      {
+        name: 'InvalidRequest',
+        message:
+          'The upload was created using a sha256 checksum. The complete request must include the checksum for each part. It was missing for part 1 in the request.',
+      },
+    );
+  });
+
+  it('computes FULL_OBJECT CRC32 checksums without part checksums, and checks a full-object value on completion', async () => {
+    const bucket = await newBucket();
+    const plain = new S3Client({ ...clientConfig(target.endpoint), requestChecksumCalculation: 'WHEN_REQUIRED' });
+    const tail = Buffer.from('tail');
+    const body = Buffer.concat([fiveMiB, tail]);
+    const uploadId = await create(plain, bucket, 'k', { ChecksumAlgorithm: 'CRC32', ChecksumType: 'FULL_OBJECT' });
+    const parts: CompletedPart[] = [];
+    for (const [i, data] of [fiveMiB, tail].entries()) {
+      const out = await plain.send(
+        new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId: uploadId, PartNumber: i + 1, Body: data }),
+      );
+      assert.equal(out.ChecksumCRC32, computeChecksum('CRC32', data), 'S3 computes the part checksum');
+      parts.push({ PartNumber: i + 1, ETag: out.ETag });
+    }
+    const complete = (checksum: string) =>
+      plain.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: 'k',
+          UploadId: uploadId,
+          ChecksumCRC32: checksum,
+          ChecksumType: 'FULL_OBJECT',
+          MultipartUpload: { Parts: parts },
+        }),
+      );
+    await assert.rejects(complete(computeChecksum('CRC32', Buffer.from('other'))), { name: 'BadDigest' });
+    const done = await complete(computeChecksum('CRC32', body));
+    assert.equal(done.ChecksumCRC32, computeChecksum('CRC32', body));
+    assert.equal(done.ChecksumType, 'FULL_OBJECT');
+    // The SDK validates a full-object checksum against the body it reads.
+    const got = await plain.send(new GetObjectCommand({ Bucket: bucket, Key: 'k', ChecksumMode: 'ENABLED' }));
+    assert.equal(got.ChecksumCRC32, computeChecksum('CRC32', body));
+    assert.equal(got.ChecksumType, 'FULL_OBJECT');
+    assert.equal((await got.Body?.transformToByteArray())?.length, body.length);
+  });
+
+  it('gives an upload created without an algorithm the default full-object CRC64NVME checksum', async () => {
+    const bucket = await newBucket();
+    const uploadId = await create(s3, bucket, 'k');
+    const part = await s3.send(
+      new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId: uploadId, PartNumber: 1, Body: 'default' }),
+    );
+    assert.equal(part.ChecksumCRC32, computeChecksum('CRC32', Buffer.from('default')), 'the SDK default is echoed');
+    const done = await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: 'k',
+        UploadId: uploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag, ChecksumCRC32: part.ChecksumCRC32 }] },
+      }),
+    );
+    assert.equal(done.ChecksumCRC64NVME, computeChecksum('CRC64NVME', Buffer.from('default')));
+    assert.equal(done.ChecksumType, 'FULL_OBJECT');
+    assert.match(done.Location ?? '', new RegExp(`^http://127\\.0\\.0\\.1:\\d+/${bucket}/k$`));
+    assert.deepEqual(service.object(bucket, 'k')?.checksum, {
+      algorithm: 'CRC64NVME',
+      value: computeChecksum('CRC64NVME', Buffer.from('default')),
+      type: 'FULL_OBJECT',
+    });
+  });
+
+  it('rejects an aws-chunked part whose trailing checksum does not match, storing nothing', async () => {
+    const bucket = await newBucket();
+    const uploadId = await create(s3, bucket, 'k');
+    const wrong = computeChecksum('CRC32', Buffer.from('other'));
+    const response = await raw(
+      'PUT',
+      `/${bucket}/k?uploadId=${uploadId}&partNumber=1`,
+      `5\r\nhello\r\n0\r\nx-amz-checksum-crc32:${wrong}\r\n\r\n`,
+      {
+        'content-encoding': 'aws-chunked',
+        'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+        'x-amz-decoded-content-length': '5',
+        'x-amz-trailer': 'x-amz-checksum-crc32',
+      },
+    );
+    assert.equal(response.status, 400);
+    assert.match(await response.text(), /<Code>BadDigest<\/Code>/);
+    assert.deepEqual(service.uploads(bucket)[0]?.parts, []);
+  });
+
+  it('keeps the upload after a failed completion precondition; If-Match on a missing key is NoSuchKey', async () => {
+    const bucket = await newBucket();
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'existing' }));
+    const uploadId = await create(s3, bucket, 'k');
+    const part = await s3.send(
+      new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId: uploadId, PartNumber: 1, Body: 'new' }),
+    );
+    const parts = [{ PartNumber: 1, ETag: part.ETag, ChecksumCRC32: part.ChecksumCRC32 }];
+    const complete = (key: string, id: string, extra: Record<string, string>) =>
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: id,
+          MultipartUpload: { Parts: parts },
+          ...extra,
+        }),
+      );
+    await assert.rejects(complete('k', uploadId, { IfNoneMatch: '*' }), { name: 'PreconditionFailed' });
+    assert.equal(service.uploads(bucket).length, 1, 'the upload is still in progress');
+    await complete('k', uploadId, {});
+    assert.equal(service.object(bucket, 'k')?.body.toString(), 'new');
+
+    const other = await create(s3, bucket, 'absent');
+    const otherPart = await s3.send(
+      new UploadPartCommand({ Bucket: bucket, Key: 'absent', UploadId: other, PartNumber: 1, Body: 'new' }),
+    );
+    await assert.rejects(
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: 'absent',
+          UploadId: other,
+          IfMatch: otherPart.ETag,
+          MultipartUpload: {
+            Parts: [{ PartNumber: 1, ETag: otherPart.ETag, ChecksumCRC32: otherPart.ChecksumCRC32 }],
+          },
+        }),
+      ),
+      { name: 'NoSuchKey' },
+    );
+  });
+
+  it('gives a CopyObject of a multipart object a single-part MD5 ETag', async () => {
+    const bucket = await newBucket();
+    const plain = new S3Client({ ...clientConfig(target.endpoint), requestChecksumCalculation: 'WHEN_REQUIRED' });
+    const uploadId = await create(plain, bucket, 'mp');
+    const part = await plain.send(
+      new UploadPartCommand({ Bucket: bucket, Key: 'mp', UploadId: uploadId, PartNumber: 1, Body: 'multi' }),
+    );
+    const done = await plain.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: 'mp',
+        UploadId: uploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      }),
+    );
+    assert.match(done.ETag ?? '', /^"[0-9a-f]{32}-1"$/);
+    const copied = await plain.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy', CopySource: `${bucket}/mp` }));
+    assert.equal(copied.CopyObjectResult?.ETag, `"${createHash('md5').update('multi').digest('hex')}"`);
+  });
+
+  it('groups in-progress uploads by delimiter and exposes them in-process', async () => {
+    const bucket = await newBucket();
+    const top = await create(s3, bucket, 'top');
+    await create(s3, bucket, 'dir/a');
+    await create(s3, bucket, 'dir/b');
+    const out = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Delimiter: '/' }));
+    assert.deepEqual(
+      out.CommonPrefixes?.map((p) => p.Prefix),
+      ['dir/'],
+    );
+    assert.deepEqual(
+      out.Uploads?.map((u) => [u.Key, u.UploadId]),
+      [['top', top]],
+    );
+    assert.deepEqual(
+      service.uploads(bucket).map((u) => u.key),
+      ['dir/a', 'dir/b', 'top'],
+    );
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'top', UploadId: top }));
+    assert.deepEqual(
+      service.uploads(bucket).map((u) => u.key),
+      ['dir/a', 'dir/b'],
+    );
   });
 });
