@@ -74,6 +74,23 @@ describeConformance(
       assert.equal(again.status, 'existing', 'a retry or a later commit reuses the copy');
     });
 
+    it('copies an artifact over the single-copy limit part by part (UploadPartCopy), pinned to the hashed bytes', async () => {
+      // The threshold is lowered so a 6 MiB object takes the path a >5 GiB model takes.
+      const bytes = Buffer.alloc(6 * 1024 * 1024 + 17);
+      for (let i = 0; i < bytes.length; i += 4096) bytes.writeUInt32BE(i, i);
+      const sha = createHash('sha256').update(bytes).digest('hex');
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'src/big.bin', Body: bytes }));
+      const stored = await registerArtifact(s3, bucket, { bucket, key: 'src/big.bin' }, sha, {
+        multipartThreshold: 0,
+        partBytes: 5 * 1024 * 1024,
+      });
+      assert.deepEqual([stored.status, stored.size], ['created', bytes.length]);
+      const copy = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: stored.key }));
+      const copied = Buffer.from((await copy.Body?.transformToByteArray()) ?? []);
+      assert.equal(createHash('sha256').update(copied).digest('hex'), sha, 'the parts reassemble the exact bytes');
+      assert.match(copy.ETag ?? '', /-2"$/, 'completed from two parts');
+    });
+
     it('refuses an artifact whose bytes do not match the declared sha256, and a missing one', async () => {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'src/other.bin', Body: 'other bytes' }));
       await assert.rejects(
