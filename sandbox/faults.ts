@@ -1,5 +1,8 @@
-/** What an injected fault does to a matching request. */
-export type FaultKind = 'throttle' | 'server-error' | 'latency';
+/**
+ * What an injected fault does to a matching request. `lost-response` carries the request out and
+ * then answers 500, as when a response is lost on the way back: retries must find their own work.
+ */
+export type FaultKind = 'throttle' | 'server-error' | 'latency' | 'lost-response';
 
 export interface FaultRule {
   /** Signing name of the service (`s3`, `sagemaker`, `monitoring`, `codecommit`), or `*`. */

@@ -99,7 +99,7 @@ export class SandboxServer {
     const fault = this.options.faults.take(service.signingName, operation);
     if (fault?.kind === 'latency') {
       await new Promise((resolve) => setTimeout(resolve, fault.latencyMs));
-    } else if (fault) {
+    } else if (fault && fault.kind !== 'lost-response') {
       const response = service.faultResponse(fault.kind, operation);
       this.options.requests.record({
         service: service.signingName,
@@ -111,7 +111,9 @@ export class SandboxServer {
       send(res, response);
       return;
     }
-    const response = await service.handle(request, operation);
+    const handled = await service.handle(request, operation);
+    // A lost response: the work is done, the caller sees a 500.
+    const response = fault?.kind === 'lost-response' ? service.faultResponse('server-error', operation) : handled;
     this.options.requests.record({
       service: service.signingName,
       operation,

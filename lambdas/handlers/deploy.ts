@@ -93,7 +93,13 @@ export async function handler(input: DeployInput): Promise<Rollout> {
     sagemaker.send(new CreateEndpointConfigCommand(endpointConfigInput(resolved, names, input.push.commit))),
   );
 
-  let previous: string | undefined;
+  // The configuration being replaced (kept by Record's cleanup: a rollback needs it). While an
+  // update is in flight, EndpointConfigName still names the old one, so a retried Deploy that
+  // finds its own update running still knows it.
+  const previous =
+    current?.EndpointConfigName && current.EndpointConfigName !== names.endpointConfigName
+      ? current.EndpointConfigName
+      : undefined;
   if (!current) {
     await createIfAbsent(() =>
       sagemaker.send(
@@ -125,7 +131,6 @@ export async function handler(input: DeployInput): Promise<Rollout> {
       checks,
     };
   } else if (!ours) {
-    previous = current.EndpointConfigName;
     await sagemaker
       .send(
         new UpdateEndpointCommand({

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SUMMARIZER, world } from './harness.ts';
+import { SUMMARIZER, withArtifact, world } from './harness.ts';
 
 test('throttled and failing APIs: the deploy still succeeds, and the request log shows the retries', async () => {
   const w = await world();
@@ -75,6 +75,44 @@ test('failures beyond the SDK retries: Step Functions retries the step on Transi
     assert.deepEqual(
       (await w.ledger('summarizer')).map((e) => e.outcome),
       ['deployed'],
+    );
+  } finally {
+    await w.stop();
+  }
+});
+
+test('lost responses: the work went through, the caller saw a 500, and the retry finds it instead of doing it twice', async () => {
+  const w = await world();
+  try {
+    const first = await w.deploy(w.files, 'initial');
+    const firstConfig = (await w.state('summarizer'))?.live?.endpointConfigName;
+    const artifact = await w.uploadArtifact('models/lost/model.tar.gz', Buffer.from('weights whose answers get lost'));
+    // The UpdateEndpoint call starts the rollout but its answer is lost; so are the answers of the
+    // first S3 writes (the commit snapshot's write-once put and the lease's compare-and-swap).
+    w.sandbox.faults.add({ service: 'sagemaker', operation: 'UpdateEndpoint', kind: 'lost-response', times: 1 });
+    w.sandbox.faults.add({ service: 's3', operation: 'PutObject', kind: 'lost-response', times: 2 });
+    const mark = w.sandbox.requests.all().length;
+    const second = await w.deploy(withArtifact(w.files, artifact), 'new weights');
+
+    const [execution] = w.executions(second);
+    assert.equal(execution?.status, 'SUCCEEDED', JSON.stringify(execution?.error));
+    const state = await w.state('summarizer');
+    assert.equal(state?.live?.commit, second);
+    assert.notEqual(state?.live?.endpointConfigName, firstConfig);
+    assert.equal((await w.describe(SUMMARIZER)).EndpointConfigName, state?.live?.endpointConfigName);
+    const updates = w.requestsSince(mark).filter((r) => r.service === 'sagemaker' && r.operation === 'UpdateEndpoint');
+    assert.equal(updates[0]?.fault, 'lost-response');
+    assert.equal(w.requestsSince(mark).filter((r) => r.service === 's3' && r.fault === 'lost-response').length, 2);
+    assert.ok(
+      updates.slice(1).every((r) => r.status >= 400),
+      'a repeated UpdateEndpoint is refused by SageMaker (the endpoint is already updating), never a second rollout',
+    );
+    assert.deepEqual(
+      (await w.ledger('summarizer')).map((e) => [e.commit, e.outcome]),
+      [
+        [first, 'deployed'],
+        [second, 'deployed'],
+      ],
     );
   } finally {
     await w.stop();
