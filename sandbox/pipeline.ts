@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import { resetClients } from '../lambdas/aws/clients.ts';
@@ -16,6 +17,14 @@ import type { Sandbox } from './sandbox.ts';
 import { LocalTriggers } from './triggers.ts';
 
 export const DEPLOY_ASL = fileURLToPath(new URL('../stepfunctions/deploy.asl.json', import.meta.url));
+
+/**
+ * The deploy workflow's state machine ARN in a sandbox: StartExecution on it through the sandbox's
+ * Step Functions API (what the GitHub webhook does) starts the local deploy workflow.
+ */
+export function deployStateMachineArn(sandbox: Pick<Sandbox, 'account' | 'region'>): string {
+  return `arn:aws:states:${sandbox.region}:${sandbox.account}:stateMachine:ballast-deploy`;
+}
 
 /**
  * The EventBridge rule the CDK stack creates for CodeCommit (lib/codecommit-source.ts): pushes
@@ -84,6 +93,7 @@ export class LocalPipeline {
       BALLAST_SAGEMAKER_ROLE_ARN: `arn:aws:iam::${sandbox.account}:role/ballast-sagemaker-execution`,
       BALLAST_ACCOUNT_ID: sandbox.account,
       BALLAST_REGION: sandbox.region,
+      BALLAST_DEPLOY_STATE_MACHINE_ARN: deployStateMachineArn(sandbox),
     });
     // Handler logs are for CloudWatch; locally they would drown the narration. BALLAST_LOG_LEVEL=INFO shows them.
     logger.setLogLevel((process.env.BALLAST_LOG_LEVEL ?? 'SILENT') as 'SILENT');
@@ -99,6 +109,12 @@ export class LocalPipeline {
     s3.destroy();
     const pipeline = new LocalPipeline(options, DEPLOY_FUNCTIONS);
     pipeline.triggers.onEvent(CODECOMMIT_PUSH_PATTERN, 'deploy', (event) => pipeline.watches(event));
+    // Through `pipeline.runner` at call time, like the triggers.
+    sandbox.stepfunctions.bind(
+      deployStateMachineArn(sandbox),
+      (input, name) => pipeline.runner.start('deploy', input, name),
+      { definition: readFileSync(DEPLOY_ASL, 'utf8') },
+    );
     return pipeline;
   }
 

@@ -11,6 +11,8 @@ import { type CloudWatchSandbox, createCloudWatchService } from './services/clou
 import { type CodeCommitSandbox, createCodeCommitService } from './services/codecommit.ts';
 import { createS3Service, type S3Sandbox } from './services/s3.ts';
 import { createSageMakerService, type SageMakerSandbox } from './services/sagemaker.ts';
+import { createSecretsManagerService, type SecretsManagerSandbox } from './services/secretsmanager.ts';
+import { createStepFunctionsService, type StepFunctionsSandbox } from './services/stepfunctions.ts';
 
 export interface SandboxOptions {
   /** Port on 127.0.0.1; 0 picks a free one. @default 0 */
@@ -44,6 +46,9 @@ export interface Sandbox {
   readonly sagemaker: SageMakerSandbox;
   readonly cloudwatch: CloudWatchSandbox;
   readonly codecommit: CodeCommitSandbox;
+  readonly secretsmanager: SecretsManagerSandbox;
+  /** Step Functions: executions of the workflows LocalPipeline binds (and of state machines created through the API). */
+  readonly stepfunctions: StepFunctionsSandbox;
   /**
    * The environment variables that point any AWS SDK or the AWS CLI at the sandbox (the SDK's
    * standard `AWS_ENDPOINT_URL`, dummy credentials, the region).
@@ -66,11 +71,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const sagemaker = createSageMakerService(ctx, { alarms: cloudwatch });
   const codecommit = createCodeCommitService(ctx, { reposDir });
   await codecommit.ready();
+  const secretsmanager = createSecretsManagerService(ctx);
+  const stepfunctions = createStepFunctionsService(ctx);
 
   const faults = new FaultInjector();
   const requests = new RequestLog();
   const server = new SandboxServer({
-    services: [s3, sagemaker, cloudwatch, codecommit],
+    services: [s3, sagemaker, cloudwatch, codecommit, secretsmanager, stepfunctions],
     clock,
     events,
     faults,
@@ -90,6 +97,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     sagemaker,
     cloudwatch,
     codecommit,
+    secretsmanager,
+    stepfunctions,
     env: () => sandboxEnv(url, region),
     stop: async () => {
       codecommit.close();
