@@ -23,7 +23,8 @@ const commands: ReadonlyArray<{ name: string; summary: string; load: () => Promi
   },
   {
     name: 'sandbox',
-    summary: 'Run the local AWS sandbox (S3, SageMaker, CloudWatch, CodeCommit) for the AWS CLI and SDKs',
+    summary:
+      'Run the local AWS sandbox (S3, SageMaker, CloudWatch, CodeCommit, Secrets Manager, Step Functions) for the AWS CLI and SDKs',
     load: async () => (await import('./commands/sandbox.ts')).sandboxCommand,
   },
   {

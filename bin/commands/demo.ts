@@ -67,7 +67,9 @@ async function runDemo(io: CliIo): Promise<number> {
   let pipeline: LocalPipeline | undefined;
   try {
     say('Ballast demo: GitOps for AI, run locally on the Ballast sandbox (no AWS account needed)');
-    say(`  sandbox ${sandbox.url} (S3, SageMaker, CloudWatch, CodeCommit), simulated time x${sandbox.clock.timeScale}`);
+    say(
+      `  sandbox ${sandbox.url} (S3, SageMaker, CloudWatch, CodeCommit, Secrets Manager, Step Functions), simulated time x${sandbox.clock.timeScale}`,
+    );
     const files = await readTree(EXAMPLE_REPO_DIR);
     await seedExampleAccount(sandbox, files);
     pipeline = await LocalPipeline.start({ sandbox });

@@ -79,8 +79,9 @@ export function parsePush(value: unknown): Push {
 
 /**
  * The deploy execution's name for a webhook delivery. Step Functions keeps a name unique for 90
- * days and answers a repeated StartExecution with the same name and input with the first
- * execution, so a redelivered webhook can never start a second one. Names allow 80 characters of
+ * days: a repeated StartExecution with the same name and input returns the first execution while
+ * it runs, and ExecutionAlreadyExists once it has closed (which the webhook counts as a
+ * duplicate), so a redelivered webhook can never start a second one. Names allow 80 characters of
  * `[A-Za-z0-9_-]`; a GitHub delivery GUID is 36.
  */
 export function executionNameForDelivery(source: 'github', deliveryId: string): string {
