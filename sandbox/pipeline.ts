@@ -128,8 +128,10 @@ export class LocalPipeline {
     await this.runner.idle();
   }
 
+  /** Stops starting executions (rules, schedules, StartExecution); running ones go on. */
   stop(): void {
     this.triggers.stop();
+    this.options.sandbox.stepfunctions.unbind(deployStateMachineArn(this.options.sandbox));
   }
 
   /** The rule's resource filter: the stack's rule matches its one repository's ARN. */

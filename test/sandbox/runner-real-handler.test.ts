@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { resetClients } from '../../lambdas/aws/clients.ts';
+import { logger } from '../../lambdas/handlers/runtime.ts';
+import { handler as validate } from '../../lambdas/handlers/validate.ts';
+import { memorySource } from '../../lambdas/spec/source.ts';
+import { JsonStore } from '../../lambdas/state/json-store.ts';
+import { keys } from '../../lambdas/state/keys.ts';
+import { captureSnapshot } from '../../lambdas/workflow/snapshot.ts';
+import { EXAMPLE_REPO_DIR, readTree } from '../../sandbox/example-world.ts';
+import { type LambdaHandler, LocalRunner } from '../../sandbox/runner.ts';
+import { startSandbox } from '../../sandbox/sandbox.ts';
+
+const ASL = new URL('../fixtures/asl/validate-only.asl.json', import.meta.url).pathname;
+const COMMIT = 'a1'.repeat(20);
+
+it('runs a state machine whose task is a real Ballast handler, talking to the sandbox through the SDK', async () => {
+  const sandbox = await startSandbox();
+  const saved = { ...process.env };
+  try {
+    Object.assign(process.env, sandbox.env(), { BALLAST_STATE_BUCKET: 'runner-test' });
+    resetClients();
+    logger.setLogLevel('SILENT');
+    const s3 = new S3Client({ endpoint: sandbox.url, region: sandbox.region });
+    await s3.send(new CreateBucketCommand({ Bucket: 'runner-test' }));
+    const files = await readTree(EXAMPLE_REPO_DIR);
+    await new JsonStore(s3, 'runner-test').putIfAbsent(
+      keys.snapshot(COMMIT),
+      await captureSnapshot(memorySource(files), COMMIT),
+    );
+    s3.destroy();
+
+    const runner = new LocalRunner(sandbox.clock, {
+      validate: { aslPath: ASL, functions: { Validate: validate as LambdaHandler } },
+    });
+    const output = (await runner.start('validate', {
+      push: { commit: COMMIT },
+      environment: 'prod',
+      snapshotKey: keys.snapshot(COMMIT),
+    }).result) as { plan: { valid: boolean; endpoints: Array<{ name: string; changes: string[] }> } };
+    assert.equal(output.plan.valid, true);
+    assert.deepEqual(
+      output.plan.endpoints.map((e) => [e.name, e.changes]),
+      [['summarizer', ['initial']]],
+    );
+    assert.ok(sandbox.requests.count('s3', 'GetObject') >= 1, 'the handler read the snapshot over the wire');
+  } finally {
+    process.env = saved;
+    resetClients();
+    await sandbox.stop();
+  }
+});
