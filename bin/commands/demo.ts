@@ -78,7 +78,11 @@ async function runDemo(io: CliIo): Promise<number> {
     const follow = narrateRollouts(sandbox, say);
 
     say();
-    say('1) First deployment: push examples/model-repo to main (ballast.yaml maps main -> environment prod)');
+    // Ten instances, so that a 10% canary is one instance of ten (with one instance, the canary
+    // would be the whole new fleet).
+    files[ENDPOINT_FILE] = (files[ENDPOINT_FILE] ?? '').replace(/instanceCount: \d+/, 'instanceCount: 10');
+    say('1) First deployment: push examples/model-repo to main (ballast.yaml maps main -> environment prod),');
+    say('   with the summarizer on 10 ml.g5.2xlarge instances');
     let commit = await commitFiles(sandbox, REPO, BRANCH, files, 'Add the summarizer and embeddings endpoints');
     await settle(pipeline, commit, say);
     await showState(store, say);
@@ -224,6 +228,7 @@ function narrateRollouts(sandbox: Sandbox, say: (line?: string) => void): () => 
         PendingDeploymentSummary?: {
           ProductionVariants?: Array<{
             CurrentInstanceCount?: number;
+            DesiredInstanceCount?: number;
             VariantStatus?: Array<{ Status: string; StatusMessage?: string }>;
           }>;
         };
@@ -233,9 +238,19 @@ function narrateRollouts(sandbox: Sandbox, say: (line?: string) => void): () => 
       if (!status) return;
       const blue = (detail.ProductionVariants ?? []).reduce((n, v) => n + (v.CurrentInstanceCount ?? 0), 0);
       const serving = green?.CurrentInstanceCount ?? 0;
-      const share = serving + blue > 0 ? Math.round((serving / (serving + blue)) * 100) : 0;
+      // Traffic follows serving capacity while the fleets share it; once the whole new fleet is
+      // serving, all traffic is on it and the old fleet only waits, for a rollback, until the bake ends.
+      const desired = green?.DesiredInstanceCount ?? 0;
+      const share =
+        status.Status === 'Deleting'
+          ? 0 // the new fleet is being torn down: a rollback sent all traffic back
+          : desired > 0 && serving >= desired
+            ? 100
+            : serving + blue > 0
+              ? Math.round((serving / (serving + blue)) * 100)
+              : 0;
       say(
-        `     [${event.time.slice(11, 16)}] ${status.Status.padEnd(17)} new fleet serving ${serving} instance(s), old ${blue} -> ~${share}% of traffic on the new version`,
+        `     [${event.time.slice(11, 16)}] ${status.Status.padEnd(17)} new fleet serving ${serving} instance(s), old ${blue} -> ${share === 100 || share === 0 ? '' : '~'}${share}% of traffic on the new version`,
       );
     },
   );
