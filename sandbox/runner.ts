@@ -12,14 +12,31 @@ export interface LocalLambdaContext {
   readonly getRemainingTimeInMillis: () => number;
 }
 
-export interface WorkflowDefinition {
-  /** Path of the ASL file: the same file the CDK stack deploys. */
-  readonly aslPath: string;
+export type WorkflowDefinition = WorkflowSource & {
   /**
    * The handler behind each `${NameFunctionArn}` placeholder in the ASL (key: `Name`). The CDK
    * stack substitutes the same placeholders with real Lambda ARNs (definitionSubstitutions).
    */
   readonly functions: Readonly<Record<string, LambdaHandler>>;
+};
+
+/** Where a workflow's ASL comes from: Ballast's files, or a definition handed over (CreateStateMachine). */
+type WorkflowSource =
+  | {
+      /** Path of the ASL file: the same file the CDK stack deploys. */
+      readonly aslPath: string;
+    }
+  | { readonly definition: Record<string, unknown> };
+
+export interface LocalRunnerOptions {
+  /**
+   * How Wait states pass. `clock` (Ballast's workflows): the simulated clock jumps by the wait,
+   * and no wall time passes. `wall`: a fixed `Seconds` wait sleeps its duration scaled by the
+   * clock's time scale and the clock runs on by itself, so an execution is visibly RUNNING while
+   * it waits (state machines created through the sandbox's Step Functions API).
+   * @default 'clock'
+   */
+  readonly waits?: 'clock' | 'wall';
 }
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
@@ -57,22 +74,31 @@ export function localFunctionArn(name: string): string {
  * from its clock happens in order.
  */
 export class LocalRunner {
-  private readonly machines = new Map<string, { machine: StateMachine; definition: WorkflowDefinition }>();
+  private readonly machines = new Map<
+    string,
+    { machine: StateMachine; definition: WorkflowDefinition; asl: Record<string, unknown> }
+  >();
   private readonly history: LocalExecution[] = [];
   private sequence = 0;
 
   constructor(
     private readonly clock: VirtualClock,
     workflows: Readonly<Record<string, WorkflowDefinition>>,
+    private readonly options: LocalRunnerOptions = {},
   ) {
     for (const [name, definition] of Object.entries(workflows)) {
-      const asl = readFileSync(definition.aslPath, 'utf8').replace(/\$\{(\w+)FunctionArn\}/g, (_, fn: string) => {
+      const text =
+        'aslPath' in definition ? readFileSync(definition.aslPath, 'utf8') : JSON.stringify(definition.definition);
+      const asl = JSON.parse(text) as Record<string, unknown>;
+      const substituted = text.replace(/\$\{(\w+)FunctionArn\}/g, (_, fn: string) => {
         if (!definition.functions[fn])
-          throw new Error(`${definition.aslPath} uses \${${fn}FunctionArn}, which has no handler`);
+          throw new Error(`workflow ${name} uses \${${fn}FunctionArn}, which has no handler`);
         return localFunctionArn(fn);
       });
-      const machine = new StateMachine(JSON.parse(asl), { validationOptions: { checkArn: true, checkPaths: true } });
-      this.machines.set(name, { machine, definition });
+      const machine = new StateMachine(JSON.parse(substituted), {
+        validationOptions: { checkArn: true, checkPaths: true },
+      });
+      this.machines.set(name, { machine, definition, asl });
     }
   }
 
@@ -84,14 +110,15 @@ export class LocalRunner {
     if (this.history.some((e) => e.workflow === workflow && e.name === executionName)) {
       throw new ExecutionAlreadyExists(`Execution Already Exists: '${executionName}'`);
     }
-    const { machine, definition } = entry;
+    const { machine, definition, asl } = entry;
+    const wall = this.options.waits === 'wall';
     const states: string[] = [];
     const execution = machine.run(input as never, {
       overrides: {
-        taskResourceLocalHandlers: this.taskHandlers(definition, executionName) as never,
-        waitTimeOverrides: everyName(1),
+        taskResourceLocalHandlers: this.taskHandlers(asl, definition, executionName) as never,
+        waitTimeOverrides: wall ? scaledFixedWaits(asl, this.clock) : everyName(1),
         // Retry pauses also pass in simulated time; a millisecond of wall time keeps ordering intact.
-        retryIntervalOverrides: everyName(1),
+        ...(wall ? {} : { retryIntervalOverrides: everyName(1) }),
       },
       context: {
         Execution: {
@@ -134,7 +161,7 @@ export class LocalRunner {
     // Callers may only look at `record.status`; an unobserved rejection must not crash the process.
     record.result.catch(() => undefined);
     this.history.push(record);
-    void this.followEvents(execution.eventLogs, states);
+    void this.followEvents(execution.eventLogs, states, !wall);
     return record;
   }
 
@@ -152,11 +179,12 @@ export class LocalRunner {
   }
 
   private taskHandlers(
+    asl: Record<string, unknown>,
     definition: WorkflowDefinition,
     executionName: string,
   ): Record<string, (input: unknown) => Promise<unknown>> {
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-    for (const [stateName, resource] of taskStates(readAsl(definition.aslPath))) {
+    for (const [stateName, resource] of taskStates(asl)) {
       const fn = /^\$\{(\w+)FunctionArn\}$/.exec(resource)?.[1];
       const handler = fn ? definition.functions[fn] : undefined;
       if (!fn || !handler) continue;
@@ -178,12 +206,12 @@ export class LocalRunner {
     return handlers;
   }
 
-  private async followEvents(events: AsyncGenerator<unknown>, states: string[]): Promise<void> {
+  private async followEvents(events: AsyncGenerator<unknown>, states: string[], advanceClock: boolean): Promise<void> {
     for await (const raw of events) {
       const event = raw as { type?: string; state?: { name: string; type: string; input: unknown } };
       if (event.type !== 'StateEntered' || !event.state) continue;
       states.push(event.state.name);
-      if (event.state.type === 'Wait') {
+      if (advanceClock && event.state.type === 'Wait') {
         const seconds = waitSeconds(this.waitState(event.state.name), event.state.input, this.clock.nowMs());
         if (seconds > 0) this.clock.advance(seconds * 1000);
       }
@@ -191,8 +219,8 @@ export class LocalRunner {
   }
 
   private waitState(name: string): Record<string, unknown> {
-    for (const { definition } of this.machines.values()) {
-      const found = findState(readAsl(definition.aslPath), name);
+    for (const { asl } of this.machines.values()) {
+      const found = findState(asl, name);
       if (found?.Type === 'Wait') return found;
     }
     return {};
@@ -230,16 +258,6 @@ function readPath(input: unknown, path: string): unknown {
   return value;
 }
 
-const aslCache = new Map<string, Record<string, unknown>>();
-function readAsl(path: string): Record<string, unknown> {
-  let asl = aslCache.get(path);
-  if (!asl) {
-    asl = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-    aslCache.set(path, asl);
-  }
-  return asl;
-}
-
 /** Every Task state (name, Resource) in a definition, including those inside Map and Parallel states. */
 function taskStates(definition: Record<string, unknown>): Array<[string, string]> {
   const found: Array<[string, string]> = [];
@@ -262,13 +280,29 @@ function findState(definition: Record<string, unknown>, name: string): Record<st
   return undefined;
 }
 
-function nestedDefinitions(state: Record<string, unknown>): Array<Record<string, unknown>> {
+/** The definitions nested in a Map (ItemProcessor, Iterator) or Parallel (Branches) state. */
+export function nestedDefinitions(state: Record<string, unknown>): Array<Record<string, unknown>> {
   const nested: Array<Record<string, unknown>> = [];
   for (const key of ['ItemProcessor', 'Iterator']) {
     if (typeof state[key] === 'object' && state[key] !== null) nested.push(state[key] as Record<string, unknown>);
   }
   if (Array.isArray(state.Branches)) nested.push(...(state.Branches as Array<Record<string, unknown>>));
   return nested;
+}
+
+/** Wall-clock sleeps for the fixed-`Seconds` Wait states, scaled by the clock's time scale. */
+function scaledFixedWaits(definition: Record<string, unknown>, clock: VirtualClock): Record<string, number> {
+  const waits: Record<string, number> = {};
+  const visit = (def: Record<string, unknown>) => {
+    for (const [name, state] of Object.entries((def.States ?? {}) as Record<string, Record<string, unknown>>)) {
+      if (state.Type === 'Wait' && typeof state.Seconds === 'number') {
+        waits[name] = Math.max(1, clock.wallMsFor(state.Seconds * 1000));
+      }
+      for (const nested of nestedDefinitions(state)) visit(nested);
+    }
+  };
+  visit(definition);
+  return waits;
 }
 
 /** An override table that answers the same value for every state name. */

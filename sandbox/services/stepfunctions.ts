@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { awsJsonService, type JsonOperation } from '../protocols/aws-json.ts';
 import type { ExecutionStatus, LocalExecution } from '../runner.ts';
-import { ExecutionAlreadyExists as RunnerExecutionAlreadyExists } from '../runner.ts';
+import { LocalRunner, nestedDefinitions, ExecutionAlreadyExists as RunnerExecutionAlreadyExists } from '../runner.ts';
 import type { SandboxService, ServiceContext } from '../service.ts';
 import { AwsServiceError } from '../service.ts';
 
@@ -330,13 +329,16 @@ function validateName(name: string): void {
     throw new AwsServiceError('InvalidName', `Invalid Name: '${name}'`);
 }
 
-/** Runs a created state machine's definition with aws-local-stepfunctions. */
+/**
+ * Runs a created state machine's definition with the local runner (aws-local-stepfunctions). Its
+ * fixed Waits sleep in scaled wall time, so executions are visibly RUNNING while they wait.
+ */
 function definitionStarter(ctx: ServiceContext, machineName: string, definitionText: string): ExecutionStarter {
   let definition: Record<string, unknown>;
-  let machine: StateMachine;
+  let runner: LocalRunner;
   try {
     definition = JSON.parse(definitionText) as Record<string, unknown>;
-    machine = new StateMachine(definition as never, { validationOptions: { checkPaths: true } });
+    runner = new LocalRunner(ctx.clock, { [machineName]: { definition, functions: {} } }, { waits: 'wall' });
   } catch (error) {
     throw new AwsServiceError(
       'InvalidDefinition',
@@ -350,67 +352,7 @@ function definitionStarter(ctx: ServiceContext, machineName: string, definitionT
       `The Ballast sandbox cannot run Task state '${task}': there are no Lambda functions behind it. Ballast's own workflows are bound by LocalPipeline.`,
     );
   }
-  const waitTimeOverrides: Record<string, number> = {};
-  for (const [stateName, seconds] of fixedWaits(definition)) {
-    waitTimeOverrides[stateName] = Math.max(1, ctx.clock.wallMsFor(seconds * 1000));
-  }
-  return (input, name) => {
-    const run = machine.run(input as never, {
-      overrides: { waitTimeOverrides },
-      context: {
-        Execution: {
-          Id: `arn:aws:states:${ctx.region}:${ctx.account}:execution:${machineName}:${name}`,
-          Name: name,
-        },
-      },
-    });
-    const record: LocalExecution = {
-      workflow: machineName,
-      name,
-      input,
-      startedAt: ctx.clock.now(),
-      status: 'RUNNING',
-      states: [],
-      abort: () => run.abort(),
-      result: run.result.then(
-        (output) => {
-          record.status = 'SUCCEEDED';
-          record.output = output;
-          return output;
-        },
-        (error: unknown) => {
-          const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-          record.status = error instanceof Error && error.name === 'ExecutionAbortedError' ? 'ABORTED' : 'FAILED';
-          record.error = {
-            name: cause instanceof Error ? cause.name : 'Error',
-            message: cause instanceof Error ? cause.message : String(cause),
-          };
-          throw error;
-        },
-      ),
-    };
-    record.result.catch(() => undefined);
-    return record;
-  };
-}
-
-/** Every Wait state with a fixed `Seconds`, including those in Map and Parallel states. */
-function fixedWaits(definition: Record<string, unknown>): Array<[string, number]> {
-  const found: Array<[string, number]> = [];
-  for (const [name, state] of Object.entries((definition.States ?? {}) as Record<string, Record<string, unknown>>)) {
-    if (state.Type === 'Wait' && typeof state.Seconds === 'number') found.push([name, state.Seconds]);
-    for (const nested of nestedDefinitions(state)) found.push(...fixedWaits(nested));
-  }
-  return found;
-}
-
-function nestedDefinitions(state: Record<string, unknown>): Array<Record<string, unknown>> {
-  const nested: Array<Record<string, unknown>> = [];
-  for (const key of ['ItemProcessor', 'Iterator']) {
-    if (typeof state[key] === 'object' && state[key] !== null) nested.push(state[key] as Record<string, unknown>);
-  }
-  if (Array.isArray(state.Branches)) nested.push(...(state.Branches as Array<Record<string, unknown>>));
-  return nested;
+  return (input, name) => runner.start(machineName, input, name);
 }
 
 function findTaskState(definition: Record<string, unknown>): string | undefined {
