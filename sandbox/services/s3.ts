@@ -1832,11 +1832,7 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
       if (!key.startsWith(prefix)) continue;
       const order = Buffer.compare(Buffer.from(key), Buffer.from(keyMarker));
       if (keyMarker && (order < 0 || (order === 0 && !uploadIdMarker))) continue;
-      let commonPrefix: string | undefined;
-      if (delimiter) {
-        const index = key.indexOf(delimiter, prefix.length);
-        if (index >= 0) commonPrefix = key.slice(0, index + delimiter.length);
-      }
+      const commonPrefix = commonPrefixOf(key, prefix, delimiter);
       if (commonPrefix !== undefined) {
         if (commonPrefix === lastPrefix || (keyMarker && commonPrefix === keyMarker)) continue;
         if (entries.length >= maxUploads) {
@@ -1931,11 +1927,7 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
     for (const key of keys) {
       if (!key.startsWith(prefix)) continue;
       if (after && Buffer.compare(Buffer.from(key), Buffer.from(after.value)) <= 0) continue;
-      let commonPrefix: string | undefined;
-      if (delimiter) {
-        const index = key.indexOf(delimiter, prefix.length);
-        if (index >= 0) commonPrefix = key.slice(0, index + delimiter.length);
-      }
+      const commonPrefix = commonPrefixOf(key, prefix, delimiter);
       if (commonPrefix !== undefined && commonPrefix === lastPrefix) continue;
       if (entries.length >= maxKeys) {
         truncated = true;
@@ -2102,11 +2094,7 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
       const order = Buffer.compare(Buffer.from(key), Buffer.from(keyMarker));
       if (keyMarker && order < 0) continue;
       if (keyMarker && order === 0 && !versionIdMarker) continue;
-      let commonPrefix: string | undefined;
-      if (delimiter) {
-        const index = key.indexOf(delimiter, prefix.length);
-        if (index >= 0) commonPrefix = key.slice(0, index + delimiter.length);
-      }
+      const commonPrefix = commonPrefixOf(key, prefix, delimiter);
       if (commonPrefix !== undefined) {
         if (commonPrefix === lastPrefix || (keyMarker && commonPrefix === keyMarker)) continue;
         if (entries.length >= maxKeys) {
@@ -2339,6 +2327,16 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
  * "the whole object": no header, a malformed header, or several ranges (S3 serves one range per GET
  * and ignores a multi-range header). https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
  */
+/**
+ * The CommonPrefixes entry a key rolls up into in a delimited listing: the key up to and including
+ * the first delimiter after the prefix, or undefined when the key is listed as itself.
+ */
+function commonPrefixOf(key: string, prefix: string, delimiter: string | undefined): string | undefined {
+  if (!delimiter) return undefined;
+  const index = key.indexOf(delimiter, prefix.length);
+  return index >= 0 ? key.slice(0, index + delimiter.length) : undefined;
+}
+
 export function parseRange(header: string | undefined, size: number): [number, number] | 'unsatisfiable' | undefined {
   if (!header) return undefined;
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());

@@ -24,7 +24,6 @@ import {
   PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
-  S3ServiceException,
   UploadPartCommand,
   type UploadPartCommandInput,
   UploadPartCopyCommand,
@@ -35,6 +34,7 @@ import {
   clientConfig,
   describeConformance,
   knownDifference,
+  rejectsWithS3,
   uniqueName,
 } from '../support/aws-targets.ts';
 
@@ -46,18 +46,7 @@ const multipartEtag = (...parts: Buffer[]) =>
     .update(Buffer.concat(parts.map((p) => md5(p))))
     .digest('hex')}-${parts.length}"`;
 
-/** Asserts that `promise` rejects with an S3 error of this name (code) and HTTP status. */
-async function rejectsWith(promise: Promise<unknown>, name: string, status: number): Promise<S3ServiceException> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof S3ServiceException, `expected an S3ServiceException, got ${String(error)}`);
-    assert.equal(error.name, name, `error name (message: ${error.message})`);
-    assert.equal(error.$metadata.httpStatusCode, status, `status of ${error.name}`);
-    return error;
-  }
-  assert.fail(`expected ${name} (${status}), but the call succeeded`);
-}
+const rejectsWith = rejectsWithS3;
 
 describeConformance(
   'S3 multipart uploads',

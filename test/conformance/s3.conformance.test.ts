@@ -23,7 +23,7 @@ import {
   PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
-  S3ServiceException,
+  type S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { createS3Service } from '../../sandbox/services/s3.ts';
 import {
@@ -31,32 +31,14 @@ import {
   clientConfig,
   describeConformance,
   knownDifference,
+  rejectsWithS3,
   uniqueName,
 } from '../support/aws-targets.ts';
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('base64');
 const md5Hex = (data: string | Buffer) => createHash('md5').update(data).digest('hex');
 
-/**
- * Asserts that `promise` rejects with an S3 error of this name (code) and HTTP status. Pass `undefined`
- * as the name for answers without a body (304, HEAD errors other than 404/403), which the SDK can only
- * name `Unknown`.
- */
-async function rejectsWith(
-  promise: Promise<unknown>,
-  name: string | undefined,
-  status: number,
-): Promise<S3ServiceException> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof S3ServiceException, `expected an S3ServiceException, got ${String(error)}`);
-    if (name !== undefined) assert.equal(error.name, name, `error name (message: ${error.message})`);
-    assert.equal(error.$metadata.httpStatusCode, status, `status of ${error.name}`);
-    return error;
-  }
-  assert.fail(`expected ${name} (${status}), but the call succeeded`);
-}
+const rejectsWith = rejectsWithS3;
 
 describeConformance(
   'S3',

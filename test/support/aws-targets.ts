@@ -31,10 +31,12 @@
  *   addressing, for the sandbox and for moto alike, which is also what Ballast's handlers get from
  *   `AWS_ENDPOINT_URL`.
  */
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, before, describe } from 'node:test';
+import { S3ServiceException } from '@aws-sdk/client-s3';
 import { VirtualClock } from '../../sandbox/clock.ts';
 import { EventBus } from '../../sandbox/events.ts';
 import { FaultInjector } from '../../sandbox/faults.ts';
@@ -242,4 +244,25 @@ export function describeConformance(
       return target;
     }, 'moto');
   });
+}
+
+/**
+ * Asserts that `promise` rejects with an S3 error of this name (code) and HTTP status, and returns
+ * it. Pass `undefined` as the name for answers without a body (304, HEAD errors other than
+ * 404/403), which the SDK can only name `Unknown`.
+ */
+export async function rejectsWithS3(
+  promise: Promise<unknown>,
+  name: string | undefined,
+  status: number,
+): Promise<S3ServiceException> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof S3ServiceException, `expected an S3ServiceException, got ${String(error)}`);
+    if (name !== undefined) assert.equal(error.name, name, `error name (message: ${error.message})`);
+    assert.equal(error.$metadata.httpStatusCode, status, `status of ${error.name}`);
+    return error;
+  }
+  assert.fail(`expected ${name} (${status}), but the call succeeded`);
 }
