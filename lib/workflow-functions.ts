@@ -235,14 +235,11 @@ export class WorkflowFunctions extends Construct {
     );
     this.deploy.grantObjects(bucket, 'read', ['state/', 'pointers/', 'commits/']);
 
-    // CheckRollout and Verify: read-only views of the endpoint (CheckRollout sizes its next wait
-    // from the rollout declared in the commit's snapshot).
-    this.checkRollout = make('checkRollout', ['BALLAST_STATE_BUCKET']);
-    this.checkRollout.grantObjects(bucket, 'read', ['commits/']);
-    this.verify = make('verify', ['BALLAST_STATE_BUCKET']);
-    // Verify names the alarm behind a silent rollback: it reads the endpoint's alarms from the
-    // commit's snapshot and their state history.
-    this.verify.grantObjects(bucket, 'read', ['commits/']);
+    // CheckRollout and Verify: read-only views of the endpoint. The rollout and its alarms come
+    // with their input (Deploy passes them on), so they read nothing from the store.
+    this.checkRollout = make('checkRollout', []);
+    this.verify = make('verify', []);
+    // Verify names the alarm behind a silent rollback from the alarms' state history.
     this.verify.allow(
       new iam.PolicyStatement({
         actions: ['cloudwatch:DescribeAlarmHistory'],

@@ -3,7 +3,7 @@ import { clients } from '../aws/clients.ts';
 import { classify } from '../aws/errors.ts';
 import { checkBudgetSeconds, nextCheckSeconds, readEndpoint } from '../targets/sagemaker.ts';
 import type { EndpointWork, Rollout, RolloutCheck } from '../workflow/types.ts';
-import { logger, nowIso, resolvedEndpoint, stateStore } from './runtime.ts';
+import { logger, nowIso } from './runtime.ts';
 
 interface CheckInput extends EndpointWork {
   readonly rollout: Rollout;
@@ -12,10 +12,9 @@ interface CheckInput extends EndpointWork {
 /**
  * CheckRollout: one DescribeEndpoint per wake-up. Settled when SageMaker is done (InService or
  * Failed) or when the rollout has run past its own timeout; otherwise says how long to sleep next.
- * Read-only, so retries are harmless.
+ * Read-only (one DescribeEndpoint; the rollout comes with the input), so retries are harmless.
  */
 export async function handler(input: CheckInput): Promise<RolloutCheck & { trafficToNew?: number; phase?: string }> {
-  const resolved = await resolvedEndpoint(stateStore(), input.snapshotKey, input.environment, input.endpoint.name);
   const endpoint = await clients
     .sagemaker()
     .send(new DescribeEndpointCommand({ EndpointName: input.rollout.endpointName }))
@@ -23,7 +22,7 @@ export async function handler(input: CheckInput): Promise<RolloutCheck & { traff
   const reading = readEndpoint(endpoint, input.rollout.endpointConfigName);
   const elapsed = (Date.parse(nowIso()) - Date.parse(input.rollout.startedAt)) / 1000;
   const checks = input.rollout.checks + 1;
-  if (reading.settled || elapsed > checkBudgetSeconds(resolved.rollout)) {
+  if (reading.settled || elapsed > checkBudgetSeconds(input.rollout.plan.rollout)) {
     logger.info('rollout settled', { endpoint: input.rollout.endpointName, status: endpoint.EndpointStatus, elapsed });
     return { ...input.rollout, checks, settled: true, nextCheckSeconds: 0 };
   }
@@ -33,6 +32,6 @@ export async function handler(input: CheckInput): Promise<RolloutCheck & { traff
     settled: false,
     phase: reading.phase,
     ...(reading.trafficToNew !== undefined ? { trafficToNew: reading.trafficToNew } : {}),
-    nextCheckSeconds: nextCheckSeconds(resolved.rollout, elapsed, checks, input.rollout.operation),
+    nextCheckSeconds: nextCheckSeconds(input.rollout.plan.rollout, elapsed, checks, input.rollout.operation),
   };
 }

@@ -70,6 +70,7 @@ export async function handler(input: DeployInput): Promise<Rollout> {
       endpointName: names.endpointName,
       endpointConfigName: names.endpointConfigName,
       startedAt,
+      plan: { rollout: resolved.rollout, alarms: resolved.alarms },
       nextCheckSeconds: BUSY_RETRY_SECONDS,
       checks,
     };
@@ -127,6 +128,7 @@ export async function handler(input: DeployInput): Promise<Rollout> {
       endpointName: names.endpointName,
       endpointConfigName: names.endpointConfigName,
       startedAt,
+      plan: { rollout: resolved.rollout, alarms: resolved.alarms },
       nextCheckSeconds: BUSY_RETRY_SECONDS,
       checks,
     };
@@ -161,6 +163,7 @@ export async function handler(input: DeployInput): Promise<Rollout> {
     endpointConfigName: names.endpointConfigName,
     ...(previous ? { previousEndpointConfigName: previous } : {}),
     startedAt,
+    plan: { rollout: resolved.rollout, alarms: resolved.alarms },
     nextCheckSeconds: nextCheckSeconds(resolved.rollout, 0, 0, operation),
     checks: 0,
   };

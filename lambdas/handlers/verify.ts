@@ -4,7 +4,7 @@ import { clients } from '../aws/clients.ts';
 import { classify } from '../aws/errors.ts';
 import { readEndpoint } from '../targets/sagemaker.ts';
 import type { EndpointWork, Rollout, Verification } from '../workflow/types.ts';
-import { logger, nowIso, resolvedEndpoint, stateStore } from './runtime.ts';
+import { logger, nowIso } from './runtime.ts';
 
 interface VerifyInput extends EndpointWork {
   readonly rollout: Rollout;
@@ -50,9 +50,8 @@ export async function handler(input: VerifyInput): Promise<Verification> {
 /** The endpoint's rollback alarms that entered ALARM since the rollout started (best effort). */
 async function alarmsThatFired(input: VerifyInput): Promise<string[]> {
   try {
-    const resolved = await resolvedEndpoint(stateStore(), input.snapshotKey, input.environment, input.endpoint.name);
     const fired: string[] = [];
-    for (const alarm of resolved.alarms) {
+    for (const alarm of input.rollout.plan.alarms) {
       const history = await clients.cloudwatch().send(
         new DescribeAlarmHistoryCommand({
           AlarmName: alarm,

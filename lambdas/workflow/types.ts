@@ -1,3 +1,5 @@
+import type { Rollout as RolloutSpec } from '../spec/schema.ts';
+
 /**
  * The data the deploy workflow passes between its states. Step Functions payloads are limited
  * (256 KiB), so states pass references (S3 keys, digests), never repository contents.
@@ -86,6 +88,11 @@ export interface Rollout {
   readonly endpointConfigName: string;
   readonly previousEndpointConfigName?: string;
   readonly startedAt: string;
+  /**
+   * The endpoint's rollout and rollback alarms, carried along so that the polling steps
+   * (CheckRollout, Verify) need not read and validate the commit's snapshot again on every wake-up.
+   */
+  readonly plan: { readonly rollout: RolloutSpec; readonly alarms: readonly string[] };
   /** Seconds the Wait state sleeps before the next check: sized from the rollout's known phases. */
   readonly nextCheckSeconds: number;
   readonly checks: number;

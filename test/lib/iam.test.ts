@@ -173,8 +173,8 @@ describe('least privilege', () => {
         's3:ListBucket': ['(bucket)'],
       },
       Deploy: { 's3:GetObject': ['commits/*', 'pointers/*', 'state/*'], 's3:ListBucket': ['(bucket)'] },
-      CheckRollout: { 's3:GetObject': ['commits/*'], 's3:ListBucket': ['(bucket)'] },
-      Verify: { 's3:GetObject': ['commits/*'], 's3:ListBucket': ['(bucket)'] },
+      CheckRollout: {},
+      Verify: {},
       Record: {
         's3:GetObject': ['pointers/*', 'state/*'],
         's3:PutObject': ['ledger/*', 'pointers/*', 'state/*'],
