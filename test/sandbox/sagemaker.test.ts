@@ -355,6 +355,117 @@ describe('SageMaker sandbox: endpoint lifecycle', () => {
   });
 });
 
+describe('SageMaker sandbox: what cleanup relies on', () => {
+  // API reference, ListModels / ListEndpointConfigs: NameContains "returns only … whose name contains the
+  // specified string"; CreationTimeBefore "returns only … created before the specified time"; MaxResults
+  // 1–100; a truncated response carries a NextToken for the next request. ListTags: MaxResults "Minimum
+  // value of 50", NextToken when truncated.
+  it('filters models and endpoint configs by NameContains and CreationTimeBefore, page by page', async () => {
+    await withHarness(async (h) => {
+      for (let i = 0; i < 5; i += 1) {
+        await createModel(h, `svc-a-${i}`, IMAGE_V1);
+        await createConfig(h, `svc-a-${i}`, `svc-a-${i}`);
+        h.advance(1);
+      }
+      await createModel(h, 'other-0', IMAGE_V1);
+      await createConfig(h, 'other-0', 'other-0');
+      const cutoff = h.clock.now();
+      h.advance(1);
+      await createModel(h, 'svc-a-late', IMAGE_V1);
+      await createConfig(h, 'svc-a-late', 'svc-a-late');
+
+      const models: string[] = [];
+      const configs: string[] = [];
+      const filter = { NameContains: 'svc-a', CreationTimeBefore: cutoff, MaxResults: 2 };
+      let token: string | undefined;
+      let pages = 0;
+      do {
+        const page = await h.client.send(new ListModelsCommand({ ...filter, NextToken: token }));
+        assert.ok((page.Models ?? []).length <= 2);
+        models.push(...(page.Models ?? []).map((m) => m.ModelName ?? ''));
+        token = page.NextToken;
+        pages += 1;
+      } while (token);
+      assert.equal(pages, 3);
+      do {
+        const page = await h.client.send(new ListEndpointConfigsCommand({ ...filter, NextToken: token }));
+        configs.push(...(page.EndpointConfigs ?? []).map((c) => c.EndpointConfigName ?? ''));
+        token = page.NextToken;
+      } while (token);
+      const expected = ['svc-a-4', 'svc-a-3', 'svc-a-2', 'svc-a-1', 'svc-a-0'];
+      assert.deepEqual(models, expected);
+      assert.deepEqual(configs, expected);
+      // Created exactly at the cutoff is not "before" it.
+      const atCutoff = await h.client.send(
+        new ListModelsCommand({ NameContains: 'other', CreationTimeBefore: cutoff }),
+      );
+      assert.deepEqual(atCutoff.Models, []);
+    });
+  });
+
+  it('lists the tags given at CreateModel and CreateEndpointConfig on the ARNs the List calls return', async () => {
+    await withHarness(async (h) => {
+      const tags = [
+        { Key: 'ballast:managed', Value: 'true' },
+        { Key: 'ballast:endpoint', Value: 'Summarizer' },
+      ];
+      await h.client.send(
+        new CreateModelCommand({
+          ModelName: 'Tagged-Model',
+          ExecutionRoleArn: ROLE,
+          PrimaryContainer: { Image: IMAGE_V1 },
+          Tags: tags,
+        }),
+      );
+      await h.client.send(
+        new CreateEndpointConfigCommand({
+          EndpointConfigName: 'Tagged-Config',
+          ProductionVariants: [
+            {
+              VariantName: 'AllTraffic',
+              ModelName: 'Tagged-Model',
+              InstanceType: 'ml.g5.xlarge',
+              InitialInstanceCount: 1,
+            },
+          ],
+          Tags: tags,
+        }),
+      );
+      const modelArn = (await h.client.send(new ListModelsCommand({ NameContains: 'Tagged' }))).Models?.[0]?.ModelArn;
+      const configArn = (await h.client.send(new ListEndpointConfigsCommand({ NameContains: 'Tagged' })))
+        .EndpointConfigs?.[0]?.EndpointConfigArn;
+      // SageMaker ARNs carry the resource name in lower case.
+      assert.equal(modelArn, `arn:aws:sagemaker:${REGION}:${ACCOUNT}:model/tagged-model`);
+      assert.equal(configArn, `arn:aws:sagemaker:${REGION}:${ACCOUNT}:endpoint-config/tagged-config`);
+      assert.deepEqual((await h.client.send(new ListTagsCommand({ ResourceArn: modelArn }))).Tags, tags);
+      assert.deepEqual((await h.client.send(new ListTagsCommand({ ResourceArn: configArn }))).Tags, tags);
+    });
+  });
+
+  it('answers ListTags for all 50 tags of a resource (the most it can carry) in one page and refuses MaxResults under 50', async () => {
+    await withHarness(async (h) => {
+      const tags = Array.from({ length: 50 }, (_, i) => ({ Key: `k${String(i).padStart(2, '0')}`, Value: `${i}` }));
+      await h.client.send(
+        new CreateModelCommand({
+          ModelName: 'many',
+          ExecutionRoleArn: ROLE,
+          PrimaryContainer: { Image: IMAGE_V1 },
+          Tags: tags,
+        }),
+      );
+      const arn = `arn:aws:sagemaker:${REGION}:${ACCOUNT}:model/many`;
+      const page = await h.client.send(new ListTagsCommand({ ResourceArn: arn, MaxResults: 50 }));
+      assert.equal(page.Tags?.length, 50);
+      assert.equal(page.NextToken, undefined);
+      await expectError(
+        h.client.send(new ListTagsCommand({ ResourceArn: arn, MaxResults: 10 })),
+        'ValidationException',
+        /maxResults/,
+      );
+    });
+  });
+});
+
 describe('SageMaker sandbox: blue/green updates', () => {
   it('runs a CANARY update: canary traffic mid-bake, then the full shift, then InService on the new config', async () => {
     await withHarness(async (h) => {
