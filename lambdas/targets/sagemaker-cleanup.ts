@@ -20,7 +20,19 @@
  * References: SageMaker API Reference, ListEndpointConfigs, ListModels, ListTags, DescribeEndpoint,
  * DeleteEndpointConfig, DeleteModel, DescribeEndpointConfig.
  */
-import type { DescribeEndpointCommandOutput, Tag } from '@aws-sdk/client-sagemaker';
+import {
+  DeleteEndpointConfigCommand,
+  DeleteModelCommand,
+  DescribeEndpointCommand,
+  type DescribeEndpointCommandOutput,
+  DescribeEndpointConfigCommand,
+  ListEndpointConfigsCommand,
+  ListModelsCommand,
+  ListTagsCommand,
+  type SageMakerClient,
+  type Tag,
+} from '@aws-sdk/client-sagemaker';
+import { classify } from '../aws/errors.ts';
 import { sagemakerNames } from './sagemaker.ts';
 
 export type CleanupResourceKind = 'model' | 'endpoint-config';
@@ -72,6 +84,8 @@ export const OWNERSHIP_TAGS = {
   endpoint: 'ballast:endpoint',
   digest: 'ballast:digest',
 } as const;
+
+const KIND_WORDS: Record<CleanupResourceKind, string> = { model: 'models', 'endpoint-config': 'endpoint configs' };
 
 /** The content digest as names carry it: `sagemakerNames` keeps its first 12 hex characters. */
 const SHORT_DIGEST = /^[0-9a-f]{12}$/;
@@ -189,4 +203,232 @@ export function configsInUse(
 /** SageMaker's answer for a resource that is not there: `ValidationException: Could not find …`. */
 export function isNotFound(error: unknown): boolean {
   return error instanceof Error && error.name === 'ValidationException' && /Could not find/.test(error.message);
+}
+
+interface Listed {
+  readonly name: string;
+  readonly arn: string | undefined;
+}
+
+type Sender = Pick<SageMakerClient, 'send'>;
+
+/**
+ * Deletes the stale Models and EndpointConfigs of one endpoint (see the module comment for what
+ * "stale" takes). Safe to retry: a deletion that finds the resource gone counts as done. Transient
+ * SDK failures surface as `TransientError` (via `classify`); anything else is rethrown as is. When the
+ * endpoint cannot be described, nothing is deleted: without knowing what it runs, nothing is stale.
+ */
+export async function cleanUpEndpoint(
+  sagemaker: Sender,
+  request: CleanupRequest,
+  options: CleanupOptions = {},
+): Promise<CleanupResult> {
+  const { prefix, environment, endpoint, endpointName, createdBefore } = request;
+  const keep = new Set(request.keep);
+  const pageSize = options.pageSize ?? 100;
+  const stem = ownedNameStem(prefix, environment, endpoint);
+  const mayBeShortened = shortensNames(prefix, environment, endpoint);
+
+  const deletedConfigs: string[] = [];
+  const deletedModels: string[] = [];
+  const kept = new Set<string>();
+  const skipped: CleanupSkip[] = [];
+
+  const inUseNow = async (): Promise<ReadonlySet<string>> =>
+    configsInUse(
+      await call(`DescribeEndpoint ${endpointName}`, () =>
+        sagemaker.send(new DescribeEndpointCommand({ EndpointName: endpointName })),
+      ),
+    );
+
+  /** Why the resource is not proven to be this endpoint's, or undefined when it is. */
+  const ownershipProblem = async (kind: CleanupResourceKind, item: Listed): Promise<string | undefined> => {
+    const nameProven = isOwnedName(item.name, prefix, environment, endpoint, { kind });
+    // Without a visible digest only a shortened name can still be ours; otherwise no tag read is needed.
+    if (!nameProven && !(mayBeShortened && item.name.startsWith(stem))) {
+      return `not a name Ballast gives ${environment}/${endpoint}'s ${KIND_WORDS[kind]}`;
+    }
+    if (item.arn === undefined) return 'the listing gave no ARN to read its tags from';
+    const tags = await listTags(sagemaker, item.arn);
+    if (tags === undefined) return 'deleted by someone else while cleanup read its tags';
+    const tagProblem = ownershipTagProblem(tags, environment, endpoint);
+    if (tagProblem) return tagProblem;
+    if (nameProven) return undefined;
+    const digestHint = tagValue(tags, OWNERSHIP_TAGS.digest);
+    return isOwnedName(item.name, prefix, environment, endpoint, { kind, ...(digestHint ? { digestHint } : {}) })
+      ? undefined
+      : `not the name Ballast gives ${environment}/${endpoint}'s ${KIND_WORDS[kind]} for its ${OWNERSHIP_TAGS.digest} tag`;
+  };
+
+  // Describe first: no proof of what the endpoint runs, no deletion.
+  const inUseAtStart = await inUseNow();
+  // Every page is read before anything is deleted: a NextToken is opaque, and nothing in the API
+  // reference says it stays valid, or skips nothing, once the listing it pages through has changed.
+  const configs = await listAll('ListEndpointConfigs', async (NextToken) => {
+    const page = await sagemaker.send(
+      new ListEndpointConfigsCommand({
+        ...(stem ? { NameContains: stem } : {}),
+        CreationTimeBefore: createdBefore,
+        MaxResults: pageSize,
+        ...(NextToken ? { NextToken } : {}),
+      }),
+    );
+    return {
+      items: (page.EndpointConfigs ?? []).map((c) => ({ name: c.EndpointConfigName ?? '', arn: c.EndpointConfigArn })),
+      next: page.NextToken,
+    };
+  });
+  const models = await listAll('ListModels', async (NextToken) => {
+    const page = await sagemaker.send(
+      new ListModelsCommand({
+        ...(stem ? { NameContains: stem } : {}),
+        CreationTimeBefore: createdBefore,
+        MaxResults: pageSize,
+        ...(NextToken ? { NextToken } : {}),
+      }),
+    );
+    return {
+      items: (page.Models ?? []).map((m) => ({ name: m.ModelName ?? '', arn: m.ModelArn })),
+      next: page.NextToken,
+    };
+  });
+
+  const cleanConfig = async (config: Listed): Promise<'deleted' | 'kept' | 'skipped'> => {
+    if (keep.has(config.name) || inUseAtStart.has(config.name)) return 'kept';
+    const problem = await ownershipProblem('endpoint-config', config);
+    if (problem) {
+      skipped.push({ name: config.name, kind: 'endpoint-config', reason: problem });
+      return 'skipped';
+    }
+    // Ask again right before deleting: an update may have started since the first look. Only this
+    // endpoint needs asking: the ownership proof says the config is this endpoint's (its name and
+    // tags), and Ballast never points another endpoint at another endpoint's config.
+    if ((await inUseNow()).has(config.name)) return 'kept';
+    await deleteIgnoringGone(`DeleteEndpointConfig ${config.name}`, () =>
+      sagemaker.send(new DeleteEndpointConfigCommand({ EndpointConfigName: config.name })),
+    );
+    deletedConfigs.push(config.name);
+    return 'deleted';
+  };
+
+  const configOutcome = new Map<string, 'deleted' | 'kept' | 'skipped'>();
+  for (const config of configs) {
+    const outcome = await cleanConfig(config);
+    configOutcome.set(config.name, outcome);
+    if (outcome === 'kept') kept.add(config.name);
+  }
+
+  // A Model goes only with its EndpointConfig (Ballast names both from the digest): a model whose
+  // config stays is what a rollback to that config would run.
+  for (const model of models) {
+    if (keep.has(model.name) || inUseAtStart.has(model.name)) {
+      kept.add(model.name);
+      continue;
+    }
+    const problem = await ownershipProblem('model', model);
+    if (problem) {
+      skipped.push({ name: model.name, kind: 'model', reason: problem });
+      continue;
+    }
+    const config = configOutcome.get(model.name);
+    if (config === 'kept') {
+      kept.add(model.name);
+      continue;
+    }
+    if (config === 'skipped') {
+      skipped.push({ name: model.name, kind: 'model', reason: `its endpoint config ${model.name} stays` });
+      continue;
+    }
+    // Not listed: absent, or created after `createdBefore` (a newer push deploying the same content
+    // again). Only "Could not find" from DescribeEndpointConfig proves it absent.
+    if (config === undefined && (await configExists(model.name))) {
+      skipped.push({
+        name: model.name,
+        kind: 'model',
+        reason: `its endpoint config ${model.name} exists (newer than the cutoff)`,
+      });
+      continue;
+    }
+    if ((await inUseNow()).has(model.name)) {
+      kept.add(model.name);
+      continue;
+    }
+    await deleteIgnoringGone(`DeleteModel ${model.name}`, () =>
+      sagemaker.send(new DeleteModelCommand({ ModelName: model.name })),
+    );
+    deletedModels.push(model.name);
+  }
+
+  return {
+    deleted: { endpointConfigs: deletedConfigs, models: deletedModels },
+    kept: [...kept],
+    skipped,
+  };
+
+  async function configExists(name: string): Promise<boolean> {
+    try {
+      await sagemaker.send(new DescribeEndpointConfigCommand({ EndpointConfigName: name }));
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      return classify(error, `DescribeEndpointConfig ${name}`);
+    }
+  }
+}
+
+/** Runs one SDK call; a transient failure becomes a TransientError so Step Functions retries the step. */
+async function call<T>(what: string, send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    return classify(error, what);
+  }
+}
+
+/** A deletion that races another one (the resource is already gone) has done its job. */
+async function deleteIgnoringGone(what: string, send: () => Promise<unknown>): Promise<void> {
+  try {
+    await send();
+  } catch (error) {
+    if (isNotFound(error)) return;
+    classify(error, what);
+  }
+}
+
+/** Follows NextToken until a page comes without one (API reference, ListEndpointConfigs, ListModels). */
+async function listAll<T>(
+  what: string,
+  page: (token: string | undefined) => Promise<{ items: T[]; next?: string | undefined }>,
+) {
+  const items: T[] = [];
+  let token: string | undefined;
+  do {
+    const result = await call(what, () => page(token));
+    items.push(...result.items);
+    token = result.next;
+  } while (token);
+  return items;
+}
+
+/**
+ * All of a resource's tags, or undefined when the resource is gone. ListTags pages too ("If the
+ * response to the previous ListTags request is truncated, SageMaker returns this token"; MaxResults has
+ * a minimum of 50, so the default page size is left to SageMaker).
+ */
+async function listTags(sagemaker: Sender, resourceArn: string): Promise<Tag[] | undefined> {
+  try {
+    const tags: Tag[] = [];
+    let token: string | undefined;
+    do {
+      const page = await sagemaker.send(
+        new ListTagsCommand({ ResourceArn: resourceArn, ...(token ? { NextToken: token } : {}) }),
+      );
+      tags.push(...(page.Tags ?? []));
+      token = page.NextToken;
+    } while (token);
+    return tags;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    return classify(error, `ListTags ${resourceArn}`);
+  }
 }
