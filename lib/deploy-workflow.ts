@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Duration, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -9,30 +9,10 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { projectPath } from './ballast-function.ts';
+import { DEPLOY_STEPS, type StepName } from './workflow-steps.ts';
 
-/** The Lambda function behind each task state of the deploy workflow. */
-export interface DeployWorkflowFunctions {
-  readonly resolve: lambda.IFunction;
-  readonly validate: lambda.IFunction;
-  readonly lease: lambda.IFunction;
-  readonly register: lambda.IFunction;
-  readonly deploy: lambda.IFunction;
-  readonly checkRollout: lambda.IFunction;
-  readonly verify: lambda.IFunction;
-  readonly record: lambda.IFunction;
-}
-
-/** The ASL placeholder each function fills: `${ResolveFunctionArn}` and so on. */
-export const DEPLOY_WORKFLOW_PLACEHOLDERS: Readonly<Record<keyof DeployWorkflowFunctions, string>> = {
-  resolve: 'ResolveFunctionArn',
-  validate: 'ValidateFunctionArn',
-  lease: 'LeaseFunctionArn',
-  register: 'RegisterFunctionArn',
-  deploy: 'DeployFunctionArn',
-  checkRollout: 'CheckRolloutFunctionArn',
-  verify: 'VerifyFunctionArn',
-  record: 'RecordFunctionArn',
-};
+/** The Lambda function behind each task state of the deploy workflow, by manifest step. */
+export type DeployWorkflowFunctions = Readonly<Record<StepName, lambda.IFunction>>;
 
 /**
  * Failed or rolled-back deployments across all environments. The Record step publishes
@@ -51,6 +31,12 @@ export interface DeployWorkflowProps {
    * @default 'stepfunctions/deploy.asl.json'
    */
   readonly definitionFile?: string;
+  /**
+   * The state machine's name. It is fixed (not generated) because the workflow starts its own
+   * child executions (one per endpoint, a Distributed Map), and its role must name its own ARN.
+   * @default `<stack name>-deploy`
+   */
+  readonly stateMachineName?: string;
   /**
    * How long the execution history log is kept.
    * @default logs.RetentionDays.ONE_MONTH
@@ -88,9 +74,9 @@ export class DeployWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: DeployWorkflowProps) {
     super(scope, id);
     const definitionFile = props.definitionFile ?? projectPath('stepfunctions/deploy.asl.json');
-    const entries = Object.entries(props.functions) as Array<[keyof DeployWorkflowFunctions, lambda.IFunction]>;
+    const entries = Object.entries(props.functions) as Array<[StepName, lambda.IFunction]>;
     const substitutions = Object.fromEntries(
-      entries.map(([step, fn]) => [DEPLOY_WORKFLOW_PLACEHOLDERS[step], fn.functionArn]),
+      entries.map(([step, fn]) => [`${DEPLOY_STEPS[step].placeholder}FunctionArn`, fn.functionArn]),
     );
     this.timeout = checkDefinition(definitionFile, Object.keys(substitutions));
 
@@ -98,7 +84,10 @@ export class DeployWorkflow extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     });
 
+    const stack = Stack.of(this);
+    const stateMachineName = props.stateMachineName ?? `${stack.stackName}-deploy`;
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName,
       definitionBody: sfn.DefinitionBody.fromFile(definitionFile),
       definitionSubstitutions: substitutions,
       stateMachineType: sfn.StateMachineType.STANDARD,
@@ -117,6 +106,36 @@ export class DeployWorkflow extends Construct {
         resources: entries.map(([, fn]) => fn.functionArn),
       }),
     );
+    // The Endpoints Map is a Distributed Map: Step Functions starts one child execution of this state
+    // machine per endpoint, as this role, and watches and stops them. ("IAM policies for using
+    // Distributed Map states", AWS Step Functions Developer Guide.) The ARNs are built from the
+    // fixed name: referring to the state machine's own ARN attribute would be a circular dependency.
+    const ownArn = stack.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const childExecutions = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachineName}/*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [ownArn] }),
+    );
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:DescribeExecution', 'states:StopExecution'],
+        resources: [childExecutions],
+      }),
+    );
+    Validations.of(this.stateMachine).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${stateMachineName}/*]`,
+      reason:
+        'Distributed Map child executions are named by Step Functions at run time; the grant covers only the executions of this state machine.',
+    });
     Validations.of(this.stateMachine).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:

@@ -2,15 +2,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import { resetClients } from '../lambdas/aws/clients.ts';
-import { handler as checkRollout } from '../lambdas/handlers/check-rollout.ts';
-import { handler as deploy } from '../lambdas/handlers/deploy.ts';
-import { handler as lease } from '../lambdas/handlers/lease.ts';
-import { handler as record } from '../lambdas/handlers/record.ts';
-import { handler as register } from '../lambdas/handlers/register.ts';
-import { handler as resolve } from '../lambdas/handlers/resolve.ts';
 import { logger, useClock } from '../lambdas/handlers/runtime.ts';
-import { handler as validate } from '../lambdas/handlers/validate.ts';
-import { handler as verify } from '../lambdas/handlers/verify.ts';
+import { DEPLOY_STEPS } from '../lib/workflow-steps.ts';
 import type { EventBridgeEvent, EventPattern } from './events.ts';
 import { type LambdaHandler, type LocalExecution, LocalRunner } from './runner.ts';
 import type { Sandbox } from './sandbox.ts';
@@ -36,17 +29,19 @@ export const CODECOMMIT_PUSH_PATTERN: EventPattern = {
   detail: { event: ['referenceCreated', 'referenceUpdated'], referenceType: ['branch'] },
 };
 
-/** The handler behind each `${NameFunctionArn}` of the deploy workflow, as the stack binds them. */
-export const DEPLOY_FUNCTIONS: Readonly<Record<string, LambdaHandler>> = {
-  Resolve: resolve as LambdaHandler,
-  Validate: validate as LambdaHandler,
-  Lease: lease as LambdaHandler,
-  Register: register as LambdaHandler,
-  Deploy: deploy as LambdaHandler,
-  CheckRollout: checkRollout as LambdaHandler,
-  Verify: verify as LambdaHandler,
-  Record: record as LambdaHandler,
-};
+/**
+ * The handler behind each `${NameFunctionArn}` of the deploy workflow, as the stack binds them:
+ * read from the step manifest (lib/workflow-steps.ts), the same list lib/ builds the functions from.
+ */
+export const DEPLOY_FUNCTIONS: Readonly<Record<string, LambdaHandler>> = Object.fromEntries(
+  await Promise.all(
+    Object.values(DEPLOY_STEPS).map(async (step) => {
+      const module = (await import(`../lambdas/handlers/${step.file}`)) as { handler?: LambdaHandler };
+      if (typeof module.handler !== 'function') throw new Error(`lambdas/handlers/${step.file} exports no handler`);
+      return [step.placeholder, module.handler] as const;
+    }),
+  ),
+);
 
 export interface LocalPipelineOptions {
   readonly sandbox: Sandbox;

@@ -1,29 +1,42 @@
 import { parse } from 'yaml';
+import { z } from 'zod';
 import { clients } from '../aws/clients.ts';
+import { InvalidInputError } from '../aws/errors.ts';
+import { lambdaHandler } from '../runtime/handler.ts';
+import { answer } from '../sources/answer.ts';
 import { createSecretCache, pushFromWorkflowInput, repoSourceForPush } from '../sources/index.ts';
+import { isRetryRequest, parseRetryRequest, type RetryRequest } from '../sources/retry.ts';
 import type { RepoSource } from '../spec/source.ts';
+import type { EndpointState } from '../state/endpoint-state.ts';
+import type { JsonStore } from '../state/json-store.ts';
 import { keys } from '../state/keys.ts';
 import { captureSnapshot, type Snapshot } from '../workflow/snapshot.ts';
-import type { Push, Resolved } from '../workflow/types.ts';
+import type { Push, Resolved, Retry } from '../workflow/types.ts';
 import { logger, optionalSetting, setting, stateStore } from './runtime.ts';
 
-interface ResolveInput {
-  /** The execution input: a CodeCommit EventBridge event, or `{ source: 'github', push }` from the webhook. */
-  readonly event: unknown;
-  readonly execution: string;
-}
+const resolveInput = z.object({
+  /**
+   * The execution input: a CodeCommit EventBridge event, `{ source: 'github', push }` from the
+   * webhook, or `{ source: 'ballast', action: 'retry', ... }` from `ballast retry`. Each source's
+   * parser checks its own shape (pushFromWorkflowInput, parseRetryRequest).
+   */
+  event: z.unknown(),
+  execution: z.string().min(1),
+});
 
 /**
- * Resolve: which commit, which environment, and a snapshot of the commit's Ballast files.
- * Idempotent: the snapshot key is the commit id and written once.
+ * Resolve: which commit, which environment, and a snapshot of the commit's Ballast files; GitHub
+ * gets a `pending` status for the environment at once. Idempotent: the snapshot key is the commit
+ * id and written once, and a status is an upsert.
  */
-export async function handler(input: ResolveInput): Promise<Resolved> {
+export async function resolve(input: z.output<typeof resolveInput>): Promise<Resolved> {
+  const store = stateStore();
+  if (isRetryRequest(input.event)) return resolveRetry(store, parseRetryRequest(input.event));
   const push = pushFromWorkflowInput(input.event);
   if ('ignored' in push) {
     logger.info('push ignored', { reason: push.ignored });
-    return { push: placeholderPush(input.event), ignored: push.ignored };
+    return { push: placeholderPush(input.event), ignored: push.ignored, retry: null };
   }
-  const store = stateStore();
   const snapshotKey = keys.snapshot(push.commit);
   let snapshot = (await store.get<Snapshot>(snapshotKey))?.value;
   if (!snapshot) {
@@ -31,12 +44,68 @@ export async function handler(input: ResolveInput): Promise<Resolved> {
     await store.putIfAbsent(snapshotKey, snapshot);
   }
   const environment = environmentFor(snapshot, push.branch);
-  if (environment.ignored) {
-    logger.info('push ignored', { reason: environment.ignored, commit: push.commit });
-    return { push, ignored: environment.ignored };
+  if (environment.ignored || !environment.name) {
+    const ignored = environment.ignored ?? `branch ${push.branch} feeds no environment`;
+    logger.info('push ignored', { reason: ignored, commit: push.commit });
+    return { push, ignored, retry: null };
   }
+  await answer(
+    {
+      push,
+      environment: environment.name,
+      state: 'pending',
+      summary: `deploying ${push.commit.slice(0, 12)} to ${environment.name}`,
+      idempotencyKey: `${input.execution}-pending`,
+    },
+    answerSettings(),
+  );
   logger.info('push resolved', { commit: push.commit, branch: push.branch, environment: environment.name });
-  return { push, snapshotKey, ...(environment.name ? { environment: environment.name } : {}) };
+  return { push, snapshotKey, environment: environment.name, retry: null };
+}
+
+/**
+ * `ballast retry`: deploy the endpoint's desired commit again, as the push that asked for it.
+ * The state says which push that was; the commit's snapshot is already in the store.
+ */
+async function resolveRetry(store: JsonStore, request: RetryRequest): Promise<Resolved & { retry: Retry }> {
+  const state = (await store.get<EndpointState>(keys.state(request.environment, request.endpoint)))?.value;
+  const desired = state?.desired;
+  if (!desired) {
+    throw new InvalidInputError(`${request.environment}/${request.endpoint} has no desired commit to retry; push one`);
+  }
+  if (!desired.source || !desired.repository || !desired.branch || !desired.pushedBy) {
+    throw new InvalidInputError(
+      `${request.environment}/${request.endpoint}: the state does not say which push asked for ${desired.commit.slice(0, 12)} (written by an older Ballast); push again`,
+    );
+  }
+  const push: Push = {
+    source: desired.source,
+    repository: desired.repository,
+    branch: desired.branch,
+    commit: desired.commit,
+    ...(desired.previousCommit ? { previousCommit: desired.previousCommit } : {}),
+    pushedBy: desired.pushedBy,
+    pushedAt: desired.pushedAt,
+    deliveryId: `retry-${request.requestedAt}`,
+  };
+  const snapshotKey = keys.snapshot(desired.commit);
+  if (!(await store.get<Snapshot>(snapshotKey))) {
+    throw new InvalidInputError(`the snapshot of ${desired.commit} is gone (s3://${store.bucket}/${snapshotKey})`);
+  }
+  logger.info('retry resolved', { endpoint: request.endpoint, commit: desired.commit, by: request.requestedBy });
+  return {
+    push,
+    environment: request.environment,
+    snapshotKey,
+    retry: { endpoint: request.endpoint, requestedBy: request.requestedBy, requestedAt: request.requestedAt },
+  };
+}
+
+function answerSettings() {
+  return {
+    githubApiUrl: optionalSetting('BALLAST_GITHUB_API_URL'),
+    githubTokenSecretName: optionalSetting('BALLAST_GITHUB_TOKEN_SECRET_NAME'),
+  };
 }
 
 // The GitHub token is read once per container and refreshed after a few minutes (rotation).
@@ -92,3 +161,5 @@ function placeholderPush(event: unknown): Push {
     deliveryId: typeof e.id === 'string' ? e.id : 'unknown',
   };
 }
+
+export const handler = lambdaHandler(resolveInput, resolve, { keys: (input) => ({ execution: input.execution }) });

@@ -1,14 +1,13 @@
 /**
  * What every workflow handler shares: configuration from the environment, one Logger, the state
- * store, and the commit's resolved endpoints (loaded once per snapshot per container).
+ * store, the clock, and the release documents Validate writes for the per-endpoint steps.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { clients } from '../aws/clients.ts';
 import { InvalidInputError } from '../aws/errors.ts';
-import { resolveEndpoints, validateRepository } from '../spec/index.ts';
-import type { ResolvedEndpoint } from '../spec/resolve.ts';
 import { JsonStore } from '../state/json-store.ts';
-import { type Snapshot, snapshotSource } from '../workflow/snapshot.ts';
+import { keys } from '../state/keys.ts';
+import type { Release } from '../workflow/types.ts';
 
 export const logger = new Logger({ serviceName: 'ballast' });
 
@@ -46,40 +45,13 @@ export function nowIso(): string {
   return clock().toISOString();
 }
 
-const resolvedCache = new Map<string, ResolvedEndpoint[]>();
-
-/**
- * The endpoints a commit deploys to an environment, from the commit's snapshot. Deterministic:
- * the same snapshot always resolves to the same endpoints and digests, so every step of an
- * execution (and every retry) works from identical input.
- */
-export async function resolvedEndpoints(
+/** The release Validate wrote for this endpoint and commit: what the per-endpoint steps deploy. */
+export async function readRelease(
   store: JsonStore,
-  snapshotKey: string,
-  environment: string,
-): Promise<ResolvedEndpoint[]> {
-  const cacheKey = `${store.bucket}/${snapshotKey}/${environment}`;
-  const cached = resolvedCache.get(cacheKey);
-  if (cached) return cached;
-  const snapshot = await store.get<Snapshot>(snapshotKey);
-  if (!snapshot) throw new InvalidInputError(`snapshot s3://${store.bucket}/${snapshotKey} does not exist`);
-  const result = await validateRepository(snapshotSource(snapshot.value));
-  if (!result.ok || !result.repository) {
-    throw new InvalidInputError(`the snapshot at ${snapshotKey} does not validate; Validate should have stopped it`);
-  }
-  const endpoints = resolveEndpoints(result.repository, environment);
-  if (resolvedCache.size > 20) resolvedCache.clear();
-  resolvedCache.set(cacheKey, endpoints);
-  return endpoints;
-}
-
-export async function resolvedEndpoint(
-  store: JsonStore,
-  snapshotKey: string,
-  environment: string,
-  name: string,
-): Promise<ResolvedEndpoint> {
-  const endpoint = (await resolvedEndpoints(store, snapshotKey, environment)).find((e) => e.name === name);
-  if (!endpoint) throw new InvalidInputError(`endpoint ${name} is not declared for ${environment} in ${snapshotKey}`);
-  return endpoint;
+  work: { readonly push: { readonly commit: string }; readonly environment: string; readonly endpoint: string },
+): Promise<Release> {
+  const key = keys.release(work.push.commit, work.environment, work.endpoint);
+  const release = await store.get<Release>(key);
+  if (!release) throw new InvalidInputError(`s3://${store.bucket}/${key} does not exist; Validate writes it`);
+  return release.value;
 }

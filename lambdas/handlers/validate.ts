@@ -1,26 +1,28 @@
 import { InvalidInputError } from '../aws/errors.ts';
-import { changedComponents, componentDigests, type VersionPointer } from '../registry/pointer.ts';
+import { lambdaHandler } from '../runtime/handler.ts';
+import { mapPool } from '../runtime/pool.ts';
 import { resolveEndpoints, validateRepository } from '../spec/index.ts';
-import type { EndpointState } from '../state/endpoint-state.ts';
+import { isNewer } from '../state/endpoint-state.ts';
 import { keys } from '../state/keys.ts';
+import { type ValidateInput, validateInput } from '../workflow/payloads.ts';
+import { type EnvironmentHead, planPush } from '../workflow/plan.ts';
 import { type Snapshot, snapshotSource } from '../workflow/snapshot.ts';
-import type { Plan, PlannedEndpoint, Push } from '../workflow/types.ts';
+import type { Plan } from '../workflow/types.ts';
 import { logger, stateStore } from './runtime.ts';
-
-interface ValidateInput {
-  readonly push: Push;
-  readonly environment: string;
-  readonly snapshotKey: string;
-}
 
 /** The issues carried in the workflow's payload; the full report is in S3. */
 const ISSUES_IN_PAYLOAD = 20;
+/** Release documents written at once: S3 takes thousands of PUTs per second per prefix. */
+const WRITE_CONCURRENCY = 32;
 
 /**
  * Validate: the same checks as `ballast validate`, then the plan: the endpoints whose effective
- * spec differs from what is live. Reads only; an invalid commit stops here.
+ * content differs from the environment's previous head. The only step that parses and validates
+ * the repository: each planned endpoint's release goes to S3 (write-once), and the steps after
+ * this one read just that document. Reads the snapshot and one head; writes only Ballast's own
+ * records, so an invalid commit stops here having changed nothing live.
  */
-export async function handler(input: ValidateInput): Promise<Plan> {
+export async function validate(input: ValidateInput): Promise<Plan> {
   const store = stateStore();
   const snapshot = await store.get<Snapshot>(input.snapshotKey);
   if (!snapshot) throw new InvalidInputError(`snapshot ${input.snapshotKey} does not exist`);
@@ -28,7 +30,7 @@ export async function handler(input: ValidateInput): Promise<Plan> {
   const errors = result.issues.filter((i) => i.severity === 'error');
   if (!result.ok || !result.repository) {
     await store.putIfAbsent(keys.validation(input.push.commit, input.environment), { issues: result.issues });
-    logger.warn('commit rejected', { commit: input.push.commit, errors: errors.length });
+    logger.warn('commit rejected', { errors: errors.length });
     return {
       valid: false,
       issueCount: errors.length,
@@ -39,37 +41,49 @@ export async function handler(input: ValidateInput): Promise<Plan> {
         column,
         message: `${message} (at ${path})${expected ? `; expected: ${expected}` : ''}`,
       })),
-      endpoints: [],
-      unchanged: [],
+      items: [],
+      counts: { changed: 0, unchanged: 0, deferred: 0 },
     };
   }
-  const endpoints: PlannedEndpoint[] = [];
-  const unchanged: string[] = [];
-  const deferred: Array<{ name: string; reason: string }> = [];
-  for (const resolved of resolveEndpoints(result.repository, input.environment)) {
-    if (resolved.target.kind !== 'sagemaker') {
-      deferred.push({
-        name: resolved.name,
-        reason: 'EKS targets are validated but not rolled out by this version of Ballast',
-      });
-      continue;
-    }
-    const state = (await store.get<EndpointState>(keys.state(input.environment, resolved.name)))?.value;
-    const inFlight = state?.lease !== undefined;
-    if (state?.live?.digest === resolved.digest && !inFlight) {
-      unchanged.push(resolved.name);
-      continue;
-    }
-    const livePointer = state?.live
-      ? (await store.get<VersionPointer>(keys.pointer(input.environment, resolved.name, state.live.commit)))?.value
-      : undefined;
-    endpoints.push({
-      name: resolved.name,
-      target: resolved.target.kind,
-      digest: resolved.digest,
-      changes: changedComponents(livePointer?.components, componentDigests(resolved)),
-    });
+  const resolved = resolveEndpoints(result.repository, input.environment);
+  const force = input.retry?.endpoint;
+  if (force !== undefined && !resolved.some((e) => e.name === force)) {
+    throw new InvalidInputError(`endpoint ${force} is not declared for ${input.environment} at ${input.push.commit}`);
   }
-  logger.info('plan', { commit: input.push.commit, endpoints: endpoints.map((e) => e.name), unchanged, deferred });
-  return { valid: true, endpoints, unchanged, deferred };
+  const headKey = keys.head(input.environment);
+  const head = await store.get<EnvironmentHead>(headKey);
+  const plan = planPush(input.push, input.environment, resolved, head?.value, force);
+  await mapPool(plan.releases, WRITE_CONCURRENCY, (release) =>
+    store.putIfAbsent(keys.release(input.push.commit, input.environment, release.name), release),
+  );
+  const planKey = keys.plan(input.push.commit, input.environment);
+  if (force === undefined) await store.putIfAbsent(planKey, plan.document);
+  if (plan.head) {
+    const next = plan.head;
+    // Compare-and-swap: of two racing pushes, the newer one's head stays.
+    await store.update<EnvironmentHead>(headKey, (current) =>
+      !current || current.commit === next.commit || isNewer(next, current) ? next : undefined,
+    );
+  }
+  const { document } = plan;
+  logger.info('plan', {
+    endpoints: document.endpoints.map((e) => e.name),
+    unchanged: document.unchanged.length,
+    deferred: document.deferred.length,
+    removed: document.removed,
+  });
+  return {
+    valid: true,
+    items: document.endpoints.map((e) => e.name),
+    ...(force === undefined ? { planKey } : {}),
+    counts: {
+      changed: document.endpoints.length,
+      unchanged: document.unchanged.length,
+      deferred: document.deferred.length,
+    },
+  };
 }
+
+export const handler = lambdaHandler(validateInput, validate, {
+  keys: (input) => ({ commit: input.push.commit, environment: input.environment }),
+});

@@ -19,6 +19,11 @@ export interface LoadedResource<S> {
   readonly labels: Readonly<Record<string, string>>;
   readonly spec: S;
   readonly source: SourceLocation;
+  /**
+   * Where a field of the document is (its value; the nearest ancestor with a position otherwise),
+   * e.g. `['spec', 'artifact', 'sha256']`, for errors found after validation. Not serialisable.
+   */
+  readonly locate?: (path: readonly (string | number)[]) => { readonly line: number; readonly column: number };
 }
 
 export interface LoadedRepository {

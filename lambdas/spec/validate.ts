@@ -17,6 +17,7 @@
  * A file with YAML syntax errors is an error if it looks meant for Ballast (it is ballast.yaml or
  * mentions "ballast"), else a warning (e.g. a Helm template that is not plain YAML).
  */
+import { mapPool } from '../runtime/pool.ts';
 import { type Collected, type Declared, type Parsed, Reporter, semanticChecks } from './checks.ts';
 import { compareIssues, formatJsonPath as formatPath } from './issues.ts';
 import { API_VERSION, DOCUMENT_SCHEMAS, KINDS, type Kind, type SpecByKind } from './schema.ts';
@@ -430,18 +431,6 @@ function loaded<K extends Kind>(item: Parsed<K>): LoadedResource<SpecByKind[K]> 
     labels: item.labels,
     spec: item.spec,
     source: { file: item.doc.file, document: item.doc.index, line, column },
+    locate: (path) => item.doc.position([...path], 'value'),
   };
-}
-
-async function mapPool<T, R>(items: readonly T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
-  return results;
 }

@@ -12,6 +12,8 @@ export interface CommitRef {
 
 export interface LiveRef extends CommitRef {
   readonly endpointConfigName: string;
+  /** The version pointer of that commit (pinned artifacts), when Register wrote one. */
+  readonly pointerKey?: string;
   readonly at: string;
 }
 
@@ -23,30 +25,45 @@ export interface Lease extends CommitRef {
   readonly acquiredAt: string;
 }
 
+/**
+ * Quarantined content: the endpoint's digest, not a commit. Any commit whose effective content for
+ * this endpoint is the same as a rolled-back one would deploy the same fleet again, so the digest
+ * is what is refused; `commit` only says which push brought it.
+ */
 export interface Quarantined extends CommitRef {
   readonly reason: string;
   readonly at: string;
+}
+
+/** The push that asked for the desired content: enough to deploy it again (`ballast retry`). */
+export interface DesiredRef extends CommitRef {
+  readonly pushedAt: string;
+  readonly previousCommit?: string;
+  readonly source?: 'codecommit' | 'github';
+  readonly repository?: string;
+  readonly branch?: string;
+  readonly pushedBy?: string;
 }
 
 export interface EndpointState {
   readonly environment: string;
   readonly endpoint: string;
   /** The newest push that asked for this endpoint (what the branch says it should run). */
-  readonly desired?: CommitRef & { readonly pushedAt: string; readonly previousCommit?: string };
+  readonly desired?: DesiredRef;
   /** What Ballast verified is running. */
   readonly live?: LiveRef;
   /** The newest commit that deployed and verified; rollbacks return here. */
   readonly lastGood?: LiveRef;
-  /** Commits whose rollout failed or was rolled back; the reconciler never re-applies them. */
+  /** Content whose rollout failed or was rolled back; nothing re-deploys it but `ballast retry`. */
   readonly quarantined: readonly Quarantined[];
   readonly lease?: Lease;
   readonly updatedAt: string;
 }
 
-export interface LeaseRequest extends CommitRef {
+export interface LeaseRequest extends Omit<DesiredRef, 'digest' | 'commit'>, CommitRef {
   readonly execution: string;
-  readonly pushedAt: string;
-  readonly previousCommit?: string;
+  /** A deliberate `ballast retry`: lifts the quarantine of this content and deploys it again. */
+  readonly retry?: { readonly requestedBy: string };
 }
 
 export type LeaseDecision =
@@ -85,18 +102,27 @@ export function isNewer(a: PushOrder, b: PushOrder): boolean {
  * Decides whether an execution may roll `request` out. Idempotent: the execution that already
  * holds the lease gets it again (a Step Functions retry of Lease changes nothing).
  *
- * - The same commit already live with the same digest: a re-delivered event; nothing to do.
+ * - The same content already live, nothing in flight: a re-delivered event or a no-op commit.
+ * - Quarantined content (the digest of a failed or rolled-back rollout): refused, unless `retry`.
  * - A newer push already asked for this endpoint: this push is superseded and stops.
  * - An older push holds the lease: the newer push takes it over. The older execution notices at
  *   its next step (see {@link holdsLease}) and stops without touching the endpoint again.
  */
 export function decideLease(state: EndpointState, request: LeaseRequest, now: string): LeaseDecision {
   if (state.lease?.execution === request.execution) return { acquired: true, state };
-  if (state.live && state.live.commit === request.commit && state.live.digest === request.digest && !state.lease) {
-    return { acquired: false, reason: 'already-live', state };
+  const retry = request.retry !== undefined;
+  const { execution: _execution, retry: _retry, ...desired } = request;
+  // Nothing to roll out, but a newer commit still becomes the desired one, so that what the branch
+  // asks for and what Ballast compares with (status, the reconciler) agree.
+  const newer = state.desired?.commit !== request.commit && (!state.desired || isNewer(request, state.desired));
+  const withDesired = newer ? { ...state, desired, updatedAt: now } : state;
+  if (!retry && state.live && state.live.digest === request.digest && !state.lease) {
+    // The content already runs: a re-delivered event, or a commit (a revert, say) that leaves the endpoint as it is.
+    return { acquired: false, reason: 'already-live', state: withDesired };
   }
-  if (state.quarantined.some((q) => q.commit === request.commit)) {
-    return { acquired: false, reason: 'quarantined', state };
+  if (!retry && isQuarantined(state, request.digest)) {
+    // Content that failed or was rolled back is never deployed again by a commit, only by `ballast retry`.
+    return { acquired: false, reason: 'quarantined', state: withDesired };
   }
   if (state.desired && state.desired.commit !== request.commit && isNewer(state.desired, request)) {
     return { acquired: false, reason: 'superseded', state };
@@ -104,7 +130,7 @@ export function decideLease(state: EndpointState, request: LeaseRequest, now: st
   if (state.lease && state.lease.commit !== request.commit && isNewer(state.lease, request)) {
     return { acquired: false, reason: 'superseded', state };
   }
-  if (state.lease && state.lease.commit === request.commit) {
+  if (state.lease && state.lease.commit === request.commit && !retry) {
     // The same commit delivered twice (two executions for one push): the first one wins.
     return { acquired: false, reason: 'already-live', state };
   }
@@ -121,16 +147,18 @@ export function decideLease(state: EndpointState, request: LeaseRequest, now: st
     ...(state.lease ? { tookOverFrom: state.lease.execution } : {}),
     state: {
       ...state,
-      desired: {
-        commit: request.commit,
-        digest: request.digest,
-        pushedAt: request.pushedAt,
-        ...(request.previousCommit ? { previousCommit: request.previousCommit } : {}),
-      },
+      desired,
+      // A retry is the deliberate way out of a quarantine: the content may deploy again.
+      quarantined: retry ? state.quarantined.filter((q) => q.digest !== request.digest) : state.quarantined,
       lease,
       updatedAt: now,
     },
   };
+}
+
+/** True when this content (the endpoint's digest) was rolled back or failed and not retried since. */
+export function isQuarantined(state: EndpointState | undefined, digest: string): boolean {
+  return state?.quarantined.some((q) => q.digest === digest) ?? false;
 }
 
 export function holdsLease(state: EndpointState | undefined, execution: string): boolean {
@@ -168,7 +196,7 @@ export function completeRollout(
       ...rest,
       live: result.live,
       lastGood: result.live,
-      quarantined: state.quarantined.filter((q) => q.commit !== request.commit),
+      quarantined: state.quarantined.filter((q) => q.digest !== request.digest),
       updatedAt: now,
     };
   }
@@ -177,7 +205,7 @@ export function completeRollout(
     // SageMaker keeps (or returns to) the previous configuration: what was live stays live.
     quarantined: result.quarantine
       ? [
-          ...state.quarantined.filter((q) => q.commit !== request.commit),
+          ...state.quarantined.filter((q) => q.digest !== request.digest),
           { commit: request.commit, digest: request.digest, reason: result.reason, at: now },
         ].slice(-50)
       : state.quarantined,

@@ -5,8 +5,10 @@
  *   artifacts/sha256/<hex>                         immutable content-addressed blobs (models, prompts, configs)
  *   commits/<commit>/snapshot.json                 the Ballast files of a commit, as Resolve read them
  *   commits/<commit>/validation-<environment>.json the full validation report
+ *   commits/<commit>/<env>/plan.json               the push's plan: changed, unchanged, deferred, removed endpoints
+ *   commits/<commit>/<env>/endpoints/<name>.json   the release: what the commit deploys to one endpoint (write-once)
+ *   environments/<env>/head.json                   the newest commit planned for the environment and its digests
  *   pointers/<env>/<endpoint>/<commit>.json        version pointer: commit -> artifact digests (write-once)
- *   pointers/<env>/<endpoint>/live.json            which pointer is live now
  *   state/<env>/<endpoint>.json                    desired / live / last good / quarantined, and the lease
  *   ledger/<env>/<endpoint>/<time>--<commit>--<execution>.json   one entry per outcome (write-once)
  *   ledger/<env>/_repository/...                   commits rejected before any endpoint was touched
@@ -20,7 +22,10 @@ export const keys = {
   validation: (commit: string, environment: string) => `commits/${commit}/validation-${environment}.json`,
   pointer: (environment: string, endpoint: string, commit: string) =>
     `pointers/${environment}/${endpoint}/${commit}.json`,
-  livePointer: (environment: string, endpoint: string) => `pointers/${environment}/${endpoint}/live.json`,
+  plan: (commit: string, environment: string) => `commits/${commit}/${environment}/plan.json`,
+  release: (commit: string, environment: string, endpoint: string) =>
+    `commits/${commit}/${environment}/endpoints/${endpoint}.json`,
+  head: (environment: string) => `environments/${environment}/head.json`,
   state: (environment: string, endpoint: string) => `state/${environment}/${endpoint}.json`,
   statePrefix: (environment?: string) => (environment ? `state/${environment}/` : 'state/'),
   ledgerPrefix: (environment: string, endpoint: string) => `ledger/${environment}/${endpoint}/`,

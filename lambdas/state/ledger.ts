@@ -24,20 +24,24 @@ export interface LedgerEntry {
   readonly digest?: string;
   readonly endpointConfigName?: string;
   readonly issues?: ReadonlyArray<{ file: string; line: number; column: number; message: string }>;
+  /** Set for a `ballast retry`: who asked for it, and when. */
+  readonly retry?: { readonly requestedBy: string; readonly requestedAt: string };
+  /** For a push-level entry: the push's endpoints by outcome (names), e.g. `{ unchanged: [...] }`. */
+  readonly endpoints?: Readonly<Record<string, readonly string[]>>;
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly durationSeconds: number;
 }
 
 /**
- * Appends an entry. The key is derived from (push time, commit, execution), so a Step Functions
+ * Appends an entry. The key is derived from (start time: the push, or the retry request; commit; execution), so a Step Functions
  * retry of Record writes the same key and `If-None-Match` turns the second write into a no-op:
  * an entry is never lost and never doubled.
  */
 export async function appendLedger(store: JsonStore, entry: LedgerEntry): Promise<'created' | 'exists'> {
   const endpoint = entry.endpoint || REPOSITORY_LEDGER;
   return store.putIfAbsent(
-    keys.ledgerEntry(entry.environment, endpoint, entry.pushedAt, entry.commit, entry.execution),
+    keys.ledgerEntry(entry.environment, endpoint, entry.startedAt, entry.commit, entry.execution),
     entry,
   );
 }
@@ -53,4 +57,41 @@ export async function readLedger(
   const recent = all.slice(-limit);
   const entries = await Promise.all(recent.map((key) => store.get<LedgerEntry>(key)));
   return entries.flatMap((e) => (e ? [e.value] : []));
+}
+
+/** The ledger entry of an outcome, from the push it answers. Pure: Record and RecordPush share it. */
+export function ledgerEntry(
+  input: {
+    readonly push: Push;
+    readonly environment: string;
+    readonly execution: string;
+    readonly retry?: { readonly requestedBy: string; readonly requestedAt: string } | undefined;
+  },
+  endpoint: string,
+  outcome: Outcome,
+  now: string,
+  extra: Partial<LedgerEntry> = {},
+): LedgerEntry {
+  const { push } = input;
+  // A retry is its own event: it starts when it was asked for, not when the commit was pushed.
+  const startedAt = input.retry?.requestedAt ?? push.pushedAt;
+  return {
+    environment: input.environment,
+    endpoint,
+    commit: push.commit,
+    ...(push.previousCommit ? { previousCommit: push.previousCommit } : {}),
+    source: push.source,
+    repository: push.repository,
+    branch: push.branch,
+    pushedBy: push.pushedBy,
+    pushedAt: push.pushedAt,
+    deliveryId: push.deliveryId,
+    execution: input.execution,
+    outcome,
+    startedAt,
+    finishedAt: now,
+    durationSeconds: Math.max(0, Math.round((Date.parse(now) - Date.parse(startedAt)) / 1000)),
+    ...(input.retry ? { retry: { requestedBy: input.retry.requestedBy, requestedAt: input.retry.requestedAt } } : {}),
+    ...extra,
+  };
 }

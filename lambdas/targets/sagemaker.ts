@@ -15,8 +15,8 @@ import type {
   DescribeEndpointCommandOutput,
   Tag,
 } from '@aws-sdk/client-sagemaker';
-import type { ResolvedEndpoint } from '../spec/resolve.ts';
 import type { Rollout } from '../spec/schema.ts';
+import type { Release } from '../workflow/types.ts';
 
 const MAX_NAME = 63;
 
@@ -59,7 +59,12 @@ export function envName(kind: 'PROMPT' | 'CONFIG', name: string): string {
   return `BALLAST_${kind}_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 
-export function tags(resolved: ResolvedEndpoint, commit: string): Tag[] {
+/** What the API inputs need of a release (also satisfied by a ResolvedEndpoint's parts). */
+export type Deployable = Pick<Release, 'name' | 'environment' | 'digest' | 'target' | 'rollout' | 'alarms'> & {
+  readonly model: Pick<Release['model'], 'name' | 'spec'>;
+};
+
+export function tags(resolved: Deployable, commit: string): Tag[] {
   return [
     { Key: 'ballast:managed', Value: 'true' },
     { Key: 'ballast:environment', Value: resolved.environment.name },
@@ -74,7 +79,7 @@ export function tags(resolved: ResolvedEndpoint, commit: string): Tag[] {
  * environment variable naming its pinned, content-addressed S3 object.
  */
 export function modelInput(
-  resolved: ResolvedEndpoint,
+  resolved: Deployable,
   names: SageMakerNames,
   pinned: PinnedArtifacts,
   commit: string,
@@ -102,7 +107,7 @@ export function modelInput(
 }
 
 export function endpointConfigInput(
-  resolved: ResolvedEndpoint,
+  resolved: Deployable,
   names: SageMakerNames,
   commit: string,
 ): CreateEndpointConfigCommandInput {
@@ -196,7 +201,7 @@ export type EndpointReading =
   | { readonly settled: false; readonly phase: string; readonly trafficToNew?: number }
   | {
       readonly settled: true;
-      readonly outcome: 'deployed' | 'rolled-back' | 'failed';
+      readonly outcome: 'deployed' | 'rolled-back' | 'failed' | 'replaced';
       readonly reason?: string;
       readonly liveEndpointConfigName?: string;
     };
@@ -237,6 +242,16 @@ export function readEndpoint(
         ...(endpoint.EndpointConfigName ? { liveEndpointConfigName: endpoint.EndpointConfigName } : {}),
       };
     default: {
+      const pendingConfig = endpoint.PendingDeploymentSummary?.EndpointConfigName;
+      if (pendingConfig !== undefined && pendingConfig !== expectedConfigName) {
+        // Another UpdateEndpoint is rolling out now: this rollout is over, whatever it did.
+        return {
+          settled: true,
+          outcome: 'replaced',
+          reason: `the endpoint is updating to ${pendingConfig} instead`,
+          ...(endpoint.EndpointConfigName ? { liveEndpointConfigName: endpoint.EndpointConfigName } : {}),
+        };
+      }
       const pending = endpoint.PendingDeploymentSummary?.ProductionVariants ?? [];
       const newWeight = pending.reduce((sum, v) => sum + (v.CurrentWeight ?? 0), 0);
       const oldWeight = (endpoint.ProductionVariants ?? []).reduce((sum, v) => sum + (v.CurrentWeight ?? 0), 0);
@@ -247,5 +262,57 @@ export function readEndpoint(
         ...(pending.length > 0 && total > 0 ? { trafficToNew: Math.round((newWeight / total) * 100) } : {}),
       };
     }
+  }
+}
+
+/** What Deploy does next, from DescribeEndpoint (undefined: the endpoint does not exist). */
+export type DeployAction =
+  /** No endpoint yet: CreateEndpoint. */
+  | { readonly action: 'create' }
+  /** InService on another configuration: UpdateEndpoint, replacing `previous`. */
+  | { readonly action: 'update'; readonly previous: string }
+  /** Already InService on this configuration: nothing to start, go verify. */
+  | { readonly action: 'live' }
+  /** This configuration's creation or update is already running (a retried Deploy, a lost response). */
+  | { readonly action: 'follow'; readonly previous?: string }
+  /** Busy with another rollout (or being deleted): wait, then decide again. */
+  | { readonly action: 'wait'; readonly status: string }
+  /** A Failed endpoint (only a failed creation leaves one): delete it, then create it again. */
+  | { readonly action: 'recreate'; readonly reason?: string };
+
+/**
+ * Decides Deploy's action. Only InService is a state SageMaker accepts UpdateEndpoint in; only the
+ * pending deployment (PendingDeploymentSummary) says which configuration an update is rolling out.
+ * While an update runs, EndpointConfigName still names the old configuration, so "the current
+ * configuration is ours" means nothing then: a revert pushed during a rollout has the old
+ * configuration's name, and must wait for the running update to end and then update again.
+ * (SageMaker API Reference, DescribeEndpoint: EndpointStatus, PendingDeploymentSummary.)
+ */
+export function decideDeploy(
+  current:
+    | Pick<
+        DescribeEndpointCommandOutput,
+        'EndpointStatus' | 'EndpointConfigName' | 'FailureReason' | 'PendingDeploymentSummary'
+      >
+    | undefined,
+  endpointConfigName: string,
+): DeployAction {
+  if (!current) return { action: 'create' };
+  const status = current.EndpointStatus ?? 'Unknown';
+  const previous = current.EndpointConfigName;
+  switch (status) {
+    case 'InService':
+      if (previous === endpointConfigName) return { action: 'live' };
+      return previous ? { action: 'update', previous } : { action: 'wait', status };
+    case 'Failed':
+      return { action: 'recreate', ...(current.FailureReason ? { reason: current.FailureReason } : {}) };
+    case 'Creating':
+      return previous === endpointConfigName ? { action: 'follow' } : { action: 'wait', status };
+    default:
+      // Updating, SystemUpdating, RollingBack, UpdateRollbackFailed, Deleting, OutOfService, ...
+      if (current.PendingDeploymentSummary?.EndpointConfigName === endpointConfigName) {
+        return { action: 'follow', ...(previous && previous !== endpointConfigName ? { previous } : {}) };
+      }
+      return { action: 'wait', status };
   }
 }

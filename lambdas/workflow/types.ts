@@ -1,8 +1,11 @@
-import type { Rollout as RolloutSpec } from '../spec/schema.ts';
+import type { ResolvedTarget } from '../spec/resolve.ts';
+import type { ConfigSpec, Environment, ModelSpec, PromptSpec, Rollout as RolloutSpec } from '../spec/schema.ts';
 
 /**
  * The data the deploy workflow passes between its states. Step Functions payloads are limited
- * (256 KiB), so states pass references (S3 keys, digests), never repository contents.
+ * (256 KiB per state input or output), so states pass references (S3 keys, names), never
+ * repository contents: the plan's items are endpoint names only, so that a push that changes
+ * 2,000 endpoints still fits, and each endpoint's work is read from its release document in S3.
  */
 
 /** Where a push came from, normalised from a CodeCommit event or a GitHub webhook. */
@@ -23,6 +26,16 @@ export interface Push {
   readonly deliveryId: string;
 }
 
+/**
+ * A deliberate re-deployment asked for with `ballast retry`: the endpoint's desired commit is
+ * deployed again and the quarantine of its content is lifted, recorded with who asked.
+ */
+export interface Retry {
+  readonly endpoint: string;
+  readonly requestedBy: string;
+  readonly requestedAt: string;
+}
+
 /** Output of Resolve. */
 export interface Resolved {
   readonly push: Push;
@@ -32,56 +45,122 @@ export interface Resolved {
   readonly ignored?: string;
   /** S3 key of the commit's snapshot (the Ballast files at the commit), when not ignored. */
   readonly snapshotKey?: string;
+  /** Set when the execution is a `ballast retry`, not a push; null otherwise (the ASL always passes it on). */
+  readonly retry?: Retry | null;
 }
 
-/** One endpoint whose effective spec changed and must be rolled out. */
+/** An endpoint the commit changes, as the plan document lists it. */
 export interface PlannedEndpoint {
   readonly name: string;
   readonly target: 'sagemaker' | 'eks';
-  /** Digest of everything that affects the deployment (see lambdas/spec resolveEndpoints). */
   readonly digest: string;
-  /** What differs from the live version: `initial`, `endpoint`, `model:NAME`, `prompt:NAME`, `config:NAME`. */
+  /** What differs from the previous commit: `initial`, `endpoint`, `model:NAME`, `prompt:NAME`, `config:NAME`. */
   readonly changes: readonly string[];
 }
 
-/** Output of Validate (the plan). */
+export interface PlanIssue {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly message: string;
+}
+
+/** Output of Validate: small enough for any repository, the details are in the plan document. */
 export interface Plan {
   readonly valid: boolean;
   /** The first issues, for the ledger and the commit comment; the full list is in S3. */
-  readonly issues?: ReadonlyArray<{ file: string; line: number; column: number; message: string }>;
+  readonly issues?: readonly PlanIssue[];
   readonly issueCount?: number;
+  /** The endpoints to roll out, by name: the items of the workflow's Map. */
+  readonly items: readonly string[];
+  /** S3 key of the {@link PlanDocument}. */
+  readonly planKey?: string;
+  readonly counts: { readonly changed: number; readonly unchanged: number; readonly deferred: number };
+}
+
+/** The full plan of one push for one environment, stored next to the commit's snapshot. */
+export interface PlanDocument {
+  readonly commit: string;
+  readonly environment: string;
+  /** The commit the plan compared with (the environment's previous head), if any. */
+  readonly comparedWith?: string;
   readonly endpoints: readonly PlannedEndpoint[];
-  /** Endpoints the commit does not change (same effective digest as what is live). */
+  /** Endpoints whose effective content is the same as at the compared commit. */
   readonly unchanged: readonly string[];
   /** Endpoints on targets this deploy workflow does not roll out yet (EKS), with the reason. */
-  readonly deferred?: ReadonlyArray<{ readonly name: string; readonly reason: string }>;
+  readonly deferred: ReadonlyArray<{ readonly name: string; readonly reason: string }>;
+  /** Endpoints the compared commit declared and this one does not (reported; never deleted here). */
+  readonly removed: readonly string[];
+}
+
+/** Where a resource (or one of its fields) is declared: `file:line:column` for error messages. */
+export interface Declared {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+/**
+ * What one commit deploys to one endpoint: everything the per-endpoint steps need, resolved and
+ * validated once by Validate and stored write-once at `commits/<commit>/<env>/endpoints/<name>.json`.
+ * The steps after Validate read this document instead of the snapshot, so none of them parses YAML
+ * or validates a repository (their memory and bundle stay small, whatever the repository's size).
+ */
+export interface Release {
+  readonly commit: string;
+  readonly name: string;
+  readonly environment: Environment;
+  readonly digest: string;
+  readonly changes: readonly string[];
+  /** Digest per component (`endpoint`, `model:NAME`, `prompt:NAME`, `config:NAME`). */
+  readonly components: Readonly<Record<string, string>>;
+  readonly target: ResolvedTarget;
+  readonly rollout: RolloutSpec;
+  readonly alarms: readonly string[];
+  readonly declaredAt: Declared;
+  readonly model: {
+    readonly name: string;
+    readonly spec: ModelSpec;
+    readonly declaredAt: Declared;
+    /** Where `spec.artifact` is declared: artifact errors point here. */
+    readonly artifactAt: Declared;
+  };
+  readonly prompts: ReadonlyArray<{ readonly name: string; readonly spec: PromptSpec; readonly declaredAt: Declared }>;
+  readonly configs: ReadonlyArray<{ readonly name: string; readonly spec: ConfigSpec; readonly declaredAt: Declared }>;
 }
 
 /** Input of every per-endpoint state (the Map's item selector builds it). */
 export interface EndpointWork {
   readonly push: Push;
   readonly environment: string;
-  readonly snapshotKey: string;
-  readonly endpoint: PlannedEndpoint;
-  /** The Step Functions execution name: the lease holder's identity. */
+  /** The endpoint's name; its release document is at keys.release(commit, environment, endpoint). */
+  readonly endpoint: string;
+  /** The parent Step Functions execution's name: the lease holder's identity. */
   readonly execution: string;
+  readonly retry?: Retry;
 }
 
 export interface Lease {
   readonly acquired: boolean;
-  /** Why not: a newer push holds or held the endpoint, the commit is already live, or it is quarantined. */
+  /** Why not: a newer push holds or held the endpoint, the content is already live, or it is quarantined. */
   readonly reason?: 'superseded' | 'already-live' | 'quarantined';
+  readonly digest: string;
 }
 
 export interface Registration {
   /** S3 key of the version pointer written for (environment, endpoint, commit). */
   readonly pointerKey: string;
-  readonly modelArtifactKey: string;
+  /** The pinned, content-addressed copies Deploy hands to SageMaker (`s3://` URIs). */
+  readonly pinned: {
+    readonly modelDataUrl: string;
+    readonly prompts: Readonly<Record<string, string>>;
+    readonly configs: Readonly<Record<string, string>>;
+  };
 }
 
 export interface Rollout {
-  /** `started` a deployment; `waiting` for another rollout to finish first. */
-  readonly status: 'started' | 'waiting';
+  /** `started` a deployment; `waiting` for another rollout to finish first; `live` already runs it. */
+  readonly status: 'started' | 'waiting' | 'live';
   /** CreateEndpoint (the first deployment) or UpdateEndpoint (a blue/green rollout). */
   readonly operation: 'create' | 'update';
   readonly endpointName: string;
@@ -89,23 +168,43 @@ export interface Rollout {
   readonly previousEndpointConfigName?: string;
   readonly startedAt: string;
   /**
-   * The endpoint's rollout and rollback alarms, carried along so that the polling steps
-   * (CheckRollout, Verify) need not read and validate the commit's snapshot again on every wake-up.
+   * The endpoint's rollout and rollback alarms, carried along so that the polling step
+   * (CheckRollout) need not read the release document again on every wake-up.
    */
   readonly plan: { readonly rollout: RolloutSpec; readonly alarms: readonly string[] };
   /** Seconds the Wait state sleeps before the next check: sized from the rollout's known phases. */
   readonly nextCheckSeconds: number;
   readonly checks: number;
+  /** Set by CheckRollout once the rollout has settled: what the endpoint really runs. */
+  readonly verification?: Verification;
+  /** Progress while the rollout runs (for narration): share of traffic on the new fleet, phase. */
+  readonly trafficToNew?: number;
+  readonly phase?: string;
 }
 
-export interface RolloutCheck extends Rollout {
-  readonly settled: boolean;
-}
-
-export type Outcome = 'deployed' | 'rolled-back' | 'failed' | 'superseded' | 'rejected' | 'unchanged';
+export type Outcome =
+  | 'deployed'
+  | 'rolled-back'
+  | 'failed'
+  | 'superseded'
+  | 'rejected'
+  | 'unchanged'
+  | 'quarantined'
+  | 'deferred';
 
 export interface Verification {
-  readonly outcome: Extract<Outcome, 'deployed' | 'rolled-back' | 'failed'>;
+  /**
+   * `replaced`: another update of the endpoint took over before this rollout settled (a newer push
+   * when this execution lost its lease, else someone else's UpdateEndpoint).
+   */
+  readonly outcome: 'deployed' | 'rolled-back' | 'failed' | 'replaced';
   readonly reason?: string;
   readonly liveEndpointConfigName?: string;
+}
+
+/** What a per-endpoint iteration returns to the Map: small, so 2,000 of them fit one payload. */
+export interface EndpointResult {
+  readonly endpoint: string;
+  readonly outcome: Outcome | 'unrecorded';
+  readonly reason?: string;
 }

@@ -8,21 +8,13 @@ import {
   SageMakerClient,
 } from '@aws-sdk/client-sagemaker';
 import { parseDocument } from 'yaml';
-import { handler as checkRollout } from '../../lambdas/handlers/check-rollout.ts';
-import { handler as deploy } from '../../lambdas/handlers/deploy.ts';
-import { handler as lease } from '../../lambdas/handlers/lease.ts';
-import { handler as record } from '../../lambdas/handlers/record.ts';
-import { handler as register } from '../../lambdas/handlers/register.ts';
-import { handler as resolve } from '../../lambdas/handlers/resolve.ts';
-import { handler as validate } from '../../lambdas/handlers/validate.ts';
-import { handler as verify } from '../../lambdas/handlers/verify.ts';
 import type { EndpointState } from '../../lambdas/state/endpoint-state.ts';
 import { JsonStore } from '../../lambdas/state/json-store.ts';
 import { keys } from '../../lambdas/state/keys.ts';
 import { readLedger } from '../../lambdas/state/ledger.ts';
 import type { EventBridgeEvent, EventPattern } from '../../sandbox/events.ts';
 import { commitFiles, EXAMPLE_REPO_DIR, readTree, seedExampleAccount } from '../../sandbox/example-world.ts';
-import { DEPLOY_ASL, LocalPipeline } from '../../sandbox/pipeline.ts';
+import { DEPLOY_ASL, DEPLOY_FUNCTIONS, LocalPipeline } from '../../sandbox/pipeline.ts';
 import type { LoggedRequest } from '../../sandbox/request-log.ts';
 import { type LambdaHandler, type LocalExecution, LocalRunner } from '../../sandbox/runner.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
@@ -39,17 +31,16 @@ export const ENDPOINT_FILE = 'endpoints/summarizer.yaml';
 export const PROMPT_FILE = 'prompts/summarize.yaml';
 
 /** The deploy workflow's Lambda functions, named as the ASL names them (`${DeployFunctionArn}` → `Deploy`). */
-export const HANDLERS = {
-  Resolve: resolve,
-  Validate: validate,
-  Lease: lease,
-  Register: register,
-  Deploy: deploy,
-  CheckRollout: checkRollout,
-  Verify: verify,
-  Record: record,
-} as const;
-export type HandlerName = keyof typeof HANDLERS;
+export const HANDLERS = DEPLOY_FUNCTIONS;
+export type HandlerName =
+  | 'Resolve'
+  | 'Validate'
+  | 'Lease'
+  | 'Register'
+  | 'Deploy'
+  | 'CheckRollout'
+  | 'Record'
+  | 'RecordPush';
 
 /**
  * Runs around one workflow function, in-process: the test sees the input, calls the real handler

@@ -1,0 +1,52 @@
+/**
+ * The execution input `ballast retry` starts the deploy workflow with: not a push, a deliberate
+ * request to deploy an endpoint's desired commit again and lift the quarantine of its content.
+ * It crosses a trust boundary (anyone with states:StartExecution can write it), so every field is
+ * checked; what it may do is bounded by the endpoint's own state (only the desired commit, which a
+ * push to a watched branch put there, can be deployed).
+ */
+import { InvalidInputError } from '../aws/errors.ts';
+import { isObject, requireInstant, requireString } from './common.ts';
+
+export interface RetryRequest {
+  readonly source: 'ballast';
+  readonly action: 'retry';
+  readonly environment: string;
+  readonly endpoint: string;
+  /** Who asked (the caller's IAM identity, or the local user), for the ledger. */
+  readonly requestedBy: string;
+  readonly requestedAt: string;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
+
+export function isRetryRequest(input: unknown): boolean {
+  return isObject(input) && input.source === 'ballast' && input.action === 'retry';
+}
+
+export function parseRetryRequest(input: unknown): RetryRequest {
+  const what = 'retry request';
+  if (!isObject(input)) throw new InvalidInputError(`${what}: expected an object`);
+  const environment = requireString(input, 'environment', what);
+  const endpoint = requireString(input, 'endpoint', what);
+  for (const [field, value] of [
+    ['environment', environment],
+    ['endpoint', endpoint],
+  ] as const) {
+    if (!NAME.test(value)) throw new InvalidInputError(`${what}: '${value}' is not a valid ${field} name`);
+  }
+  return {
+    source: 'ballast',
+    action: 'retry',
+    environment,
+    endpoint,
+    requestedBy: requireString(input, 'requestedBy', what).slice(0, 256),
+    requestedAt: requireInstant(requireString(input, 'requestedAt', what), `${what}.requestedAt`),
+  };
+}
+
+/** The execution name of a retry: unique per request, valid for Step Functions (80 of [A-Za-z0-9_-]). */
+export function retryExecutionName(request: Pick<RetryRequest, 'environment' | 'endpoint' | 'requestedAt'>): string {
+  const stamp = request.requestedAt.replace(/[^0-9]/g, '').slice(0, 17);
+  return `retry-${request.environment}-${request.endpoint}`.slice(0, 60).replace(/[^A-Za-z0-9_-]/g, '-') + `-${stamp}`;
+}

@@ -1,0 +1,182 @@
+/**
+ * How a per-endpoint iteration ends, as pure rules: the outcome the ledger and Git are told, the
+ * endpoint state that follows, and what cleanup may remove. Record only sequences the effects.
+ *
+ * Two decisions hold across the workflows:
+ * - Newer wins, and says so: an execution that no longer holds the endpoint's lease is
+ *   `superseded`, whatever SageMaker did with its rollout; it never quarantines anything.
+ * - What fails is quarantined as content (the endpoint's digest), so that no later commit with the
+ *   same effective content deploys it again; `ballast retry` is the deliberate way out.
+ */
+import type { Lease, Outcome, Verification } from '../workflow/types.ts';
+import { completeRollout, type EndpointState, holdsLease, type Quarantined, releaseLease } from './endpoint-state.ts';
+
+export type RecordEvent =
+  | {
+      readonly kind: 'rollout';
+      readonly verification: Verification;
+      readonly endpointConfigName: string;
+      readonly previousEndpointConfigName?: string;
+      readonly pointerKey: string;
+    }
+  | { readonly kind: 'failure'; readonly error: { readonly name: string; readonly message: string } }
+  | { readonly kind: 'skipped'; readonly reason: NonNullable<Lease['reason']> };
+
+export interface RecordRequest {
+  readonly execution: string;
+  readonly commit: string;
+  readonly digest: string;
+}
+
+export interface RecordDecision {
+  readonly outcome: Outcome;
+  readonly reason: string;
+  /** The state to write; undefined leaves it as it is. */
+  readonly state?: EndpointState;
+  /** Present when this execution deployed: the configurations cleanup must keep. */
+  readonly cleanup?: { readonly keep: readonly string[] };
+}
+
+/** Errors that say the content itself cannot deploy: retrying the same content cannot help. */
+const CONTENT_ERRORS = new Set(['InvalidInputError', 'ArtifactIntegrityError']);
+
+export function decideRecord(
+  state: EndpointState | undefined,
+  request: RecordRequest,
+  event: RecordEvent,
+  now: string,
+): RecordDecision {
+  const ours = holdsLease(state, request.execution);
+  const newer = state?.lease ? `a newer push (${state.lease.commit.slice(0, 12)})` : 'a newer push';
+  switch (event.kind) {
+    case 'skipped':
+      return skipped(state, request, event.reason);
+    case 'failure': {
+      if (event.error.name === 'LeaseLostError' || (!ours && state?.lease)) {
+        return { outcome: 'superseded', reason: `${newer} took the endpoint over` };
+      }
+      const reason = `${event.error.name}: ${event.error.message}`;
+      if (!state || !ours) return { outcome: 'failed', reason };
+      // Quarantined either way: only `ballast retry` (or a commit that changes the content) deploys
+      // it again. A content error says so; an infrastructure error is worth a deliberate retry.
+      const hint = CONTENT_ERRORS.has(event.error.name) ? '' : ' (`ballast retry` deploys it again)';
+      return {
+        outcome: 'failed',
+        reason: `${reason}${hint}`,
+        state: completeRollout(state, request.execution, request, { outcome: 'failed', reason, quarantine: true }, now),
+      };
+    }
+    case 'rollout': {
+      const { verification } = event;
+      if (!state) return { outcome: 'failed', reason: 'the endpoint has no state; Lease writes it' };
+      if (!ours) {
+        // Superseded. If SageMaker put it live anyway, the endpoint runs it until the newer rollout
+        // lands: completeRollout records that while the newer push is in flight.
+        const live = verification.outcome === 'deployed';
+        return {
+          outcome: 'superseded',
+          reason: live
+            ? `went live, then ${newer} took the endpoint over`
+            : `${newer} took the endpoint over before this rollout ended`,
+          ...(live
+            ? {
+                state: completeRollout(
+                  state,
+                  request.execution,
+                  request,
+                  { outcome: 'deployed', live: liveRef(request, event, now) },
+                  now,
+                ),
+              }
+            : {}),
+        };
+      }
+      switch (verification.outcome) {
+        case 'deployed': {
+          const keep = [
+            event.endpointConfigName,
+            event.previousEndpointConfigName,
+            state.live?.endpointConfigName,
+            state.lastGood?.endpointConfigName,
+          ].filter((name): name is string => name !== undefined);
+          return {
+            outcome: 'deployed',
+            reason: `live on ${event.endpointConfigName}`,
+            state: completeRollout(
+              state,
+              request.execution,
+              request,
+              { outcome: 'deployed', live: liveRef(request, event, now) },
+              now,
+            ),
+            cleanup: { keep: [...new Set(keep)] },
+          };
+        }
+        case 'replaced':
+          // Someone else's UpdateEndpoint took over while this execution still held the lease: not
+          // the content's fault, so nothing is quarantined; the reconciler compares again.
+          return {
+            outcome: 'failed',
+            reason: `another update replaced this rollout: ${verification.reason ?? ''}`.trim(),
+            state: releaseLease(state, request.execution, now),
+          };
+        default: {
+          const reason = verification.reason ?? verification.outcome;
+          return {
+            outcome: verification.outcome,
+            reason,
+            state: completeRollout(
+              state,
+              request.execution,
+              request,
+              { outcome: verification.outcome, reason, quarantine: true },
+              now,
+            ),
+          };
+        }
+      }
+    }
+  }
+}
+
+function liveRef(
+  request: RecordRequest,
+  event: Extract<RecordEvent, { kind: 'rollout' }>,
+  now: string,
+): NonNullable<EndpointState['live']> {
+  return {
+    commit: request.commit,
+    digest: request.digest,
+    endpointConfigName: event.endpointConfigName,
+    pointerKey: event.pointerKey,
+    at: now,
+  };
+}
+
+function skipped(
+  state: EndpointState | undefined,
+  request: RecordRequest,
+  reason: NonNullable<Lease['reason']>,
+): RecordDecision {
+  switch (reason) {
+    case 'superseded':
+      return {
+        outcome: 'superseded',
+        reason: `a newer push (${state?.desired?.commit.slice(0, 12) ?? 'unknown'}) asked for the endpoint first`,
+      };
+    case 'already-live':
+      return {
+        outcome: 'unchanged',
+        reason: `this content is live already (${state?.live?.endpointConfigName ?? ''})`,
+      };
+    case 'quarantined': {
+      const entry = state?.quarantined.find((q) => q.digest === request.digest);
+      return { outcome: 'quarantined', reason: quarantineReason(entry) };
+    }
+  }
+}
+
+export function quarantineReason(entry: Quarantined | undefined): string {
+  const cause = entry ? ` (commit ${entry.commit.slice(0, 12)}: ${entry.reason})` : '';
+  return `this content failed or was rolled back before${cause}; it is quarantined until a commit changes it or \`ballast retry\` lifts it`;
+}

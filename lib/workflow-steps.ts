@@ -1,0 +1,207 @@
+/**
+ * The deploy workflow's steps: the one manifest that lib/ (functions, IAM, state machine
+ * substitutions), the local runner (sandbox/local) and the tests read. Plain data, no CDK types,
+ * so the sandbox can load it without aws-cdk-lib.
+ *
+ * Each step names its handler module, the `${<Placeholder>FunctionArn}` it fills in the ASL, the
+ * BALLAST_* settings its handler reads, its sizing, and the permissions it needs as data that
+ * lib/workflow-functions.ts turns into IAM statements.
+ */
+
+/** A BALLAST_* environment variable a handler reads. */
+export type Setting =
+  | 'BALLAST_STATE_BUCKET'
+  | 'BALLAST_RESOURCE_PREFIX'
+  | 'BALLAST_SAGEMAKER_ROLE_ARN'
+  | 'BALLAST_GITHUB_API_URL'
+  | 'BALLAST_GITHUB_TOKEN_SECRET_NAME'
+  | 'BALLAST_ACCOUNT_ID'
+  | 'BALLAST_REGION';
+
+/** The settings a step reads only when the watched repository is on GitHub. */
+export const GITHUB_SETTINGS: readonly Setting[] = ['BALLAST_GITHUB_API_URL', 'BALLAST_GITHUB_TOKEN_SECRET_NAME'];
+
+/** Key prefixes of the Ballast store (see lambdas/state/keys.ts). */
+export type StorePrefix = 'artifacts/' | 'commits/' | 'environments/' | 'pointers/' | 'state/' | 'ledger/';
+
+export interface StepPermissions {
+  /** Object access in the Ballast store, by key prefix. */
+  readonly store?: {
+    readonly read?: readonly StorePrefix[];
+    readonly write?: readonly StorePrefix[];
+    readonly readWrite?: readonly StorePrefix[];
+  };
+  /** SageMaker actions on Ballast's own resources (names under the resource prefix). */
+  readonly sagemaker?: readonly string[];
+  /** SageMaker List actions, which support no resource-level permissions. */
+  readonly sagemakerList?: readonly string[];
+  /** Passes the SageMaker execution role to SageMaker (CreateModel). */
+  readonly passSageMakerRole?: boolean;
+  readonly cloudwatch?: ReadonlyArray<'DescribeAlarms' | 'DescribeAlarmHistory' | 'PutMetricData'>;
+  /** CodeCommit actions on the watched repository (CodeCommit sources). */
+  readonly codecommit?: readonly string[];
+  /** Reads the GitHub token secret (GitHub sources). */
+  readonly githubToken?: boolean;
+  /** Reads the artifact source buckets the stack owner lists (Register). */
+  readonly artifactSources?: boolean;
+}
+
+export interface WorkflowStep {
+  /** The step's name in the manifest and the construct id (`Resolve` → `ResolveFunctionArn`). */
+  readonly placeholder: string;
+  /** Handler module under lambdas/handlers/. */
+  readonly file: string;
+  readonly description: string;
+  readonly timeoutSeconds: number;
+  readonly memorySize: number;
+  /** Settings the handler reads, for every source. */
+  readonly settings: readonly Setting[];
+  /** Whether the handler also reads the GitHub settings (when the source is GitHub). */
+  readonly github?: boolean;
+  readonly permissions: StepPermissions;
+}
+
+export type StepName =
+  | 'resolve'
+  | 'validate'
+  | 'lease'
+  | 'register'
+  | 'deploy'
+  | 'checkRollout'
+  | 'record'
+  | 'recordPush';
+
+/** The deploy workflow's steps, in the order the workflow runs them. */
+export const DEPLOY_STEPS: Readonly<Record<StepName, WorkflowStep>> = {
+  resolve: {
+    placeholder: 'Resolve',
+    file: 'resolve.ts',
+    description: 'Ballast Resolve: the pushed commit, its environment, a snapshot of its Ballast files',
+    timeoutSeconds: 120,
+    memorySize: 1024,
+    settings: ['BALLAST_STATE_BUCKET', 'BALLAST_ACCOUNT_ID', 'BALLAST_REGION'],
+    github: true,
+    permissions: {
+      // The snapshot under commits/; a retry reads the endpoint's state to find its desired push.
+      store: { readWrite: ['commits/'], read: ['state/'] },
+      codecommit: ['codecommit:GetFolder', 'codecommit:GetFile', 'codecommit:GetCommit', 'codecommit:GetBlob'],
+      githubToken: true,
+    },
+  },
+  validate: {
+    placeholder: 'Validate',
+    file: 'validate.ts',
+    description: 'Ballast Validate: schema and semantic checks; the plan and one release per changed endpoint',
+    timeoutSeconds: 300,
+    // The only step that parses and validates the repository: a repository at the 16 MiB limit
+    // needs about 750 MB to validate (measured), so this is the one large function.
+    memorySize: 1769,
+    settings: ['BALLAST_STATE_BUCKET'],
+    permissions: { store: { readWrite: ['commits/', 'environments/'] } },
+  },
+  lease: {
+    placeholder: 'Lease',
+    file: 'lease.ts',
+    description: "Ballast Lease: take the endpoint's lease (compare-and-swap); newer pushes win",
+    timeoutSeconds: 30,
+    memorySize: 256,
+    settings: ['BALLAST_STATE_BUCKET'],
+    permissions: { store: { readWrite: ['state/'], read: ['commits/'] } },
+  },
+  register: {
+    placeholder: 'Register',
+    file: 'register.ts',
+    // Streams each artifact through sha256 and copies it: time and network bound, so generous.
+    description: 'Ballast Register: verify artifact digests, store them content-addressed, write the version pointer',
+    timeoutSeconds: 900,
+    memorySize: 1769,
+    settings: ['BALLAST_STATE_BUCKET'],
+    permissions: {
+      store: { readWrite: ['artifacts/', 'pointers/'], read: ['commits/', 'state/'] },
+      artifactSources: true,
+    },
+  },
+  deploy: {
+    placeholder: 'Deploy',
+    file: 'deploy.ts',
+    description: 'Ballast Deploy: SageMaker model, endpoint config, and a blue/green endpoint update',
+    timeoutSeconds: 60,
+    memorySize: 256,
+    settings: ['BALLAST_STATE_BUCKET', 'BALLAST_RESOURCE_PREFIX', 'BALLAST_SAGEMAKER_ROLE_ARN'],
+    permissions: {
+      store: { read: ['state/', 'commits/'] },
+      sagemaker: [
+        'sagemaker:CreateModel',
+        'sagemaker:CreateEndpointConfig',
+        'sagemaker:CreateEndpoint',
+        'sagemaker:UpdateEndpoint',
+        'sagemaker:DescribeEndpoint',
+        // A first CreateEndpoint that ends Failed is deleted so that a retry can create it again.
+        'sagemaker:DeleteEndpoint',
+        // Create* with Tags needs AddTags on the created resource.
+        'sagemaker:AddTags',
+      ],
+      passSageMakerRole: true,
+      cloudwatch: ['DescribeAlarms'],
+    },
+  },
+  checkRollout: {
+    placeholder: 'CheckRollout',
+    file: 'check-rollout.ts',
+    description: 'Ballast CheckRollout: has the rollout settled, and does the endpoint run this configuration',
+    timeoutSeconds: 30,
+    memorySize: 256,
+    settings: [],
+    permissions: {
+      sagemaker: ['sagemaker:DescribeEndpoint'],
+      // Names the alarm behind a silent rollback from the alarms' state history.
+      cloudwatch: ['DescribeAlarmHistory'],
+    },
+  },
+  record: {
+    placeholder: 'Record',
+    file: 'record.ts',
+    description: 'Ballast Record: endpoint state, ledger entry, metric, cleanup, commit comment or status',
+    timeoutSeconds: 120,
+    memorySize: 256,
+    settings: ['BALLAST_STATE_BUCKET', 'BALLAST_RESOURCE_PREFIX'],
+    github: true,
+    permissions: {
+      // Ledger entries are write-once (If-None-Match): Record never reads them back.
+      store: { readWrite: ['state/'], read: ['commits/'], write: ['ledger/'] },
+      sagemaker: [
+        // Cleanup proves ownership by tags and checks what the endpoint runs before each deletion.
+        'sagemaker:DescribeEndpoint',
+        'sagemaker:DescribeEndpointConfig',
+        'sagemaker:ListTags',
+        'sagemaker:DeleteModel',
+        'sagemaker:DeleteEndpointConfig',
+      ],
+      sagemakerList: ['sagemaker:ListModels', 'sagemaker:ListEndpointConfigs'],
+      cloudwatch: ['PutMetricData'],
+      // GetCommit finds the parent to compare with when the push has no previous commit (a new branch).
+      codecommit: ['codecommit:PostCommentForComparedCommit', 'codecommit:GetCommit'],
+      githubToken: true,
+    },
+  },
+  recordPush: {
+    placeholder: 'RecordPush',
+    file: 'record-push.ts',
+    description:
+      "Ballast RecordPush: the push's answer (rejected, unchanged, failed, summary) in the ledger and in Git",
+    timeoutSeconds: 60,
+    memorySize: 256,
+    settings: ['BALLAST_STATE_BUCKET'],
+    github: true,
+    permissions: {
+      store: { read: ['commits/'], write: ['ledger/'] },
+      codecommit: ['codecommit:PostCommentForComparedCommit', 'codecommit:GetCommit'],
+      githubToken: true,
+    },
+  },
+};
+
+/** The settings a step's function gets for a source type. */
+export function stepSettings(step: WorkflowStep, source: 'codecommit' | 'github'): Setting[] {
+  return [...step.settings, ...(step.github && source === 'github' ? GITHUB_SETTINGS : [])];
+}
