@@ -48,9 +48,14 @@ export function nowIso(): string {
 /** The release Validate wrote for this endpoint and commit: what the per-endpoint steps deploy. */
 export async function readRelease(
   store: JsonStore,
-  work: { readonly push: { readonly commit: string }; readonly environment: string; readonly endpoint: string },
+  work: {
+    readonly push: { readonly commit: string };
+    readonly environment: string;
+    readonly execution: string;
+    readonly endpoint: string;
+  },
 ): Promise<Release> {
-  const key = keys.release(work.push.commit, work.environment, work.endpoint);
+  const key = keys.release(work.push.commit, work.environment, work.execution, work.endpoint);
   const release = await store.get<Release>(key);
   if (!release) throw new InvalidInputError(`s3://${store.bucket}/${key} does not exist; Validate writes it`);
   return release.value;

@@ -54,10 +54,10 @@ export async function validate(input: ValidateInput): Promise<Plan> {
   const head = await store.get<EnvironmentHead>(headKey);
   const plan = planPush(input.push, input.environment, resolved, head?.value, force);
   await mapPool(plan.releases, WRITE_CONCURRENCY, (release) =>
-    store.putIfAbsent(keys.release(input.push.commit, input.environment, release.name), release),
+    store.putIfAbsent(keys.release(input.push.commit, input.environment, input.execution, release.name), release),
   );
-  const planKey = keys.plan(input.push.commit, input.environment);
-  if (force === undefined) await store.putIfAbsent(planKey, plan.document);
+  const planKey = keys.plan(input.push.commit, input.environment, input.execution);
+  await store.putIfAbsent(planKey, plan.document);
   if (plan.head) {
     const next = plan.head;
     // Compare-and-swap: of two racing pushes, the newer one's head stays.
@@ -75,7 +75,7 @@ export async function validate(input: ValidateInput): Promise<Plan> {
   return {
     valid: true,
     items: document.endpoints.map((e) => e.name),
-    ...(force === undefined ? { planKey } : {}),
+    planKey,
     counts: {
       changed: document.endpoints.length,
       unchanged: document.unchanged.length,

@@ -5,8 +5,8 @@
  *   artifacts/sha256/<hex>                         immutable content-addressed blobs (models, prompts, configs)
  *   commits/<commit>/snapshot.json                 the Ballast files of a commit, as Resolve read them
  *   commits/<commit>/validation-<environment>.json the full validation report
- *   commits/<commit>/<env>/plan.json               the push's plan: changed, unchanged, deferred, removed endpoints
- *   commits/<commit>/<env>/endpoints/<name>.json   the release: what the commit deploys to one endpoint (write-once)
+ *   commits/<commit>/<env>/<execution>/plan.json   an execution's plan: changed, unchanged, deferred, removed endpoints
+ *   commits/<commit>/<env>/<execution>/<name>.json a release: what the execution deploys to one endpoint (write-once)
  *   environments/<env>/head.json                   the newest commit planned for the environment and its digests
  *   pointers/<env>/<endpoint>/<commit>.json        version pointer: commit -> artifact digests (write-once)
  *   state/<env>/<endpoint>.json                    desired / live / last good / quarantined, and the lease
@@ -22,9 +22,12 @@ export const keys = {
   validation: (commit: string, environment: string) => `commits/${commit}/validation-${environment}.json`,
   pointer: (environment: string, endpoint: string, commit: string) =>
     `pointers/${environment}/${endpoint}/${commit}.json`,
-  plan: (commit: string, environment: string) => `commits/${commit}/${environment}/plan.json`,
-  release: (commit: string, environment: string, endpoint: string) =>
-    `commits/${commit}/${environment}/endpoints/${endpoint}.json`,
+  // Per execution: what changed depends on the environment's head when the execution planned, so a
+  // re-delivered push (same commit, later) has its own plan and releases.
+  plan: (commit: string, environment: string, execution: string) =>
+    `commits/${commit}/${environment}/${execution}/plan.json`,
+  release: (commit: string, environment: string, execution: string, endpoint: string) =>
+    `commits/${commit}/${environment}/${execution}/${endpoint}.json`,
   head: (environment: string) => `environments/${environment}/head.json`,
   state: (environment: string, endpoint: string) => `state/${environment}/${endpoint}.json`,
   statePrefix: (environment?: string) => (environment ? `state/${environment}/` : 'state/'),

@@ -31,6 +31,7 @@ export const validateInput = z.object({
   push,
   environment: name,
   snapshotKey: z.string().min(1),
+  execution: z.string().min(1),
   retry: optionalRetry,
 });
 export type ValidateInput = z.output<typeof validateInput>;

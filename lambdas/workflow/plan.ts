@@ -53,16 +53,16 @@ export function planPush(
     const components = componentDigests(endpoint);
     digests[endpoint.name] = { digest: endpoint.digest, components };
     if (force !== undefined && endpoint.name !== force) continue;
+    const before = head?.endpoints[endpoint.name];
+    if (before?.digest === endpoint.digest && force === undefined) {
+      unchanged.push(endpoint.name);
+      continue;
+    }
     if (endpoint.target.kind !== 'sagemaker') {
       deferred.push({
         name: endpoint.name,
         reason: 'EKS targets are validated but not rolled out by this version of Ballast',
       });
-      continue;
-    }
-    const before = head?.endpoints[endpoint.name];
-    if (before?.digest === endpoint.digest && force === undefined) {
-      unchanged.push(endpoint.name);
       continue;
     }
     const changes =

@@ -102,7 +102,7 @@ export interface Declared {
 
 /**
  * What one commit deploys to one endpoint: everything the per-endpoint steps need, resolved and
- * validated once by Validate and stored write-once at `commits/<commit>/<env>/endpoints/<name>.json`.
+ * validated once by Validate and stored write-once at `commits/<commit>/<env>/<execution>/<name>.json`.
  * The steps after Validate read this document instead of the snapshot, so none of them parses YAML
  * or validates a repository (their memory and bundle stay small, whatever the repository's size).
  */
@@ -133,7 +133,7 @@ export interface Release {
 export interface EndpointWork {
   readonly push: Push;
   readonly environment: string;
-  /** The endpoint's name; its release document is at keys.release(commit, environment, endpoint). */
+  /** The endpoint's name; its release document is at keys.release(commit, environment, execution, endpoint). */
   readonly endpoint: string;
   /** The parent Step Functions execution's name: the lease holder's identity. */
   readonly execution: string;

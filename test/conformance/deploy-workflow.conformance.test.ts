@@ -105,7 +105,10 @@ describeConformance(
         const output = (await execution.result) as {
           results: Array<{ endpoint: string; outcome: string; reason?: string }>;
         };
-        assert.deepEqual(output.results, [{ endpoint: 'summarizer', outcome: 'deployed' }]);
+        assert.deepEqual(
+      output.results?.map((r) => [r.endpoint, r.outcome]),
+      [['summarizer', 'deployed']],
+    );
 
         const state = (await store.get<EndpointState>(keys.state('prod', 'summarizer')))?.value;
         assert.equal(state?.live?.commit, COMMIT);

@@ -16,7 +16,8 @@ import {
   ListModelsCommand,
 } from '@aws-sdk/client-sagemaker';
 import type { VersionPointer } from '../../lambdas/registry/pointer.ts';
-import type { Plan, Rollout } from '../../lambdas/workflow/types.ts';
+import { REPOSITORY_LEDGER } from '../../lambdas/state/keys.ts';
+import type { EndpointResult, Plan, PlanDocument, Rollout } from '../../lambdas/workflow/types.ts';
 import type { EndpointView } from '../../sandbox/services/sagemaker.ts';
 import {
   ENDPOINT_FILE,
@@ -37,7 +38,7 @@ const configFor = (digest: string) => `${SUMMARIZER}-${digest.slice(0, 12)}`;
 
 interface ExecutionOutput {
   plan: Plan;
-  results?: Array<{ endpoint: string; outcome: string; reason?: string }>;
+  results?: EndpointResult[];
 }
 
 async function endpointConfigs(w: World): Promise<string[]> {
@@ -59,15 +60,20 @@ test('first deploy: the endpoint runs the commit, pinned artifacts in S3, state,
     assert.equal(others.length, 0, 'one execution per push');
     assert.equal(execution?.status, 'SUCCEEDED', JSON.stringify(execution?.error));
     const output = execution.output as ExecutionOutput;
-    const planned = output.plan.endpoints.find((e) => e.name === 'summarizer');
-    assert.ok(planned, 'the plan rolls out summarizer');
+    assert.deepEqual(output.plan.items, ['summarizer'], 'the Map rolls out summarizer, by name');
+    const plan = await w.json<PlanDocument>(output.plan.planKey ?? '');
+    const planned = plan?.endpoints.find((e) => e.name === 'summarizer');
+    assert.ok(planned, 'the plan document lists summarizer');
     assert.deepEqual(planned.changes, ['initial']);
     assert.deepEqual(
-      output.plan.deferred?.map((d) => d.name),
+      plan?.deferred.map((d) => d.name),
       ['embeddings'],
       'the EKS endpoint is validated and deferred',
     );
-    assert.deepEqual(output.results, [{ endpoint: 'summarizer', outcome: 'deployed' }]);
+    assert.deepEqual(
+      output.results?.map((r) => [r.endpoint, r.outcome]),
+      [['summarizer', 'deployed']],
+    );
 
     // The endpoint, as DescribeEndpoint tells it.
     const config = configFor(planned.digest);
@@ -110,14 +116,8 @@ test('first deploy: the endpoint runs the commit, pinned artifacts in S3, state,
     assert.equal(container?.Environment?.BALLAST_COMMIT, commit);
     assert.equal(container?.Environment?.OPTION_ROLLING_BATCH, 'vllm');
 
-    const live = await w.json<{ commit: string; pointer: string; endpointConfigName: string }>(
-      'pointers/prod/summarizer/live.json',
-    );
-    assert.equal(live?.commit, commit);
-    assert.equal(live?.pointer, `pointers/prod/summarizer/${commit}.json`);
-    assert.equal(live?.endpointConfigName, config);
-
     const state = await w.state('summarizer');
+    assert.equal(state?.live?.pointerKey, `pointers/prod/summarizer/${commit}.json`, 'live names its version pointer');
     assert.equal(state?.live?.commit, commit);
     assert.equal(state?.live?.endpointConfigName, config);
     assert.equal(state?.lastGood?.commit, commit);
@@ -248,7 +248,7 @@ test('canary update: the new model bakes on a canary, then takes all traffic; ol
     assert.equal(pointer?.model.sha256, artifact.sha256);
     assert.equal(pointer?.model.sourceUri, artifact.uri);
     assert.deepEqual(await w.bytes(STATE_BUCKET, `artifacts/sha256/${artifact.sha256}`), weights);
-    assert.equal((await w.json<{ commit: string }>('pointers/prod/summarizer/live.json'))?.commit, second);
+    assert.equal(state?.live?.pointerKey, `pointers/prod/summarizer/${second}.json`);
     const ledger = await w.ledger('summarizer');
     assert.deepEqual(
       ledger.map((e) => [e.commit, e.outcome]),
@@ -295,15 +295,16 @@ test('a re-delivered push event changes nothing live', async () => {
     await again.result;
     assert.equal(again.status, 'SUCCEEDED', JSON.stringify(again.error));
     const plan = (again.output as ExecutionOutput).plan;
-    assert.deepEqual(plan.endpoints, [], 'nothing to roll out');
-    assert.deepEqual(plan.unchanged, ['summarizer']);
+    assert.deepEqual(plan.items, [], 'nothing to roll out');
+    assert.deepEqual((await w.json<PlanDocument>(plan.planKey ?? ''))?.unchanged, ['embeddings', 'summarizer']);
     assert.deepEqual(sagemakerWrites(w.requestsSince(mark)), [], 'no SageMaker Create/Update calls');
     assert.deepEqual(await w.state('summarizer'), stateBefore);
-    const ledger = await w.ledger('summarizer');
-    assert.deepEqual(ledger.slice(0, ledgerBefore.length), ledgerBefore, 'the history is intact');
-    assert.ok(
-      ledger.slice(ledgerBefore.length).every((e) => e.outcome === 'unchanged'),
-      'a re-delivery is at most recorded as unchanged',
+    assert.deepEqual(await w.ledger('summarizer'), ledgerBefore, "the endpoint's history is untouched");
+    // The push is still answered: one repository-level entry, and a comment on the commit.
+    const answered = (await w.ledger(REPOSITORY_LEDGER)).filter((e) => e.execution === again.name);
+    assert.deepEqual(
+      answered.map((e) => [e.outcome, e.endpoints?.unchanged]),
+      [['unchanged', ['embeddings', 'summarizer']]],
     );
 
     // A late re-delivery of an older commit must not roll the endpoint back.

@@ -211,7 +211,10 @@ describe('GitHub push → webhook → Step Functions → deploy → commit statu
       },
     });
     const output = execution.output as { results?: Array<{ endpoint: string; outcome: string }> };
-    assert.deepEqual(output.results, [{ endpoint: 'summarizer', outcome: 'deployed' }]);
+    assert.deepEqual(
+      output.results?.map((r) => [r.endpoint, r.outcome]),
+      [['summarizer', 'deployed']],
+    );
 
     // The Step Functions API tells the same story.
     const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
@@ -233,15 +236,20 @@ describe('GitHub push → webhook → Step Functions → deploy → commit statu
     );
     assert.ok(reads.every((r) => r.headers.authorization === `Bearer ${TOKEN}`));
 
-    // Record posted the commit status for prod/summarizer.
+    // GitHub sees the environment pending as soon as the execution starts (a branch protection rule
+    // can require `ballast/prod`), then Record's status for prod/summarizer, then the push's answer.
     const statuses = github.requests
       .filter((r) => r.method === 'POST' && r.url === `/repos/${REPOSITORY}/statuses/${commit}`)
       .map((r) => JSON.parse(r.body) as { state: string; context: string; description: string });
     assert.deepEqual(
       statuses.map((s) => [s.state, s.context]),
-      [['success', 'ballast/prod/summarizer']],
+      [
+        ['pending', 'ballast/prod'],
+        ['success', 'ballast/prod/summarizer'],
+        ['success', 'ballast/prod'],
+      ],
     );
-    assert.equal(statuses[0]?.description, 'deployed');
+    assert.match(statuses[1]?.description ?? '', /^deployed: live on ballast-prod-summarizer-[0-9a-f]{12}$/);
 
     // Redelivered after the execution finished (GitHub's "Redeliver"): StartExecution answers
     // ExecutionAlreadyExists, and the handler reports a duplicate without starting anything.
@@ -263,6 +271,6 @@ describe('GitHub push → webhook → Step Functions → deploy → commit statu
       listed.executions?.map((e) => e.name),
       [executionName],
     );
-    assert.equal(github.requests.filter((r) => r.method === 'POST').length, 1, 'one commit status in all');
+    assert.equal(github.requests.filter((r) => r.method === 'POST').length, 3, 'the three statuses of the one execution, in all');
   });
 });
