@@ -182,13 +182,10 @@ async function settle(pipeline: LocalPipeline, commit: string, say: (line?: stri
   await pipeline.idle();
   const output = execution.output as
     | {
-        plan?: {
-          valid: boolean;
-          issueCount?: number;
-          deferred?: Array<{ name: string; reason: string }>;
-          unchanged?: string[];
-        };
+        plan?: { valid: boolean; issueCount?: number };
         results?: Array<{ endpoint: string; outcome: string; reason?: string }>;
+        /** RecordPush's answer for the push as a whole. */
+        record?: { outcome: string; reason: string };
       }
     | undefined;
   say(`   commit ${commit.slice(0, 7)}: ${execution.status.toLowerCase()} (${unique(execution.states).join(' -> ')})`);
@@ -196,8 +193,9 @@ async function settle(pipeline: LocalPipeline, commit: string, say: (line?: stri
   for (const result of output?.results ?? []) {
     say(`   ${result.endpoint}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`);
   }
-  for (const name of output?.plan?.unchanged ?? []) say(`   ${name}: unchanged`);
-  for (const deferred of output?.plan?.deferred ?? []) say(`   ${deferred.name}: not rolled out (${deferred.reason})`);
+  if (output?.plan?.valid !== false && (output?.results ?? []).length === 0 && output?.record) {
+    say(`   ${output.record.outcome}: ${output.record.reason}`);
+  }
 }
 
 function unique(states: readonly string[]): string[] {
@@ -209,11 +207,11 @@ function unique(states: readonly string[]): string[] {
     'Deploy',
     'WaitForRollout',
     'CheckRollout',
-    'Verify',
     'Record',
-    'RecordRejected',
-    'RecordFailure',
     'RecordSkipped',
+    'RecordFailure',
+    'RecordRejected',
+    'RecordPush',
   ];
   return shown.filter((s) => states.includes(s));
 }

@@ -5,6 +5,8 @@ import { parseArgs } from 'node:util';
 import { CloudWatchClient, DescribeAlarmsCommand, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { parse, parseAllDocuments } from 'yaml';
+import { JsonStore } from '../../lambdas/state/json-store.ts';
+import type { PlanDocument } from '../../lambdas/workflow/types.ts';
 import type { EventBridgeEvent } from '../../sandbox/events.ts';
 import { EXAMPLE_ARTIFACTS_DIR } from '../../sandbox/example-world.ts';
 import { GitRepository, isValidRefName } from '../../sandbox/git.ts';
@@ -309,10 +311,25 @@ class LocalSession {
     });
   }
 
-  private narrate(execution: LocalExecution, branch: string, commit: string, wallStart: number): void {
+  private async narrate(execution: LocalExecution, branch: string, commit: string, wallStart: number): Promise<void> {
     const simulated = (this.sandbox.clock.nowMs() - execution.startedAt.getTime()) / 1000;
     const took = `${formatDuration(simulated)} simulated, ${formatDuration((Date.now() - wallStart) / 1000)} real`;
-    this.io.stdout(`${narration(execution, branch, commit, took).join('\n')}\n\n`);
+    // The plan document (what changed, what was unchanged or deferred) is in the state bucket.
+    const planKey = (execution.output as ExecutionOutput | undefined)?.plan?.planKey;
+    let plan: PlanDocument | undefined;
+    if (planKey && this.pipeline) {
+      const s3 = new S3Client({
+        endpoint: this.sandbox.url,
+        region: this.sandbox.region,
+        credentials: { accessKeyId: 'ballast-sandbox', secretAccessKey: 'ballast-sandbox' },
+      });
+      plan = await new JsonStore(s3, this.pipeline.stateBucket)
+        .get<PlanDocument>(planKey)
+        .then((found) => found?.value)
+        .catch(() => undefined)
+        .finally(() => s3.destroy());
+    }
+    this.io.stdout(`${narration(execution, branch, commit, took, plan).join('\n')}\n\n`);
   }
 
   /** Puts in the sandbox what the commit's Models and Endpoints expect to exist in the account. */
@@ -365,7 +382,13 @@ class LocalSession {
 }
 
 /** What one execution did, as the lines `ballast local` prints when it ends. */
-export function narration(execution: LocalExecution, branch: string, commit: string, took: string): string[] {
+export function narration(
+  execution: LocalExecution,
+  branch: string,
+  commit: string,
+  took: string,
+  document?: PlanDocument,
+): string[] {
   const head = `${branch}@${short(commit)}`;
   const output = (execution.output ?? {}) as ExecutionOutput;
   if (execution.status !== 'SUCCEEDED') {
@@ -387,7 +410,7 @@ export function narration(execution: LocalExecution, branch: string, commit: str
     return lines;
   }
   const results = output.results ?? [];
-  const changes = new Map((plan?.endpoints ?? []).map((e) => [e.name, e.changes ?? []]));
+  const changes = new Map((document?.endpoints ?? []).map((e) => [e.name, e.changes]));
   const counts = new Map<string, number>();
   for (const r of results) counts.set(r.outcome, (counts.get(r.outcome) ?? 0) + 1);
   const bad = results.some((r) => r.outcome === 'failed' || r.outcome === 'rolled-back');
@@ -405,15 +428,15 @@ export function narration(execution: LocalExecution, branch: string, commit: str
       .filter(Boolean)
       .join('; '),
   ]);
-  for (const d of plan?.deferred ?? []) rows.push([d.name, 'deferred', d.reason]);
+  for (const d of document?.deferred ?? []) rows.push([d.name, 'deferred', d.reason]);
   const width = Math.max(0, ...rows.map((r) => (r[0] ?? '').length));
   const outcomeWidth = Math.max(0, ...rows.map((r) => (r[1] ?? '').length));
   const lines = [`${bad ? 'x ' : 'ok'} ${head} -> ${environment}: ${summary} (${took})`];
   for (const [endpoint = '', outcome = '', detail = ''] of rows) {
     lines.push(`     ${endpoint.padEnd(width)}  ${outcome.padEnd(outcomeWidth)}  ${detail}`.trimEnd());
   }
-  if ((plan?.unchanged ?? []).length > 0) {
-    lines.push(`     unchanged: ${(plan?.unchanged ?? []).join(', ')} (same spec as live)`);
+  if ((document?.unchanged ?? []).length > 0) {
+    lines.push(`     unchanged: ${(document?.unchanged ?? []).join(', ')} (same content as the previous commit)`);
   }
   return lines;
 }
@@ -424,9 +447,7 @@ interface ExecutionOutput {
     valid?: boolean;
     issues?: Array<{ file: string; line: number; column: number; message: string }>;
     issueCount?: number;
-    endpoints?: Array<{ name: string; changes?: string[] }>;
-    unchanged?: string[];
-    deferred?: Array<{ name: string; reason: string }>;
+    planKey?: string;
   };
   results?: Array<{ endpoint: string; outcome: string; reason?: string }>;
 }

@@ -42,6 +42,8 @@ export async function deploy(input: DeployInput): Promise<Rollout> {
   const release = await readRelease(store, input);
   if (release.target.kind !== 'sagemaker') throw new InvalidInputError(`${release.name} is not a SageMaker endpoint`);
   const names = sagemakerNames(resourcePrefix(), input.environment, release.name, release.digest);
+  // Before any call: the rollout's window (for the alarm history CheckRollout reads) opens now.
+  const startedAt = input.rollout?.startedAt ?? nowIso();
   const current = await describe(names.endpointName);
   const action = decideDeploy(current, names.endpointConfigName);
   const checks = (input.rollout?.checks ?? 0) + 1;
@@ -52,7 +54,7 @@ export async function deploy(input: DeployInput): Promise<Rollout> {
       operation,
       endpointName: names.endpointName,
       endpointConfigName: names.endpointConfigName,
-      startedAt: input.rollout?.startedAt ?? nowIso(),
+      startedAt,
       plan: { rollout: release.rollout, alarms: release.alarms },
       nextCheckSeconds: status === 'waiting' ? BUSY_RETRY_SECONDS : nextCheckSeconds(release.rollout, 0, 0, operation),
       checks: status === 'waiting' ? checks : 0,

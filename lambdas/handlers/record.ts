@@ -42,7 +42,7 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
   await appendLedger(
     store,
     ledgerEntry(input, input.endpoint, outcome, now, {
-      reason,
+      ...(reason ? { reason } : {}),
       changes: release.changes,
       digest: release.digest,
       ...(input.kind === 'rollout' ? { endpointConfigName: input.rollout.endpointConfigName } : {}),
@@ -68,7 +68,7 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
       environment: input.environment,
       endpoint: input.endpoint,
       state: outcome,
-      summary: reason,
+      summary: reason ?? (input.kind === 'rollout' ? `live on ${input.rollout.endpointConfigName}` : outcome),
       idempotencyKey: `${input.execution}-${input.endpoint}`,
     },
     {
@@ -77,7 +77,7 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
     },
   );
   logger.info('recorded', { outcome, reason });
-  return { endpoint: input.endpoint, outcome, reason: reason.slice(0, REASON_IN_RESULT) };
+  return { endpoint: input.endpoint, outcome, ...(reason ? { reason: reason.slice(0, REASON_IN_RESULT) } : {}) };
 }
 
 function recordEvent(input: RecordInput): RecordEvent {

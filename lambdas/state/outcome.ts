@@ -30,7 +30,8 @@ export interface RecordRequest {
 
 export interface RecordDecision {
   readonly outcome: Outcome;
-  readonly reason: string;
+  /** Why, for every outcome but a plain deployment. */
+  readonly reason?: string;
   /** The state to write; undefined leaves it as it is. */
   readonly state?: EndpointState;
   /** Present when this execution deployed: the configurations cleanup must keep. */
@@ -101,7 +102,6 @@ export function decideRecord(
           ].filter((name): name is string => name !== undefined);
           return {
             outcome: 'deployed',
-            reason: `live on ${event.endpointConfigName}`,
             state: completeRollout(
               state,
               request.execution,

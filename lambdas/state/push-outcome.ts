@@ -35,7 +35,7 @@ export function summarizePush(input: RecordPushInput, plan?: PlanDocument): Push
       const count = input.plan.issueCount ?? input.plan.issues?.length ?? 0;
       return {
         outcome: 'rejected',
-        reason: `${count} validation error(s); nothing was deployed`,
+        reason: `${count} validation error(s)`,
         ledger: true,
         comment: true,
       };

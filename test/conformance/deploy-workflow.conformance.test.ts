@@ -8,13 +8,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 
-import {
-  CreateBucketCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutBucketVersioningCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadObjectCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeEndpointCommand, DescribeModelCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { resetClients } from '../../lambdas/aws/clients.ts';
 import { logger, useClock } from '../../lambdas/handlers/runtime.ts';
@@ -106,9 +100,9 @@ describeConformance(
           results: Array<{ endpoint: string; outcome: string; reason?: string }>;
         };
         assert.deepEqual(
-      output.results?.map((r) => [r.endpoint, r.outcome]),
-      [['summarizer', 'deployed']],
-    );
+          output.results?.map((r) => [r.endpoint, r.outcome]),
+          [['summarizer', 'deployed']],
+        );
 
         const state = (await store.get<EndpointState>(keys.state('prod', 'summarizer')))?.value;
         assert.equal(state?.live?.commit, COMMIT);
@@ -119,10 +113,7 @@ describeConformance(
         assert.ok(pointer, 'the version pointer was written');
         const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: pointer.model.key }));
         assert.ok((head.ContentLength ?? 0) > 0, 'the artifact was copied to its content-addressed key');
-        const live = await s3.send(
-          new GetObjectCommand({ Bucket: bucket, Key: keys.livePointer('prod', 'summarizer') }),
-        );
-        assert.match((await live.Body?.transformToString()) ?? '', new RegExp(COMMIT));
+        assert.equal(state?.live?.pointerKey, keys.pointer('prod', 'summarizer', COMMIT), 'live names its pointer');
         assert.deepEqual(
           (await readLedger(store, 'prod', 'summarizer')).map((e) => [e.commit, e.outcome]),
           [[COMMIT, 'deployed']],

@@ -271,6 +271,10 @@ describe('GitHub push → webhook → Step Functions → deploy → commit statu
       listed.executions?.map((e) => e.name),
       [executionName],
     );
-    assert.equal(github.requests.filter((r) => r.method === 'POST').length, 3, 'the three statuses of the one execution, in all');
+    assert.equal(
+      github.requests.filter((r) => r.method === 'POST').length,
+      3,
+      'the three statuses of the one execution, in all',
+    );
   });
 });

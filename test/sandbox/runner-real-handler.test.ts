@@ -32,18 +32,24 @@ it('runs a state machine whose task is a real Ballast handler, talking to the sa
     s3.destroy();
 
     const runner = new LocalRunner(sandbox.clock, {
-      validate: { aslPath: ASL, functions: { Validate: validate as LambdaHandler } },
+      validate: { aslPath: ASL, functions: { Validate: validate as unknown as LambdaHandler } },
     });
     const output = (await runner.start('validate', {
-      push: { commit: COMMIT },
+      push: {
+        source: 'codecommit',
+        repository: 'model-repo',
+        branch: 'main',
+        commit: COMMIT,
+        pushedBy: 'arn:aws:iam::111122223333:user/dev',
+        pushedAt: '2026-03-01T09:00:00.000Z',
+        deliveryId: 'event-1',
+      },
       environment: 'prod',
       snapshotKey: keys.snapshot(COMMIT),
-    }).result) as { plan: { valid: boolean; endpoints: Array<{ name: string; changes: string[] }> } };
+      execution: 'runner-test',
+    }).result) as { plan: { valid: boolean; items: string[] } };
     assert.equal(output.plan.valid, true);
-    assert.deepEqual(
-      output.plan.endpoints.map((e) => [e.name, e.changes]),
-      [['summarizer', ['initial']]],
-    );
+    assert.deepEqual(output.plan.items, ['summarizer']);
     assert.ok(sandbox.requests.count('s3', 'GetObject') >= 1, 'the handler read the snapshot over the wire');
   } finally {
     process.env = saved;
