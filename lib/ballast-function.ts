@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -21,6 +21,24 @@ export function projectPath(relative: string): string {
 // does not exist in an ES module: this banner gives the bundle a real require.
 const ESM_REQUIRE_BANNER =
   "import { createRequire as __ballastCreateRequire } from 'node:module'; const require = __ballastCreateRequire(import.meta.url);";
+
+/**
+ * The esbuild settings every Ballast function is bundled with. One function, so that
+ * `scripts/bench-bundles.ts` measures exactly what ships.
+ */
+export function bundlingOptions(): BundlingOptions {
+  return {
+    format: OutputFormat.ESM,
+    target: 'node22',
+    minify: true,
+    sourceMap: true,
+    sourcesContent: false,
+    mainFields: ['module', 'main'],
+    banner: ESM_REQUIRE_BANNER,
+    externalModules: [],
+    forceDockerBundling: false,
+  };
+}
 
 export interface BallastFunctionProps {
   /** Path of the handler's TypeScript file (use {@link projectPath}). */
@@ -118,17 +136,7 @@ export class BallastFunction extends Construct implements iam.IGrantable {
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_BANNER,
-        externalModules: [],
-        forceDockerBundling: false,
-      },
+      bundling: bundlingOptions(),
     });
 
     Validations.of(this).acknowledge(
