@@ -1,14 +1,21 @@
+import { nowIso, stateStore } from '../runtime/environment.ts';
+import { lambdaHandler } from '../runtime/handler.ts';
+import { logger } from '../runtime/powertools.ts';
 import { decideLease, type EndpointState, emptyState, type LeaseDecision } from '../state/endpoint-state.ts';
 import { keys } from '../state/keys.ts';
+import { endpointWorkSchema } from '../workflow/schemas.ts';
 import type { EndpointWork, Lease } from '../workflow/types.ts';
-import { logger, nowIso, stateStore } from './runtime.ts';
 
 /**
  * Lease: take the endpoint for this push, by compare-and-swap on its state. One rollout per
  * endpoint at a time; a newer push supersedes an older one; a retry of this step, or a
  * re-delivered event for a commit that is already live, changes nothing.
  */
-export async function handler(work: EndpointWork): Promise<Lease> {
+export const handler = lambdaHandler(endpointWorkSchema, lease, {
+  keys: (work) => ({ environment: work.environment, endpoint: work.endpoint.name, commit: work.push.commit }),
+});
+
+async function lease(work: EndpointWork): Promise<Lease> {
   const store = stateStore();
   const now = nowIso();
   let decision: LeaseDecision | undefined;
@@ -28,15 +35,11 @@ export async function handler(work: EndpointWork): Promise<Lease> {
   });
   if (!decision) throw new Error('unreachable: the lease decision was not made');
   if (!decision.acquired) {
-    logger.info('lease not acquired', {
-      endpoint: work.endpoint.name,
-      reason: decision.reason,
-      commit: work.push.commit,
-    });
+    logger.info('lease not acquired', { reason: decision.reason });
     return { acquired: false, reason: decision.reason };
   }
   if (decision.tookOverFrom) {
-    logger.info('lease taken over from an older push', { endpoint: work.endpoint.name, from: decision.tookOverFrom });
+    logger.info('lease taken over from an older push', { from: decision.tookOverFrom });
   }
   return { acquired: true };
 }

@@ -2,49 +2,16 @@
  * What every workflow handler shares: configuration from the environment, one Logger, the state
  * store, and the commit's resolved endpoints (loaded once per snapshot per container).
  */
-import { Logger } from '@aws-lambda-powertools/logger';
-import { clients } from '../aws/clients.ts';
 import { InvalidInputError } from '../aws/errors.ts';
 import { resolveEndpoints, validateRepository } from '../spec/index.ts';
 import type { ResolvedEndpoint } from '../spec/resolve.ts';
-import { JsonStore } from '../state/json-store.ts';
+import type { JsonStore } from '../state/json-store.ts';
 import { type Snapshot, snapshotSource } from '../workflow/snapshot.ts';
 
-export const logger = new Logger({ serviceName: 'ballast' });
-
-/** Reads a required BALLAST_* setting (read per call, so tests and the local runner can set them). */
-export function setting(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new InvalidInputError(`the ${name} environment variable is not set`);
-  return value;
-}
-
-export function optionalSetting(name: string): string | undefined {
-  return process.env[name] || undefined;
-}
-
-export function stateStore(): JsonStore {
-  return new JsonStore(clients.s3(), setting('BALLAST_STATE_BUCKET'));
-}
-
-export function resourcePrefix(): string {
-  return optionalSetting('BALLAST_RESOURCE_PREFIX') ?? 'ballast';
-}
-
-let clock: () => Date = () => new Date();
-
-/**
- * The handlers' notion of "now" (ledger times, rollout elapsed time). Injectable, like the SDK
- * clients' endpoints: the local runner hands in the sandbox's simulated clock so that durations
- * in the ledger match the simulated AWS timeline; on Lambda it is the system clock.
- */
-export function useClock(now: () => Date): void {
-  clock = now;
-}
-
-export function nowIso(): string {
-  return clock().toISOString();
-}
+export { nowIso, optionalSetting, resourcePrefix, setting, stateStore, useClock } from '../runtime/environment.ts';
+// The Logger and the settings live in lambdas/runtime/ (a handler that needs no spec imports them
+// from there and stays small); re-exported so that existing imports keep working.
+export { logger } from '../runtime/powertools.ts';
 
 const resolvedCache = new Map<string, ResolvedEndpoint[]>();
 
