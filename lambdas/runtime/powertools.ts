@@ -8,7 +8,33 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { EmfOutput } from '@aws-lambda-powertools/metrics/types';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 
-export const logger = new Logger({ serviceName: 'ballast' });
+type LogLevel = Parameters<Logger['setLogLevel']>[0];
+
+/**
+ * The Powertools Logger, except that a level chosen with `setLogLevel` holds across invocations.
+ * Powertools resets the level to the one from construction (POWERTOOLS_LOG_LEVEL) at the start of
+ * every warm invocation (`refreshSampleRateCalculation`, called by injectLambdaContext), which on
+ * Lambda nobody notices; in the local pipeline, where every handler shares this process and
+ * `logger.setLogLevel('SILENT')` keeps the demo's narration readable, it would turn the handlers'
+ * logs back on from the second invocation. Debug sampling is not used by Ballast.
+ */
+export class BallastLogger extends Logger {
+  // `declare`: no initializer, because the base constructor may already call setLogLevel (debug
+  // sampling) before this class's fields would be initialized.
+  declare private chosen: LogLevel | undefined;
+
+  override setLogLevel(logLevel: LogLevel): void {
+    this.chosen = logLevel;
+    super.setLogLevel(logLevel);
+  }
+
+  override refreshSampleRateCalculation(): void {
+    super.refreshSampleRateCalculation();
+    if (this.chosen) super.setLogLevel(this.chosen);
+  }
+}
+
+export const logger = new BallastLogger({ serviceName: 'ballast' });
 
 /**
  * X-Ray tracing of the handlers and (through `tracer.captureAWSv3Client`) of every SDK call.
