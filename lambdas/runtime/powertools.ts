@@ -29,8 +29,11 @@ export class BallastLogger extends Logger {
   }
 
   override refreshSampleRateCalculation(): void {
+    // The base method resets through this.setLogLevel, i.e. the override above: keep the choice.
+    const chosen = this.chosen;
     super.refreshSampleRateCalculation();
-    if (this.chosen) super.setLogLevel(this.chosen);
+    this.chosen = chosen;
+    if (chosen) super.setLogLevel(chosen);
   }
 }
 

@@ -141,6 +141,18 @@ describe('lambdaHandler', () => {
     );
   });
 
+  it('keeps a log level chosen with setLogLevel across invocations (the local pipeline runs SILENT)', async () => {
+    logger.setLogLevel('SILENT');
+    const handler = lambdaHandler(schema, async () => {
+      logger.warn('should not show');
+    });
+    const input = { commit: 'abc', endpoint: { name: 'e' }, percent: 1 };
+    const lines = await logLines(async () => {
+      for (let i = 0; i < 3; i++) await handler(input, context());
+    });
+    assert.deepEqual(lines, [], 'no log line from the second or third (warm) invocation either');
+  });
+
   it('flushes a metric the function adds as EMF exactly once per invocation', async () => {
     const handler = lambdaHandler(schema, async () => {
       metrics.addMetric('LeaseTaken', MetricUnit.Count, 1);
