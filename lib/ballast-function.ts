@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -18,9 +18,41 @@ export function projectPath(relative: string): string {
 
 // The handlers are ESM TypeScript that import `.ts` files; esbuild bundles them into one ESM file
 // (index.mjs). Some bundled dependencies are CommonJS and call require() on Node built-ins, which
-// does not exist in an ES module: this banner gives the bundle a real require.
+// does not exist in an ES module: this banner gives the bundle a real require. The Powertools docs
+// give this createRequire banner for ESM bundles built with esbuild; the Tracer needs it most, because
+// aws-xray-sdk-core (and its cls-hooked) is CommonJS and would otherwise fail at load with
+// "Dynamic require of 'util' is not supported".
 const ESM_REQUIRE_BANNER =
   "import { createRequire as __ballastCreateRequire } from 'node:module'; const require = __ballastCreateRequire(import.meta.url);";
+
+/**
+ * The esbuild settings every Ballast function is bundled with. One function, so that
+ * `scripts/bench-bundles.ts` measures exactly what ships.
+ *
+ * - ESM, minified, for Node 22. `mainFields: module, main` makes esbuild take the ES module build
+ *   of packages that ship both (the AWS SDK, Powertools), which is what lets it tree-shake them.
+ * - Everything bundled (`externalModules: []`), `@aws-sdk/*` included: the SDK versions in
+ *   package-lock.json are the ones the tests and the local sandbox ran; the runtime's own SDK
+ *   changes under us without notice.
+ * - No source maps. Loading them (NODE_OPTIONS=--enable-source-maps) cost 13-22% of module load
+ *   time on every cold start, and an unused .map only makes the asset bigger. Stack traces name
+ *   the error classes (their `name` survives minification, and Step Functions matches on it); to
+ *   read a minified position, rebuild the same commit with `sourcemap: true` (the build is
+ *   deterministic) and look it up there.
+ * - No metafile in the asset: `npm run bench` asks esbuild for it in memory.
+ */
+export function bundlingOptions(): BundlingOptions {
+  return {
+    format: OutputFormat.ESM,
+    target: 'node22',
+    minify: true,
+    sourceMap: false,
+    mainFields: ['module', 'main'],
+    banner: ESM_REQUIRE_BANNER,
+    externalModules: [],
+    forceDockerBundling: false,
+  };
+}
 
 export interface BallastFunctionProps {
   /** Path of the handler's TypeScript file (use {@link projectPath}). */
@@ -56,8 +88,8 @@ export interface BallastFunctionProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * Environment variables, added to Ballast's shared ones (POWERTOOLS_SERVICE_NAME=ballast,
-   * NODE_OPTIONS=--enable-source-maps). Give a function only the variables its handler reads.
+   * Environment variables, added to Ballast's shared one (POWERTOOLS_SERVICE_NAME=ballast). Give a
+   * function only the variables its handler reads.
    * @default - only the shared variables
    */
   readonly environment?: Record<string, string>;
@@ -68,10 +100,8 @@ export interface BallastFunctionProps {
  * Node.js 22 / arm64, with X-Ray tracing, its own log group with a retention, and a role that
  * starts empty except for writing to that log group.
  *
- * Bundling: ESM output, minified, with source maps (NODE_OPTIONS=--enable-source-maps makes stack
- * traces point at the TypeScript). `@aws-sdk/*` is bundled, not taken from the runtime: the SDK
- * versions in package-lock.json are the ones the tests and the local sandbox ran, and the handlers
- * share `@smithy/node-http-handler` with them; the runtime's SDK changes under us without notice.
+ * Bundling: {@link bundlingOptions} (ESM, minified, tree-shaken, everything bundled including the
+ * AWS SDK, no source maps on the cold-start path).
  *
  * Permissions are added with {@link allow}, which makes every wildcard carry its reason as the
  * cdk-nag acknowledgement of exactly that finding.
@@ -115,20 +145,9 @@ export class BallastFunction extends Construct implements iam.IGrantable {
       depsLockFilePath: projectPath('package-lock.json'),
       environment: {
         POWERTOOLS_SERVICE_NAME: 'ballast',
-        NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_BANNER,
-        externalModules: [],
-        forceDockerBundling: false,
-      },
+      bundling: bundlingOptions(),
     });
 
     Validations.of(this).acknowledge(

@@ -16,10 +16,11 @@ export type DeployWorkflowFunctions = Readonly<Record<StepName, lambda.IFunction
 
 /**
  * Failed or rolled-back deployments across all environments. The Record step publishes
- * `Ballast/DeploymentsFailed` with an `Environment` dimension; environments are declared in Git, not
- * known at deploy time, so the alarm sums them with a Metrics Insights query.
+ * `Ballast/DeploymentsFailed` as EMF with the dimensions `Environment` and `service` (Powertools
+ * Metrics adds its service name as a default dimension); environments are declared in Git, not
+ * known at deploy time, so the alarm sums them with a Metrics Insights query over that schema.
  */
-export const DEPLOYMENTS_FAILED_QUERY = 'SELECT SUM(DeploymentsFailed) FROM SCHEMA("Ballast", Environment)';
+export const DEPLOYMENTS_FAILED_QUERY = 'SELECT SUM(DeploymentsFailed) FROM SCHEMA("Ballast", Environment, service)';
 
 export interface DeployWorkflowProps {
   /** The functions behind the task states. */

@@ -178,7 +178,7 @@ export const DEPLOY_STEPS: Readonly<Record<StepName, WorkflowStep>> = {
         'sagemaker:DeleteEndpointConfig',
       ],
       sagemakerList: ['sagemaker:ListModels', 'sagemaker:ListEndpointConfigs'],
-      cloudwatch: ['PutMetricData'],
+      // Metrics go out as EMF in the function's log: no cloudwatch:PutMetricData.
       // GetCommit finds the parent to compare with when the push has no previous commit (a new branch).
       codecommit: ['codecommit:PostCommentForComparedCommit', 'codecommit:GetCommit'],
       githubToken: true,

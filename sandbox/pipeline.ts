@@ -3,7 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import { resetClients } from '../lambdas/aws/clients.ts';
 import { logger, useClock } from '../lambdas/handlers/runtime.ts';
+import { metrics } from '../lambdas/runtime/powertools.ts';
 import { DEPLOY_STEPS } from '../lib/workflow-steps.ts';
+import { emfSink } from './emf.ts';
 import type { EventBridgeEvent, EventPattern } from './events.ts';
 import { type LambdaHandler, type LocalExecution, LocalRunner } from './runner.ts';
 import type { Sandbox } from './sandbox.ts';
@@ -93,6 +95,8 @@ export class LocalPipeline {
     // Handler logs are for CloudWatch; locally they would drown the narration. BALLAST_LOG_LEVEL=INFO shows them.
     logger.setLogLevel((process.env.BALLAST_LOG_LEVEL ?? 'SILENT') as 'SILENT');
     resetClients();
+    // The handlers' EMF goes to the sandbox's CloudWatch (as CloudWatch Logs does on AWS), not stdout.
+    metrics.sendEmfTo(emfSink(sandbox.cloudwatch));
     useClock(() => sandbox.clock.now());
     const s3 = new S3Client({ endpoint: sandbox.url, region: sandbox.region });
     await s3.send(new CreateBucketCommand({ Bucket: stateBucket })).catch((error: unknown) => {

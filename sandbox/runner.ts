@@ -1,16 +1,16 @@
 import { readFileSync } from 'node:fs';
+import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { VirtualClock } from './clock.ts';
 
 /** A Lambda handler as Ballast writes them: an event in, a JSON-serialisable result out. */
 export type LambdaHandler = (event: never, context: LocalLambdaContext) => Promise<unknown>;
 
-/** The parts of the Lambda context object Ballast's handlers read. */
-export interface LocalLambdaContext {
-  readonly functionName: string;
-  readonly awsRequestId: string;
-  readonly getRemainingTimeInMillis: () => number;
-}
+/**
+ * The Lambda context object, complete: middy reads getRemainingTimeInMillis (its early-timeout
+ * guard), the Powertools Logger logs the function's name, version, ARN, memory and request id.
+ */
+export type LocalLambdaContext = Context;
 
 export type WorkflowDefinition = WorkflowSource & {
   /**
@@ -190,11 +190,7 @@ export class LocalRunner {
       if (!fn || !handler) continue;
       handlers[stateName] = async (input) => {
         const deadline = Date.now() + 15 * 60 * 1000;
-        const context: LocalLambdaContext = {
-          functionName: `ballast-local-${fn}`,
-          awsRequestId: `${executionName}/${stateName}/${crypto.randomUUID()}`,
-          getRemainingTimeInMillis: () => deadline - Date.now(),
-        };
+        const context = localLambdaContext(fn, `${executionName}/${stateName}/${crypto.randomUUID()}`, deadline);
         // Like Lambda, hand the handler a fresh copy: handlers must not share objects with the interpreter.
         const result = await (handler as (event: unknown, context: LocalLambdaContext) => Promise<unknown>)(
           structuredClone(input),
@@ -225,6 +221,28 @@ export class LocalRunner {
     }
     return {};
   }
+}
+
+/** What Lambda hands a function invocation; the callbacks of old-style handlers are not supported. */
+export function localLambdaContext(fn: string, awsRequestId: string, deadlineMs: number): LocalLambdaContext {
+  const functionName = `ballast-local-${fn}`;
+  const unsupported = () => {
+    throw new Error('Ballast handlers return a promise; the context callbacks are not supported');
+  };
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: localFunctionArn(fn),
+    memoryLimitInMB: '512',
+    awsRequestId,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadlineMs - Date.now()),
+    done: unsupported,
+    fail: unsupported,
+    succeed: unsupported,
+  };
 }
 
 export class ExecutionAlreadyExists extends Error {

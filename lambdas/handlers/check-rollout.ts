@@ -1,7 +1,8 @@
 import { DescribeAlarmHistoryCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeEndpointCommand } from '@aws-sdk/client-sagemaker';
-import { clients } from '../aws/clients.ts';
+import { cloudwatch } from '../aws/cloudwatch.ts';
 import { classify } from '../aws/errors.ts';
+import { sagemaker } from '../aws/sagemaker.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
 import { checkBudgetSeconds, nextCheckSeconds, readEndpoint } from '../targets/sagemaker.ts';
 import { type CheckRolloutInput, checkRolloutInput } from '../workflow/payloads.ts';
@@ -17,8 +18,7 @@ import { logger, nowIso } from './runtime.ts';
  */
 export async function checkRollout(input: CheckRolloutInput): Promise<Rollout & { settled: boolean }> {
   const { rollout } = input;
-  const endpoint = await clients
-    .sagemaker()
+  const endpoint = await sagemaker()
     .send(new DescribeEndpointCommand({ EndpointName: rollout.endpointName }))
     .catch((error: unknown) => classify(error, `DescribeEndpoint ${rollout.endpointName}`));
   const reading = readEndpoint(endpoint, rollout.endpointConfigName);
@@ -63,7 +63,7 @@ async function alarmsThatFired(rollout: Rollout): Promise<string[]> {
   try {
     const fired: string[] = [];
     for (const alarm of rollout.plan.alarms) {
-      const history = await clients.cloudwatch().send(
+      const history = await cloudwatch().send(
         new DescribeAlarmHistoryCommand({
           AlarmName: alarm,
           HistoryItemType: 'StateUpdate',

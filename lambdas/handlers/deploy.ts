@@ -8,8 +8,9 @@ import {
   type DescribeEndpointCommandOutput,
   UpdateEndpointCommand,
 } from '@aws-sdk/client-sagemaker';
-import { clients } from '../aws/clients.ts';
+import { cloudwatch } from '../aws/cloudwatch.ts';
 import { classify, InvalidInputError, TransientError } from '../aws/errors.ts';
+import { sagemaker } from '../aws/sagemaker.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
 import {
   decideDeploy,
@@ -80,8 +81,7 @@ export async function deploy(input: DeployInput): Promise<Rollout> {
       // A Failed endpoint serves nothing and cannot be updated. Ballast owns it (its name), so it
       // deletes it and waits: the next Deploy finds it gone and creates it from this commit.
       await assertLease(store, input);
-      await clients
-        .sagemaker()
+      await sagemaker()
         .send(new DeleteEndpointCommand({ EndpointName: names.endpointName }))
         .catch((error: unknown) => classify(error, `DeleteEndpoint ${names.endpointName}`));
       logger.info('deleted a Failed endpoint to create it again', { reason: action.reason });
@@ -93,7 +93,7 @@ export async function deploy(input: DeployInput): Promise<Rollout> {
       await assertLease(store, input);
       if (action.action === 'create') {
         await createIfAbsent(() =>
-          clients.sagemaker().send(
+          sagemaker().send(
             new CreateEndpointCommand({
               EndpointName: names.endpointName,
               EndpointConfigName: names.endpointConfigName,
@@ -104,8 +104,7 @@ export async function deploy(input: DeployInput): Promise<Rollout> {
         logger.info('endpoint creation started', { config: names.endpointConfigName });
         return rollout('started');
       }
-      await clients
-        .sagemaker()
+      await sagemaker()
         .send(
           new UpdateEndpointCommand({
             EndpointName: names.endpointName,
@@ -135,22 +134,22 @@ async function createResources(
   release: Release,
   names: ReturnType<typeof sagemakerNames>,
 ): Promise<void> {
-  const sagemaker = clients.sagemaker();
+  const client = sagemaker();
   await createIfAbsent(() =>
-    sagemaker.send(
+    client.send(
       new CreateModelCommand(
         modelInput(release, names, input.registration.pinned, input.push.commit, setting('BALLAST_SAGEMAKER_ROLE_ARN')),
       ),
     ),
   );
   await createIfAbsent(() =>
-    sagemaker.send(new CreateEndpointConfigCommand(endpointConfigInput(release, names, input.push.commit))),
+    client.send(new CreateEndpointConfigCommand(endpointConfigInput(release, names, input.push.commit))),
   );
 }
 
 async function describe(endpointName: string): Promise<DescribeEndpointCommandOutput | undefined> {
   try {
-    return await clients.sagemaker().send(new DescribeEndpointCommand({ EndpointName: endpointName }));
+    return await sagemaker().send(new DescribeEndpointCommand({ EndpointName: endpointName }));
   } catch (error) {
     if (
       error instanceof Error &&
@@ -176,8 +175,7 @@ async function createIfAbsent(call: () => Promise<unknown>): Promise<void> {
 /** UpdateEndpoint fails late on an unknown rollback alarm; say so early, with the Endpoint's file:line. */
 async function assertAlarmsExist(release: Release): Promise<void> {
   if (release.alarms.length === 0) return;
-  const response = await clients
-    .cloudwatch()
+  const response = await cloudwatch()
     .send(new DescribeAlarmsCommand({ AlarmNames: [...release.alarms], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] }))
     .catch((error: unknown) => classify(error, 'DescribeAlarms'));
   const found = new Set([

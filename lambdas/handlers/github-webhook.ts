@@ -12,11 +12,14 @@
  *   BALLAST_GITHUB_REPOSITORY            optional: the only `owner/name` accepted (others are ignored)
  *   BALLAST_GITHUB_MAX_DELIVERY_AGE_SECONDS  optional, default 600
  */
-import { Logger } from '@aws-lambda-powertools/logger';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { clients } from '../aws/clients.ts';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { InvalidInputError, isTransient, TransientError } from '../aws/errors.ts';
+import { s3 } from '../aws/s3.ts';
+import { secretsManager } from '../aws/secrets-manager.ts';
+import { sfn } from '../aws/sfn.ts';
+import { rawLambdaHandler } from '../runtime/handler.ts';
+import { logger } from '../runtime/powertools.ts';
 import { recordDelivery } from '../sources/deliveries.ts';
 import {
   DEFAULT_MAX_DELIVERY_AGE_SECONDS,
@@ -29,10 +32,8 @@ import {
 import { executionNameForDelivery, type GitHubWorkflowInput } from '../sources/index.ts';
 import { createSecretCache } from '../sources/secret-cache.ts';
 
-const logger = new Logger({ serviceName: 'ballast' });
-
 /** Five minutes: a rotated secret takes effect within that, even without the refresh below. */
-const secrets = createSecretCache(() => clients.secrets(), { ttlMs: 5 * 60_000 });
+const secrets = createSecretCache(() => secretsManager(), { ttlMs: 5 * 60_000 });
 /**
  * After a signature mismatch the secret is fetched again (it may just have been rotated), but at
  * most this often, so a flood of forged requests cannot turn into a flood of GetSecretValue calls.
@@ -76,8 +77,12 @@ function rawBodyOf(event: APIGatewayProxyEventV2): Buffer {
   return event.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
 }
 
-export async function handler(event: APIGatewayProxyEventV2, context?: Context): Promise<Result> {
-  if (context) logger.addContext(context);
+/**
+ * A raw handler: the event reaches `handle` untouched, because the signature is verified over the
+ * exact body bytes before anything parses them. Every failure is answered with an HTTP status
+ * (GitHub shows it under "Recent Deliveries"), never thrown.
+ */
+export const handler = rawLambdaHandler(async (event: APIGatewayProxyEventV2): Promise<Result> => {
   try {
     return await handle(event);
   } catch (error) {
@@ -92,7 +97,7 @@ export async function handler(event: APIGatewayProxyEventV2, context?: Context):
     logger.error('webhook failed', { error });
     return reply(500, { message: 'internal error' });
   }
-}
+});
 
 async function handle(event: APIGatewayProxyEventV2): Promise<Result> {
   if (typeof event !== 'object' || event === null) return reply(400, { message: 'not an HTTP request' });
@@ -158,7 +163,7 @@ async function handle(event: APIGatewayProxyEventV2): Promise<Result> {
   }
 
   const execution = executionNameForDelivery('github', push.deliveryId);
-  const seen = await recordDelivery(clients.s3(), bucket, 'github', push.deliveryId, {
+  const seen = await recordDelivery(s3(), bucket, 'github', push.deliveryId, {
     detail: { repository: push.repository, branch: push.branch, commit: push.commit, execution },
   });
   // Started even for a replay: StartExecution with the same name and input starts nothing new (it
@@ -167,7 +172,7 @@ async function handle(event: APIGatewayProxyEventV2): Promise<Result> {
   const input: GitHubWorkflowInput = { source: 'github', push };
   let executionArn: string | undefined;
   try {
-    const started = await clients.sfn().send(
+    const started = await sfn().send(
       new StartExecutionCommand({
         stateMachineArn,
         name: execution,

@@ -1,6 +1,7 @@
-import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { clients } from '../aws/clients.ts';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { sagemaker } from '../aws/sagemaker.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
+import { metrics } from '../runtime/powertools.ts';
 import { answer } from '../sources/answer.ts';
 import type { EndpointState } from '../state/endpoint-state.ts';
 import { keys } from '../state/keys.ts';
@@ -48,10 +49,14 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
       ...(input.kind === 'rollout' ? { endpointConfigName: input.rollout.endpointConfigName } : {}),
     }),
   );
-  await publishMetric(input.environment, outcome);
+  publishMetrics(
+    input.environment,
+    outcome,
+    input.kind === 'rollout' ? (Date.parse(now) - Date.parse(input.rollout.startedAt)) / 1000 : undefined,
+  );
   if (decision.cleanup && input.kind === 'rollout') {
     // Best effort: a failed cleanup leaves old resources behind, never breaks a deployment.
-    await cleanUpEndpoint(clients.sagemaker(), {
+    await cleanUpEndpoint(sagemaker(), {
       prefix: resourcePrefix(),
       environment: input.environment,
       endpoint: input.endpoint,
@@ -99,36 +104,23 @@ function recordEvent(input: RecordInput): RecordEvent {
   }
 }
 
-async function publishMetric(environment: string, outcome: Outcome): Promise<void> {
-  await clients
-    .cloudwatch()
-    .send(
-      new PutMetricDataCommand({
-        Namespace: 'Ballast',
-        MetricData: [
-          {
-            MetricName: 'Deployments',
-            Dimensions: [
-              { Name: 'Environment', Value: environment },
-              { Name: 'Outcome', Value: outcome },
-            ],
-            Value: 1,
-            Unit: 'Count',
-          },
-          ...(outcome === 'failed' || outcome === 'rolled-back'
-            ? [
-                {
-                  MetricName: 'DeploymentsFailed',
-                  Dimensions: [{ Name: 'Environment', Value: environment }],
-                  Value: 1,
-                  Unit: 'Count' as const,
-                },
-              ]
-            : []),
-        ],
-      }),
-    )
-    .catch((error: unknown) => logger.warn('could not publish the deployment metric', { error }));
+/**
+ * The outcome as EMF metrics (CloudWatch Logs extracts them; no PutMetricData call, no permission):
+ * `Deployments` by environment and outcome, `DeploymentsFailed` by environment (the stack's alarm
+ * sums it), and the rollout's duration when one ran.
+ */
+function publishMetrics(environment: string, outcome: Outcome, rolloutSeconds: number | undefined): void {
+  const byOutcome = metrics.singleMetric();
+  byOutcome.addDimensions({ Environment: environment, Outcome: outcome });
+  byOutcome.addMetric('Deployments', MetricUnit.Count, 1);
+  const byEnvironment = metrics.singleMetric();
+  byEnvironment.addDimension('Environment', environment);
+  if (rolloutSeconds !== undefined) byEnvironment.addMetric('RolloutDuration', MetricUnit.Seconds, rolloutSeconds);
+  byEnvironment.addMetric(
+    'DeploymentsFailed',
+    MetricUnit.Count,
+    outcome === 'failed' || outcome === 'rolled-back' ? 1 : 0,
+  );
 }
 
 export const handler = lambdaHandler(recordInput, record, {

@@ -1,5 +1,5 @@
-import { clients } from '../aws/clients.ts';
 import { ArtifactIntegrityError, InvalidInputError, LeaseLostError } from '../aws/errors.ts';
+import { s3 } from '../aws/s3.ts';
 import { registerArtifact, storeContent } from '../registry/artifacts.ts';
 import type { VersionPointer } from '../registry/pointer.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
@@ -27,7 +27,7 @@ export async function register(work: RegisterInput): Promise<Registration> {
   const at = `${where(release.model.artifactAt)}: Model ${release.model.name}`;
   const source = parseS3Uri(artifact.uri);
   if (!source) throw new InvalidInputError(`${at}: ${artifact.uri} is not an s3:// URI`);
-  const model = await registerArtifact(clients.s3(), store.bucket, source, artifact.sha256).catch((error: unknown) => {
+  const model = await registerArtifact(s3(), store.bucket, source, artifact.sha256).catch((error: unknown) => {
     // The registry speaks of S3 objects; the user needs the line of the declaration to fix.
     if (error instanceof ArtifactIntegrityError) throw new ArtifactIntegrityError(`${at}: ${error.message}`);
     if (error instanceof InvalidInputError) throw new InvalidInputError(`${at}: ${error.message}`);
@@ -41,7 +41,7 @@ export async function register(work: RegisterInput): Promise<Registration> {
 
   const pin = async (spec: unknown) => {
     const body = canonicalJson(spec);
-    const stored = await storeContent(clients.s3(), store.bucket, sha256Hex(body), body);
+    const stored = await storeContent(s3(), store.bucket, sha256Hex(body), body);
     return { sha256: stored.sha256, key: stored.key };
   };
   const prompts: Record<string, { sha256: string; key: string }> = {};

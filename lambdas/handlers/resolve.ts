@@ -1,7 +1,8 @@
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { clients } from '../aws/clients.ts';
+import { codecommit } from '../aws/codecommit.ts';
 import { InvalidInputError } from '../aws/errors.ts';
+import { secretsManager } from '../aws/secrets-manager.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
 import { answer } from '../sources/answer.ts';
 import { createSecretCache, pushFromWorkflowInput, repoSourceForPush } from '../sources/index.ts';
@@ -109,10 +110,10 @@ function answerSettings() {
 }
 
 // The GitHub token is read once per container and refreshed after a few minutes (rotation).
-const secrets = createSecretCache(() => clients.secrets());
+const secrets = createSecretCache(() => secretsManager());
 
 async function sourceFor(push: Push): Promise<RepoSource> {
-  if (push.source === 'codecommit') return repoSourceForPush(push, { codecommit: clients.codecommit() });
+  if (push.source === 'codecommit') return repoSourceForPush(push, { codecommit: codecommit() });
   const token = await secrets.get(setting('BALLAST_GITHUB_TOKEN_SECRET_NAME'));
   return repoSourceForPush(push, {
     github: { apiUrl: optionalSetting('BALLAST_GITHUB_API_URL') ?? 'https://api.github.com', token: token.value },

@@ -5,8 +5,9 @@
  * transient ones are thrown so Step Functions retries the step, everything before it being
  * idempotent (the CodeCommit comment carries a client request token, a status is a plain upsert).
  */
-import { clients } from '../aws/clients.ts';
+import { codecommit } from '../aws/codecommit.ts';
 import { isTransient } from '../aws/errors.ts';
+import { secretsManager } from '../aws/secrets-manager.ts';
 import { logger } from '../handlers/runtime.ts';
 import type { Outcome, PlanIssue, Push } from '../workflow/types.ts';
 import { postCodeCommitComment } from './codecommit.ts';
@@ -52,7 +53,7 @@ export function gitHubContext(environment: string, endpoint?: string): string {
 }
 
 // The GitHub token is read once per container and refreshed after a few minutes (rotation).
-const tokens = createSecretCache(() => clients.secrets());
+const tokens = createSecretCache(() => secretsManager());
 
 export async function answer(message: Answer, settings: AnswerSettings): Promise<void> {
   const { push } = message;
@@ -65,7 +66,7 @@ export async function answer(message: Answer, settings: AnswerSettings): Promise
         ...(message.details ?? []).map((d) => `- ${d}`),
         ...(message.issues ?? []).map((i) => `- ${i.file}:${i.line}:${i.column}: ${i.message}`),
       ];
-      await postCodeCommitComment(clients.codecommit(), {
+      await postCodeCommitComment(codecommit(), {
         repositoryName: push.repository,
         commitId: push.commit,
         ...(push.previousCommit ? { beforeCommitId: push.previousCommit } : {}),

@@ -42,6 +42,12 @@ export interface CloudWatchSandbox extends SandboxService, AlarmStateReader {
    * workflow's next Wait moves the clock: a request over the wire could arrive after the bake.
    */
   setAlarmState(alarmName: string, value: AlarmStateValue, reason: string): void;
+  /**
+   * PutMetricData from inside the sandbox process, with the same validation and alarm evaluation
+   * as over the wire (`input` as the awsJson body: Timestamp in epoch seconds). The local runner
+   * feeds it the handlers' EMF (sandbox/emf.ts), as CloudWatch Logs does on AWS.
+   */
+  putMetricData(input: Record<string, unknown>): void;
 }
 
 const STATE_VALUES: readonly AlarmStateValue[] = ['INSUFFICIENT_DATA', 'ALARM', 'OK'];
@@ -1445,6 +1451,7 @@ export function createCloudWatchService(ctx: ServiceContext): CloudWatchSandbox 
     setAlarmState(alarmName, value, reason) {
       changeState(requireAlarm(alarmName), value, reason, undefined);
     },
+    putMetricData,
   };
 }
 

@@ -133,7 +133,10 @@ for (const step of ['Resolve', 'Validate'] as const) {
       );
       const comments = await w.comments(commit);
       assert.equal(comments.length, 1);
-      assert.match(comments[0] ?? '', new RegExp(`^Ballast ${environment}/repository: failed — SourceUnavailableError`));
+      assert.match(
+        comments[0] ?? '',
+        new RegExp(`^Ballast ${environment}/repository: failed — SourceUnavailableError`),
+      );
     } finally {
       await w.stop();
     }

@@ -16,7 +16,7 @@ import { ENV, statementsOfRole, testStack } from './fixtures/stacks.ts';
 const ENTRY = projectPath('test/lib/fixtures/echo-handler.ts');
 
 describe('BallastFunction', () => {
-  it('runs on Node.js 22 / arm64 with X-Ray, its own log group and the shared environment', () => {
+  it('runs on Node.js 22 / arm64 with X-Ray, its own log group and the shared environment (no source maps at run time)', () => {
     const stack = testStack();
     new BallastFunction(stack, 'Fn', { entry: ENTRY, environment: { BALLAST_STATE_BUCKET: 'b' } });
     const template = Template.fromStack(stack);
@@ -31,11 +31,13 @@ describe('BallastFunction', () => {
       Environment: {
         Variables: {
           POWERTOOLS_SERVICE_NAME: 'ballast',
-          NODE_OPTIONS: '--enable-source-maps',
           BALLAST_STATE_BUCKET: 'b',
         },
       },
     });
+    const variables = Object.values(template.findResources('AWS::Lambda::Function'))[0]?.Properties.Environment
+      .Variables as Record<string, string>;
+    assert.equal(variables.NODE_OPTIONS, undefined, 'no --enable-source-maps on the cold-start path');
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
     assert.equal(fn?.Properties.ReservedConcurrentExecutions, undefined, 'no reservation unless asked');
@@ -145,7 +147,7 @@ describe('BallastFunction', () => {
     );
   });
 
-  it('bundles the TypeScript handler locally with esbuild into an ESM file with a source map', async () => {
+  it('bundles the TypeScript handler locally with esbuild into one self-contained ESM file', async () => {
     const outdir = mkdtempSync(join(tmpdir(), 'ballast-fn-'));
     try {
       const app = new App({ outdir });
@@ -159,7 +161,7 @@ describe('BallastFunction', () => {
       const hash = fn?.Properties.Code?.S3Key?.replace(/\.zip$/, '');
       assert.ok(hash, 'the function code is an asset');
       const assetDir = join(assembly.directory, `asset.${hash}`);
-      assert.deepEqual(readdirSync(assetDir).sort(), ['index.mjs', 'index.mjs.map']);
+      assert.deepEqual(readdirSync(assetDir).sort(), ['index.mjs'], 'no source map or metafile in the asset');
       // The bundle is self-contained ESM (the SDK inside it), so it runs from anywhere.
       const bundle = (await import(pathToFileURL(join(assetDir, 'index.mjs')).href)) as {
         handler: (event: unknown) => Promise<unknown>;

@@ -16,7 +16,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { resetClients } from '../../../lambdas/aws/clients.ts';
+import { resetClients } from '../../../lambdas/aws/client-config.ts';
 import { type AwsTarget, clientConfig, motoUnavailableReason, startMotoTarget } from '../../support/aws-targets.ts';
 
 const EXAMPLES = JSON.parse(
@@ -148,7 +148,8 @@ describe('GitHub webhook handler against moto', skip ? { skip: `moto is not avai
     stateMachineArn = machine.stateMachineArn ?? '';
     process.env.BALLAST_DEPLOY_STATE_MACHINE_ARN = stateMachineArn;
 
-    // Imported after the environment is set: the module's Logger reads POWERTOOLS_LOG_LEVEL.
+    // Imported after the environment is set: the shared Logger (lambdas/runtime/powertools.ts, first
+    // loaded here) reads POWERTOOLS_LOG_LEVEL when it is created.
     const module = await import('../../../lambdas/handlers/github-webhook.ts');
     handler = (event) => module.handler(event);
     resetWebhookSecretCache = module.resetWebhookSecretCache;
