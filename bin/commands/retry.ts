@@ -448,7 +448,7 @@ async function environmentOf(
  * sets `stateMachineName` (then pass --state-machine). Every page is read; names are unique per
  * account and region.
  */
-async function findStackStateMachine(sfn: Pick<SFNClient, 'send'>, stack: string): Promise<string> {
+export async function findStackStateMachine(sfn: Pick<SFNClient, 'send'>, stack: string): Promise<string> {
   const name = `${stack}-deploy`;
   let token: string | undefined;
   do {

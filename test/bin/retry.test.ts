@@ -6,7 +6,7 @@ import { userInfo } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { main } from '../../bin/cli.ts';
-import { planRetry } from '../../bin/commands/retry.ts';
+import { findStackStateMachine, planRetry } from '../../bin/commands/retry.ts';
 import type { StatusEntry } from '../../bin/commands/status.ts';
 import type { EndpointState } from '../../lambdas/state/endpoint-state.ts';
 import { keys } from '../../lambdas/state/keys.ts';
@@ -249,6 +249,34 @@ describe('ballast retry', () => {
     );
   });
 
+  it('--wait --json: a retry that rolls back again exits 1 with the ledger entry, and stays held back', async () => {
+    const broken = await rollBack('broken-thrice');
+    tripAlarm = true;
+    const io = capture();
+    const code = await main(['retry', 'summarizer', '--endpoint-url', url, '--wait', '--json', '--timeout', '600'], io);
+    tripAlarm = false;
+    await alarmSet;
+    alarmSet = undefined;
+    await setAlarm('OK');
+    assert.equal(code, 1, io.err());
+    const result = JSON.parse(io.out()) as {
+      status: string;
+      commit: string;
+      liftsQuarantine: { commit: string } | null;
+      entry: { outcome: string; retry?: { requestedBy: string } } | null;
+    };
+    assert.equal(result.status, 'SUCCEEDED');
+    assert.equal(result.commit, broken);
+    assert.equal(result.liftsQuarantine?.commit, broken);
+    assert.equal(result.entry?.outcome, 'rolled-back');
+    assert.equal(result.entry?.retry?.requestedBy, userInfo().username);
+    assert.match(io.err(), /^ballast retry: prod\/summarizer rolled-back: /);
+    assert.equal((await status())?.status, 'held back');
+    // Leave the endpoint deployed for the tests below.
+    assert.equal(await main(['retry', 'summarizer', '--endpoint-url', url, '--wait'], capture()), 0);
+    assert.equal((await status())?.status, 'in sync');
+  });
+
   it('refuses an endpoint no push has asked for (exit 1) and names unknown endpoints (exit 2)', async () => {
     const bare: EndpointState = {
       environment: 'prod',
@@ -398,5 +426,28 @@ describe('what a retry would do', () => {
       planRetry({ ...state, desired: older }).refused,
       'prod/e: the state does not say which push asked for bbbbbbb (written by an older Ballast); push again',
     );
+  });
+});
+
+describe('the deploy workflow of a stack (--stack on AWS)', () => {
+  it('is the state machine named NAME-deploy, looked for on every page of ListStateMachines', async () => {
+    const pages = [
+      { stateMachines: [{ name: 'Other-deploy', stateMachineArn: 'arn:other' }], nextToken: 't1' },
+      { stateMachines: [{ name: 'BallastProd-deploy', stateMachineArn: 'arn:ballast' }] },
+    ];
+    const tokens: Array<string | undefined> = [];
+    const sfn = {
+      send: async (command: { input: { nextToken?: string } }) => {
+        tokens.push(command.input.nextToken);
+        return pages[tokens.length - 1];
+      },
+    };
+    assert.equal(await findStackStateMachine(sfn as never, 'BallastProd'), 'arn:ballast');
+    assert.deepEqual(tokens, [undefined, 't1']);
+    tokens.length = 0;
+    await assert.rejects(findStackStateMachine(sfn as never, 'Elsewhere'), {
+      message:
+        'found no state machine named Elsewhere-deploy for the stack Elsewhere (Step Functions ListStateMachines); pass the deploy workflow with --state-machine',
+    });
   });
 });
