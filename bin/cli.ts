@@ -37,6 +37,11 @@ const commands: ReadonlyArray<{ name: string; summary: string; load: () => Promi
     summary: "Show an endpoint's deployment ledger: commit, outcome, changes, reason, who pushed",
     load: async () => (await import('./commands/history.ts')).historyCommand,
   },
+  {
+    name: 'retry',
+    summary: "Deploy an endpoint's desired commit again and lift the quarantine of its content (after a rollback)",
+    load: async () => (await import('./commands/retry.ts')).retryCommand,
+  },
 ];
 
 export function helpText(): string {

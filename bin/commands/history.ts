@@ -21,10 +21,21 @@ const DEFAULT_LIMIT = 20;
 const usage = `Usage: ballast history ENDPOINT [--environment ENV] [--limit N] [--json] (--endpoint-url URL | --bucket B | --stack NAME) [--region R]
 
 Shows an endpoint's deployment ledger (ledger/<environment>/<endpoint>/ in the state bucket), oldest
-first: when the commit was pushed, the commit, how it ended (deployed, rolled-back, failed,
-superseded, unchanged), how long it took, what it changed, who pushed it and why it ended that way.
-ENDPOINT ${REPOSITORY_LEDGER} lists the commits rejected before any endpoint was touched (validation
-errors), with their file:line issues.
+first: when the commit was pushed, the commit, how it ended, how long it took, what it changed,
+who pushed it and why it ended that way. A \`ballast retry\` is its own entry, in the order it was
+asked for, with who asked for it and when on the line below. ENDPOINT ${REPOSITORY_LEDGER} lists the
+commits rejected before any endpoint was touched (validation errors), with their file:line issues.
+
+OUTCOME is one of:
+  deployed      live and verified
+  rolled-back   SageMaker (or an alarm) returned the endpoint to what was live; the content is
+                quarantined until \`ballast retry\`
+  failed        the rollout failed; what was live stays live
+  superseded    a newer push took the endpoint over
+  quarantined   not deployed: this content failed or was rolled back before (\`ballast retry\` lifts it)
+  deferred      not deployed by this workflow (e.g. an EKS target)
+  unchanged     the commit leaves this endpoint's content as it is
+  rejected      the commit did not validate (ENDPOINT ${REPOSITORY_LEDGER})
 
 Arguments:
   ENDPOINT            the Endpoint's metadata.name
@@ -83,7 +94,8 @@ export const historyCommand: Command = {
       const perEnvironment = await Promise.all(environments.map((env) => readLedger(store, env, endpoint, limit)));
       const entries = perEnvironment
         .flat()
-        .sort((a, b) => a.pushedAt.localeCompare(b.pushedAt) || a.finishedAt.localeCompare(b.finishedAt))
+        // A retry starts when it was asked for, not when its commit was pushed (`startedAt`).
+        .sort((a, b) => startOf(a).localeCompare(startOf(b)) || a.finishedAt.localeCompare(b.finishedAt))
         .slice(-limit);
       if (entries.length === 0) {
         const known = await knownEndpoints(conn, environments);
@@ -136,6 +148,11 @@ async function knownEndpoints(
   return found;
 }
 
+/** When an entry's deployment started: the push, or the `ballast retry` request. */
+function startOf(entry: LedgerEntry): string {
+  return entry.startedAt ?? entry.pushedAt;
+}
+
 /** Who pushed, without the ARN's boilerplate: `user/alice`, `assumed-role/ci/run-42`, a GitHub login. */
 export function pusher(pushedBy: string): string {
   const arn = /^arn:aws[a-z-]*:(?:iam|sts)::\d{12}:(.+)$/.exec(pushedBy);
@@ -160,6 +177,9 @@ export function renderHistory(endpoint: string, where: string, entries: readonly
   const lines = [rows[0] ?? ''];
   entries.forEach((entry, index) => {
     lines.push(rows[index + 1] ?? '');
+    if (entry.retry) {
+      lines.push(`    retry asked for by ${pusher(entry.retry.requestedBy)} at ${formatTime(entry.retry.requestedAt)}`);
+    }
     for (const issue of entry.issues ?? []) {
       lines.push(`    ${issue.file}:${issue.line}:${issue.column}: ${issue.message}`);
     }

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { EndpointState } from '../../lambdas/state/endpoint-state.ts';
+import { type EndpointState, isQuarantined } from '../../lambdas/state/endpoint-state.ts';
 import {
   connect,
   connectionOptions,
@@ -14,19 +14,58 @@ import {
 } from './state-reader.ts';
 import { type CliIo, type Command, ExitCode, UsageError } from './types.ts';
 
+/**
+ * The states `ballast status` shows, in the order they are decided: the first whose test holds is
+ * the endpoint's status. The help text is printed from this table, so what the help says and what
+ * the code computes cannot drift apart.
+ */
+export const STATUSES = [
+  {
+    status: 'rolling out',
+    means: ["a deployment holds the endpoint's lease"],
+    holds: (s: EndpointState) => s.lease !== undefined,
+  },
+  {
+    status: 'held back',
+    means: [
+      'the desired content (its digest) failed or was rolled back and is quarantined;',
+      'what was live stays live, and only `ballast retry ENDPOINT` deploys it again',
+    ],
+    holds: (s: EndpointState) => s.desired !== undefined && isQuarantined(s, s.desired.digest),
+  },
+  {
+    status: 'not deployed',
+    means: ['nothing has gone live yet'],
+    holds: (s: EndpointState) => s.live === undefined,
+  },
+  {
+    status: 'in sync',
+    means: [
+      'the live content (its digest) is the desired content, also when the commits differ',
+      '(a commit that changes nothing for the endpoint, such as a README edit)',
+    ],
+    holds: (s: EndpointState) => s.desired === undefined || s.desired.digest === s.live?.digest,
+  },
+  {
+    status: 'out of sync',
+    means: ["live differs from desired with no rollout running (the reconciler's job)"],
+    holds: (_s: EndpointState) => true,
+  },
+] as const;
+
+export type EndpointStatus = (typeof STATUSES)[number]['status'];
+
+const statusWidth = Math.max(...STATUSES.map((s) => s.status.length));
+
 const usage = `Usage: ballast status [--environment ENV] [--json] (--endpoint-url URL | --bucket B | --stack NAME) [--region R]
 
 Shows what Ballast knows about every endpoint, per environment, from its state bucket
 (state/<environment>/<endpoint>.json): the commit the branch asks for (desired), the commit
 verified live, the last good commit rollbacks return to, a rollout in progress (the endpoint's
-lease) and the quarantined commits the reconciler will not re-apply.
+lease) and the quarantined content (endpoint digests) nothing re-deploys but \`ballast retry\`.
 
-STATUS is one of:
-  in sync       the live commit is the desired one
-  rolling out   a deployment holds the endpoint's lease
-  held back     the desired commit failed or was rolled back; the last good commit stays live
-  out of sync   live differs from desired with no rollout running (the reconciler's job)
-  not deployed  nothing has gone live yet
+STATUS is the first of these that holds:
+${STATUSES.flatMap((s) => s.means.map((line, i) => `  ${(i === 0 ? s.status : '').padEnd(statusWidth)}  ${line}`)).join('\n')}
 
 Options:
   --environment ENV   only this environment
@@ -37,8 +76,6 @@ ${connectionUsage}
 
 Exit codes: 0 shown, 2 usage error or the state could not be read.
 `;
-
-export type EndpointStatus = 'in sync' | 'rolling out' | 'held back' | 'out of sync' | 'not deployed';
 
 export interface StatusEntry extends EndpointState {
   readonly status: EndpointStatus;
@@ -82,14 +119,10 @@ export const statusCommand: Command = {
   },
 };
 
-/** Where an endpoint stands, from its state alone. */
+/** Where an endpoint stands, from its state alone: the first of {@link STATUSES} that holds. */
 export function statusOf(state: EndpointState): EndpointStatus {
-  if (state.lease) return 'rolling out';
-  const desired = state.desired?.commit;
-  if (!state.live) return 'not deployed';
-  if (desired === undefined || desired === state.live.commit) return 'in sync';
-  if (state.quarantined.some((q) => q.commit === desired)) return 'held back';
-  return 'out of sync';
+  // The last entry holds for every state, so find always finds one.
+  return STATUSES.find((s) => s.holds(state))?.status ?? 'out of sync';
 }
 
 export function renderStatus(where: string, entries: readonly StatusEntry[], environment?: string): string[] {
@@ -128,14 +161,33 @@ export function renderStatus(where: string, entries: readonly StatusEntry[], env
       }
     }
   }
+  const heldBack = entries.filter((e) => e.status === 'held back');
+  if (heldBack.length > 0) {
+    lines.push('', 'Held back (the desired content is quarantined):');
+    for (const e of heldBack) {
+      const q = e.desired ? e.quarantined.find((x) => x.digest === e.desired?.digest) : undefined;
+      if (!e.desired || !q) continue;
+      lines.push(
+        `  ${e.environment}/${e.endpoint} ${short(e.desired.commit)} (content ${shortDigest(q.digest)}), quarantined at ${short(q.commit)} ${formatTime(q.at)}: ${q.reason}`,
+        `    run \`ballast retry ${e.endpoint} --environment ${e.environment}\` to deploy it again`,
+      );
+    }
+  }
   const quarantined = entries.filter((e) => e.quarantined.length > 0);
   if (quarantined.length > 0) {
-    lines.push('', 'Quarantined commits (never re-applied; a new commit, e.g. a git revert, moves on):');
+    lines.push('', 'Quarantined content (only `ballast retry` deploys it again; a commit that changes it moves on):');
     for (const e of quarantined) {
       for (const q of e.quarantined) {
-        lines.push(`  ${e.environment}/${e.endpoint} ${short(q.commit)} at ${formatTime(q.at)}: ${q.reason}`);
+        lines.push(
+          `  ${e.environment}/${e.endpoint} ${shortDigest(q.digest)} from ${short(q.commit)} at ${formatTime(q.at)}: ${q.reason}`,
+        );
       }
     }
   }
   return lines;
+}
+
+/** An endpoint digest (64 hex characters), shortened like a commit but long enough to tell apart. */
+export function shortDigest(digest: string): string {
+  return digest.slice(0, 12);
 }

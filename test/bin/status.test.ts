@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, PutBucketTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { main } from '../../bin/cli.ts';
 import { findStackBucket } from '../../bin/commands/state-reader.ts';
-import { renderStatus, type StatusEntry, statusOf } from '../../bin/commands/status.ts';
+import { renderStatus, STATUSES, type StatusEntry, statusOf } from '../../bin/commands/status.ts';
 import type { EndpointState } from '../../lambdas/state/endpoint-state.ts';
 import { world } from '../e2e/harness.ts';
 import { captureIo } from '../support/cli.ts';
@@ -221,39 +221,83 @@ describe('status of an endpoint', () => {
     quarantined: [],
     updatedAt: '2026-03-01T00:00:00Z',
   };
-  const ref = (c: string) => ({
+  // Commit `c` carries content `d` (the endpoint's digest): 64 hex characters, like the real ones.
+  const digest = (d: string) => d.repeat(64);
+  const ref = (c: string, d = c) => ({
     commit: c.repeat(40),
-    digest: 'd',
+    digest: digest(d),
     endpointConfigName: 'cfg',
     at: '2026-03-01T00:00:00Z',
   });
-  const desired = (c: string) => ({ commit: c.repeat(40), digest: 'd', pushedAt: '2026-03-01T00:00:00Z' });
-
-  it('is derived from desired, live, lease and quarantine', () => {
-    assert.equal(statusOf(base), 'not deployed');
-    assert.equal(statusOf({ ...base, desired: desired('a'), live: ref('a'), lastGood: ref('a') }), 'in sync');
-    assert.equal(
-      statusOf({
-        ...base,
-        desired: desired('b'),
-        live: ref('a'),
-        lease: { ...desired('b'), execution: 'x', acquiredAt: '2026-03-01T00:00:01Z' },
-      }),
-      'rolling out',
-    );
-    assert.equal(
-      statusOf({
-        ...base,
-        desired: desired('b'),
-        live: ref('a'),
-        quarantined: [{ commit: 'b'.repeat(40), digest: 'd', reason: 'alarm', at: '2026-03-01T00:00:02Z' }],
-      }),
-      'held back',
-    );
-    assert.equal(statusOf({ ...base, desired: desired('b'), live: ref('a') }), 'out of sync');
+  const desired = (c: string, d = c) => ({ commit: c.repeat(40), digest: digest(d), pushedAt: '2026-03-01T00:00:00Z' });
+  const quarantine = (c: string, d = c) => ({
+    commit: c.repeat(40),
+    digest: digest(d),
+    reason: 'alarm',
+    at: '2026-03-01T00:00:02Z',
   });
 
-  it('lists rollouts in progress and quarantined commits with their reasons under the table', () => {
+  it('not deployed: nothing live', () => {
+    assert.equal(statusOf(base), 'not deployed');
+    assert.equal(statusOf({ ...base, desired: desired('a') }), 'not deployed');
+  });
+
+  it('in sync: the live digest is the desired digest, whatever the commits', () => {
+    assert.equal(statusOf({ ...base, desired: desired('a'), live: ref('a'), lastGood: ref('a') }), 'in sync');
+    // A commit that leaves the endpoint's content as it is (a README edit, a revert of a revert).
+    assert.equal(statusOf({ ...base, desired: desired('b', 'a'), live: ref('a') }), 'in sync');
+  });
+
+  it('out of sync: other content live, no rollout, desired content not quarantined', () => {
+    assert.equal(statusOf({ ...base, desired: desired('b'), live: ref('a') }), 'out of sync');
+    // Quarantined content that is not the desired content does not hold the endpoint back.
+    assert.equal(
+      statusOf({ ...base, desired: desired('c'), live: ref('a'), quarantined: [quarantine('b')] }),
+      'out of sync',
+    );
+  });
+
+  it('rolling out: a lease is held, whatever else the state says', () => {
+    const lease = { ...desired('b'), execution: 'x', acquiredAt: '2026-03-01T00:00:01Z' };
+    assert.equal(statusOf({ ...base, desired: desired('b'), live: ref('a'), lease }), 'rolling out');
+    // A retry of quarantined content holds the lease too.
+    assert.equal(
+      statusOf({ ...base, desired: desired('b'), live: ref('a'), lease, quarantined: [quarantine('b')] }),
+      'rolling out',
+    );
+  });
+
+  it('held back: the desired digest is quarantined, by whichever commit brought it', () => {
+    assert.equal(
+      statusOf({ ...base, desired: desired('b'), live: ref('a'), quarantined: [quarantine('b')] }),
+      'held back',
+    );
+    // Commit c pushes the same content as the rolled-back commit b.
+    assert.equal(
+      statusOf({ ...base, desired: desired('c', 'b'), live: ref('a'), quarantined: [quarantine('b')] }),
+      'held back',
+    );
+    // A first deploy that failed: nothing live, and the content is quarantined.
+    assert.equal(statusOf({ ...base, desired: desired('b'), quarantined: [quarantine('b')] }), 'held back');
+  });
+
+  it('the help documents exactly the states statusOf computes', async () => {
+    const io = capture();
+    assert.equal(await main(['status', '--help'], io), 0);
+    const documented = [...io.out().matchAll(/^ {2}([a-z][a-z ]+[a-z]) {2,}\S/gm)]
+      .map((m) => m[1] ?? '')
+      .filter((name) => STATUSES.some((s) => s.status === name));
+    assert.deepEqual(
+      documented,
+      STATUSES.map((s) => s.status),
+    );
+    assert.deepEqual(
+      STATUSES.map((s) => s.status),
+      ['rolling out', 'held back', 'not deployed', 'in sync', 'out of sync'],
+    );
+  });
+
+  it('lists rollouts in progress and quarantined content with their reasons under the table', () => {
     const entries: StatusEntry[] = [
       {
         ...base,
@@ -262,12 +306,7 @@ describe('status of an endpoint', () => {
         lastGood: ref('a'),
         lease: { ...desired('c'), execution: 'deploy-42', acquiredAt: '2026-03-01T09:30:00.000Z' },
         quarantined: [
-          {
-            commit: 'b'.repeat(40),
-            digest: 'd',
-            reason: 'rolled back: alarm e-5xx went to ALARM',
-            at: '2026-03-01T09:20:00.000Z',
-          },
+          { ...quarantine('b'), reason: 'rolled back: alarm e-5xx went to ALARM', at: '2026-03-01T09:20:00.000Z' },
         ],
         status: 'rolling out',
       },
@@ -280,8 +319,24 @@ describe('status of an endpoint', () => {
       'Rollouts in progress:',
       '  prod/e ccccccc: deploy-42, since 2026-03-01 09:30:00Z',
       '',
-      'Quarantined commits (never re-applied; a new commit, e.g. a git revert, moves on):',
-      '  prod/e bbbbbbb at 2026-03-01 09:20:00Z: rolled back: alarm e-5xx went to ALARM',
+      'Quarantined content (only `ballast retry` deploys it again; a commit that changes it moves on):',
+      '  prod/e bbbbbbbbbbbb from bbbbbbb at 2026-03-01 09:20:00Z: rolled back: alarm e-5xx went to ALARM',
+    ]);
+  });
+
+  it('says what holds an endpoint back and how to deploy it again', () => {
+    const state: EndpointState = {
+      ...base,
+      desired: desired('b'),
+      live: ref('a'),
+      quarantined: [{ ...quarantine('b'), reason: 'SageMaker rolled back: e-5xx went into ALARM' }],
+    };
+    const lines = renderStatus('s3://state', [{ ...state, status: statusOf(state) }]);
+    assert.deepEqual(lines.slice(4, 8), [
+      '',
+      'Held back (the desired content is quarantined):',
+      '  prod/e bbbbbbb (content bbbbbbbbbbbb), quarantined at bbbbbbb 2026-03-01 00:00:02Z: SageMaker rolled back: e-5xx went into ALARM',
+      '    run `ballast retry e --environment prod` to deploy it again',
     ]);
   });
 });
