@@ -165,9 +165,13 @@ function skipped(
         reason: `a newer push (${state?.desired?.commit.slice(0, 12) ?? 'unknown'}) asked for the endpoint first`,
       };
     case 'already-live':
+      if (state?.lease && state.lease.commit === request.commit && state.lease.execution !== request.execution) {
+        // A second execution of the same push: the first one is rolling this commit out.
+        return { outcome: 'unchanged', reason: `execution ${state.lease.execution} is rolling this commit out already` };
+      }
       return {
         outcome: 'unchanged',
-        reason: `this content is live already (${state?.live?.endpointConfigName ?? ''})`,
+        reason: `this content is live already${state?.live ? ` (${state.live.endpointConfigName})` : ''}`,
       };
     case 'quarantined': {
       const entry = state?.quarantined.find((q) => q.digest === request.digest);

@@ -63,12 +63,11 @@ describe('decideRecord: skipped', () => {
     assert.equal(decision.state, undefined);
   });
 
-  it('does not claim the content is live for a second execution of the leased commit', {
-    todo: 'skipped() in lambdas/state/outcome.ts answers every already-live skip with "this content is live already (<state.live.endpointConfigName>)", but decideLease also returns already-live when another execution holds the lease for the same commit (a duplicate execution of one push): then the named configuration is the previous content and the commit is still rolling out, so the ledger entry and commit answer are false; it should say that another execution (state.lease.execution) is rolling this commit out',
-  }, () => {
+  it('does not claim the content is live for a second execution of the leased commit', () => {
     const duplicate: RecordRequest = { execution: 'exec-b2', commit: B, digest: 'digest-b' };
     const decision = decideRecord(heldByB, duplicate, { kind: 'skipped', reason: 'already-live' }, NOW);
-    assert.doesNotMatch(decision.reason ?? '', /is live already/);
+    assert.equal(decision.outcome, 'unchanged');
+    assert.equal(decision.reason, `execution ${heldByB.lease?.execution} is rolling this commit out already`);
   });
 
   it("answers quarantined with the quarantine entry's commit and reason", () => {
