@@ -3,23 +3,26 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type Stack, Stage } from 'aws-cdk-lib';
+import { App, Stack, Stage } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { projectPath } from '../../lib/ballast-function.ts';
-import {
-  DEPLOY_WORKFLOW_PLACEHOLDERS,
-  DEPLOYMENTS_FAILED_QUERY,
-  DeployWorkflow,
-  type DeployWorkflowFunctions,
-} from '../../lib/deploy-workflow.ts';
+import { DEPLOYMENTS_FAILED_QUERY, DeployWorkflow, type DeployWorkflowFunctions } from '../../lib/deploy-workflow.ts';
+import { DEPLOY_STEPS, type StepName } from '../../lib/workflow-steps.ts';
 import { awsSolutionsFindings } from '../support/nag.ts';
-import { statementsOfRole, testStack } from './fixtures/stacks.ts';
+import { flat, statementsOfRole, testStack } from './fixtures/stacks.ts';
 
 const ASL_FILE = projectPath('stepfunctions/deploy.asl.json');
-const STEPS = Object.keys(DEPLOY_WORKFLOW_PLACEHOLDERS) as Array<keyof DeployWorkflowFunctions>;
-const arnOf = (step: string) => `arn:aws:lambda:us-east-1:111122223333:function:ballast-${step}`;
+const STEPS = Object.keys(DEPLOY_STEPS) as StepName[];
+const arnOf = (step: StepName) => `arn:aws:lambda:us-east-1:111122223333:function:ballast-${step}`;
+const LAMBDA_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'Lambda.ClientExecutionTimeoutException',
+];
 
 function functions(stack: Stack): DeployWorkflowFunctions {
   return Object.fromEntries(
@@ -27,13 +30,14 @@ function functions(stack: Stack): DeployWorkflowFunctions {
   ) as unknown as DeployWorkflowFunctions;
 }
 
-function synth(props: { alarmTopic?: boolean; alarmOnFailedDeployments?: boolean } = {}) {
+function synth(props: { alarmTopic?: boolean; alarmOnFailedDeployments?: boolean; stateMachineName?: string } = {}) {
   const stack = testStack();
   const topic = props.alarmTopic ? new sns.Topic(stack, 'Topic', { enforceSSL: true }) : undefined;
   const workflow = new DeployWorkflow(stack, 'Workflow', {
     functions: functions(stack),
     alarmTopic: topic,
     alarmOnFailedDeployments: props.alarmOnFailedDeployments,
+    stateMachineName: props.stateMachineName,
   });
   return { stack, workflow, template: Template.fromStack(stack), topic };
 }
@@ -44,6 +48,7 @@ function stateMachine(template: Template) {
   return machine.Properties as {
     DefinitionS3Location: { Key: string };
     DefinitionSubstitutions: Record<string, unknown>;
+    StateMachineName: string;
     StateMachineType: string;
     TracingConfiguration: { Enabled: boolean };
     LoggingConfiguration: { Level: string; IncludeExecutionData: boolean; Destinations: unknown[] };
@@ -59,28 +64,184 @@ function render(text: string, substitutions: Record<string, unknown>): string {
   });
 }
 
+interface Retrier {
+  readonly ErrorEquals: string[];
+  readonly MaxAttempts?: number;
+}
+interface Catcher {
+  readonly ErrorEquals: string[];
+  readonly Next: string;
+  readonly ResultPath?: string;
+}
+interface State {
+  readonly Type: string;
+  readonly Resource?: string;
+  readonly Retry?: Retrier[];
+  readonly Catch?: Catcher[];
+  readonly Next?: string;
+  readonly ItemsPath?: string;
+  readonly MaxConcurrency?: number;
+  readonly ItemSelector?: Record<string, unknown>;
+  readonly ItemProcessor?: Machine & { readonly ProcessorConfig?: { Mode?: string; ExecutionType?: string } };
+  readonly Iterator?: Machine;
+  readonly Branches?: Machine[];
+}
+interface Machine {
+  readonly StartAt: string;
+  readonly States: Record<string, State>;
+}
+/** A state with where it runs: in the push's execution, or in an endpoint's child execution (the Map's processor). */
+interface Located {
+  readonly name: string;
+  readonly state: State;
+  readonly scope: 'push' | 'endpoint';
+  /** The states of the machine the state belongs to (where its Next and Catch targets are). */
+  readonly siblings: Record<string, State>;
+}
+
+/** Every state of a definition, nested ones (Map processors, Parallel branches) included. */
+function statesOf(machine: Machine, scope: Located['scope'] = 'push'): Located[] {
+  return Object.entries(machine.States).flatMap(([name, state]) => [
+    { name, state, scope, siblings: machine.States },
+    ...[state.ItemProcessor, state.Iterator].flatMap((nested) => (nested ? statesOf(nested, 'endpoint') : [])),
+    ...(state.Branches ?? []).flatMap((branch) => statesOf(branch, scope)),
+  ]);
+}
+
+/** The deploy definition as Step Functions runs it: substitutions applied, parsed. */
+function definition(): { text: string; machine: Machine & { TimeoutSeconds?: number } } {
+  const { template } = synth();
+  const text = render(readFileSync(ASL_FILE, 'utf8'), stateMachine(template).DefinitionSubstitutions);
+  return { text, machine: JSON.parse(text) as Machine };
+}
+
+const tasks = (machine: Machine) => statesOf(machine).filter((s) => s.state.Type === 'Task');
+const invokes = (located: Located, step: StepName) => located.state.Resource === arnOf(step);
+const catchAll = (state: State) => (state.Catch ?? []).find((c) => c.ErrorEquals.includes('States.ALL'));
+
 describe('DeployWorkflow', () => {
-  it('is the ASL file with every placeholder substituted by its function ARN', () => {
+  it('fills one <placeholder>FunctionArn per manifest step, and the rendered file has no placeholder left', () => {
     const { template } = synth();
     const machine = stateMachine(template);
+    assert.ok(STEPS.length > 0, 'the manifest has steps');
     assert.deepEqual(
       Object.keys(machine.DefinitionSubstitutions).sort(),
-      Object.values(DEPLOY_WORKFLOW_PLACEHOLDERS).sort(),
+      Object.values(DEPLOY_STEPS)
+        .map((step) => `${step.placeholder}FunctionArn`)
+        .sort(),
     );
-    const text = readFileSync(ASL_FILE, 'utf8');
-    const rendered = render(text, machine.DefinitionSubstitutions);
-    assert.ok(!rendered.includes('${'), 'no placeholder is left in the rendered definition');
-    const definition = JSON.parse(rendered) as { States: Record<string, unknown> };
-    // Every Task state, including those inside the Map's item processor, invokes one of the functions.
-    const resources = [...rendered.matchAll(/"Resource":\s*"([^"]+)"/g)].map((m) => m[1]);
-    assert.ok(resources.length >= STEPS.length);
-    for (const resource of resources)
-      assert.ok(
-        STEPS.some((step) => resource === arnOf(step)),
-        resource,
+    for (const step of STEPS) {
+      assert.equal(
+        machine.DefinitionSubstitutions[`${DEPLOY_STEPS[step].placeholder}FunctionArn`],
+        arnOf(step),
+        `${step}'s placeholder holds ${step}'s function`,
       );
-    assert.deepEqual(new Set(resources), new Set(STEPS.map(arnOf)), 'every function is used by some task');
-    assert.ok(definition.States.Resolve);
+    }
+    const rendered = render(readFileSync(ASL_FILE, 'utf8'), machine.DefinitionSubstitutions);
+    assert.ok(!rendered.includes('${'), 'no placeholder is left in the rendered definition');
+  });
+
+  it('invokes one of the functions in every Task state (Map processor included), and uses every function', () => {
+    const { machine } = definition();
+    const all = tasks(machine);
+    assert.ok(all.length > 0, 'the definition has Task states');
+    assert.ok(
+      all.some((t) => t.scope === 'endpoint'),
+      'some Task states run inside the Map',
+    );
+    for (const task of all) {
+      assert.ok(
+        STEPS.some((step) => invokes(task, step)),
+        `${task.name} invokes a workflow function (${task.state.Resource})`,
+      );
+    }
+    assert.deepEqual(
+      new Set(all.map((t) => t.state.Resource)),
+      new Set(STEPS.map(arnOf)),
+      'every function is invoked by some task',
+    );
+  });
+
+  it('retries every Task on Lambda service errors and on TransientError', () => {
+    const { machine } = definition();
+    const all = tasks(machine);
+    assert.ok(all.length > 0, 'the definition has Task states');
+    for (const { name, state } of all) {
+      const retry = state.Retry ?? [];
+      const lambdaRetry = retry.find((r) => LAMBDA_ERRORS.every((e) => r.ErrorEquals.includes(e)));
+      assert.ok(lambdaRetry && (lambdaRetry.MaxAttempts ?? 3) > 0, `${name} retries the Lambda service errors`);
+      const transient = retry.find((r) => r.ErrorEquals.includes('TransientError'));
+      assert.ok(transient && (transient.MaxAttempts ?? 3) > 0, `${name} retries TransientError`);
+    }
+  });
+
+  it('records every per-endpoint failure: each endpoint Task catches into a Record state', () => {
+    const { machine } = definition();
+    const steps = tasks(machine).filter((t) => t.scope === 'endpoint' && !invokes(t, 'record'));
+    assert.ok(steps.length > 0, 'the Map runs tasks besides Record');
+    for (const { name, state, siblings } of steps) {
+      const caught = catchAll(state);
+      assert.ok(caught, `${name} catches States.ALL`);
+      const target = siblings[caught.Next];
+      assert.equal(target?.Resource, arnOf('record'), `${name} catches into a Record state (${caught.Next})`);
+    }
+  });
+
+  it('catches a failed Record into Unrecorded, so the push summary still sees the endpoint', () => {
+    const { machine } = definition();
+    const records = tasks(machine).filter((t) => invokes(t, 'record'));
+    assert.ok(records.length > 0, 'the definition has Record states');
+    for (const { name, state, scope, siblings } of records) {
+      assert.equal(scope, 'endpoint', `${name} runs per endpoint`);
+      const caught = catchAll(state);
+      assert.equal(caught?.Next, 'Unrecorded', `${name} catches into Unrecorded`);
+      assert.ok(caught?.ResultPath && caught.ResultPath !== '$', `${name} keeps its input when it catches`);
+      assert.equal(siblings.Unrecorded?.Type, 'Pass', 'Unrecorded is a Pass state beside the Record states');
+    }
+  });
+
+  it('answers a push that fails before or around its endpoints: Resolve, Validate and the Map catch into RecordPushFailure', () => {
+    const { machine } = definition();
+    const failure = machine.States.RecordPushFailure;
+    assert.equal(failure?.Resource, arnOf('recordPush'), 'RecordPushFailure invokes RecordPush');
+    const guarded = statesOf(machine).filter(
+      (s) => s.scope === 'push' && (['Resolve', 'Validate'].includes(s.name) || s.state.Type === 'Map'),
+    );
+    assert.deepEqual(guarded.map((s) => s.name).sort(), ['Endpoints', 'Resolve', 'Validate']);
+    for (const { name, state } of guarded) {
+      const caught = catchAll(state);
+      assert.equal(caught?.Next, 'RecordPushFailure', `${name} catches into RecordPushFailure`);
+      assert.ok(caught?.ResultPath && caught.ResultPath !== '$', `${name} keeps the push when it catches`);
+    }
+  });
+
+  it('rolls endpoints out in a Distributed Map of STANDARD child executions, at most 40 at a time', () => {
+    const { machine } = definition();
+    const maps = statesOf(machine).filter((s) => s.state.Type === 'Map');
+    assert.equal(maps.length, 1, 'one Map: the endpoints');
+    const [map] = maps;
+    assert.ok(map, 'the endpoints Map');
+    assert.equal(map.state.ItemProcessor?.ProcessorConfig?.Mode, 'DISTRIBUTED', 'a Distributed Map');
+    assert.equal(map.state.ItemProcessor?.ProcessorConfig?.ExecutionType, 'STANDARD', 'STANDARD child executions');
+    const concurrency = map.state.MaxConcurrency ?? 0;
+    assert.ok(concurrency > 0, 'MaxConcurrency is bounded (0 means unbounded)');
+    assert.ok(concurrency <= 40, `MaxConcurrency ${concurrency} is at most 40`);
+  });
+
+  it('maps over the plan’s endpoint names and passes each child the parent’s execution name (the lease identity)', () => {
+    const { machine } = definition();
+    const map = machine.States.Endpoints;
+    assert.equal(map?.ItemsPath, '$.plan.items', 'the items are the plan’s items (endpoint names)');
+    const selector = map?.ItemSelector ?? {};
+    assert.equal(selector['endpoint.$'], '$$.Map.Item.Value', 'each child gets one endpoint name');
+    // ItemSelector is evaluated in the parent: there $$.Execution.Name is the push's execution.
+    assert.equal(selector['execution.$'], '$$.Execution.Name', 'each child gets the parent’s execution name');
+    // Inside a child, $$.Execution.Name is the child's own name: no endpoint state may use it.
+    const children = statesOf(machine).filter((s) => s.scope === 'endpoint');
+    assert.ok(children.length > 0, 'the Map has states');
+    for (const { name, state } of children) {
+      assert.ok(!JSON.stringify(state).includes('$$.Execution'), `${name} takes the execution from its input`);
+    }
   });
 
   it('ships the ASL file itself as the definition (the file the local runner executes)', () => {
@@ -110,13 +271,39 @@ describe('DeployWorkflow', () => {
     assert.equal(workflow.timeout.toSeconds(), declared);
   });
 
-  it('may invoke exactly its eight functions, and nothing else in Lambda', () => {
+  it('is named <stack>-deploy unless named otherwise (its role names its own ARN)', () => {
+    assert.equal(stateMachine(synth().template).StateMachineName, 'Test-deploy', 'the default name');
+    assert.equal(
+      stateMachine(synth({ stateMachineName: 'acme-deploy' }).template).StateMachineName,
+      'acme-deploy',
+      'a given name',
+    );
+  });
+
+  it('may start, describe and stop only its own executions (the Distributed Map children)', () => {
+    const { template } = synth({ stateMachineName: 'acme-deploy' });
+    const states = statementsOfRole(template, 'WorkflowStateMachineRole')
+      .filter((s) => [s.Action].flat().some((a) => a.startsWith('states:')))
+      .map((s) => ({ actions: [s.Action].flat().sort(), resources: [s.Resource].flat().map(flat) }));
+    assert.deepEqual(states, [
+      {
+        actions: ['states:StartExecution'],
+        resources: ['arn:<AWS::Partition>:states:us-east-1:111122223333:stateMachine:acme-deploy'],
+      },
+      {
+        actions: ['states:DescribeExecution', 'states:StopExecution'],
+        resources: ['arn:<AWS::Partition>:states:us-east-1:111122223333:execution:acme-deploy/*'],
+      },
+    ]);
+  });
+
+  it('may invoke exactly its functions, and nothing else in Lambda', () => {
     const { template } = synth();
     const statements = statementsOfRole(template, 'WorkflowStateMachineRole');
     const lambdaStatements = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('lambda:')));
-    assert.equal(lambdaStatements.length, 1);
-    assert.deepEqual([lambdaStatements[0]?.Action].flat(), ['lambda:InvokeFunction']);
-    assert.deepEqual([lambdaStatements[0]?.Resource].flat().sort(), STEPS.map(arnOf).sort());
+    assert.equal(lambdaStatements.length, 1, 'one Lambda statement');
+    assert.deepEqual([lambdaStatements[0]?.Action].flat(), ['lambda:InvokeFunction'], 'invoke only');
+    assert.deepEqual([lambdaStatements[0]?.Resource].flat().sort(), STEPS.map(arnOf).sort(), 'the step functions');
   });
 
   it('alarms on failed, timed-out and aborted executions and on failed deployments, notifying the topic', () => {
@@ -148,9 +335,12 @@ describe('DeployWorkflow', () => {
     for (const alarm of alarms) assert.equal(alarm.AlarmActions, undefined);
   });
 
-  it('is clean under cdk-nag AwsSolutions', () => {
-    const { stack } = synth();
-    assert.deepEqual(awsSolutionsFindings(stack), []);
+  it('is clean under cdk-nag AwsSolutions, named or not, in a stack with or without an environment', () => {
+    assert.deepEqual(awsSolutionsFindings(synth().stack), [], 'default name');
+    assert.deepEqual(awsSolutionsFindings(synth({ stateMachineName: 'acme-deploy' }).stack), [], 'given name');
+    const agnostic = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Agnostic');
+    new DeployWorkflow(agnostic, 'Workflow', { functions: functions(agnostic) });
+    assert.deepEqual(awsSolutionsFindings(agnostic), [], 'environment-agnostic stack');
   });
 
   it('refuses a definition whose placeholders and functions do not match, or that has no timeout', () => {

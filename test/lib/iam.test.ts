@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Template } from 'aws-cdk-lib/assertions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { SageMakerExecutionRole } from '../../lib/sagemaker-execution-role.ts';
+import { DEPLOY_STEPS, type StepName, type WorkflowStep } from '../../lib/workflow-steps.ts';
 import { awsSolutionsFindings } from '../support/nag.ts';
 import {
   actionsOf,
@@ -43,20 +45,138 @@ function storeAccess(template: Template, rolePrefix: string): Record<string, str
   return access;
 }
 
-const FUNCTIONS = ['Resolve', 'Validate', 'Lease', 'Register', 'Deploy', 'CheckRollout', 'Verify', 'Record'];
-const role = (step: string) => `Functions${step}ServiceRole`;
+const STEPS = Object.entries(DEPLOY_STEPS) as Array<[StepName, WorkflowStep]>;
+const FUNCTIONS = STEPS.map(([, step]) => step.placeholder);
+const role = (placeholder: string) => `Functions${placeholder}ServiceRole`;
+const REPOSITORY = `arn:<AWS::Partition>:codecommit:${REGION_ACCOUNT}:model-repo`;
+const TOKEN_SECRET = `arn:<AWS::Partition>:secretsmanager:${REGION_ACCOUNT}:secret:ballast/github-token-??????`;
+
+/** A statement reduced to what least privilege is about, with its lists sorted. */
+interface Grant {
+  readonly actions: string[];
+  readonly resources: string[];
+  readonly condition?: Record<string, Record<string, unknown>>;
+}
+function grant(actions: readonly string[], resources: readonly string[], condition?: Grant['condition']): Grant {
+  return { actions: [...actions].sort(), resources: [...resources].sort(), ...(condition ? { condition } : {}) };
+}
+const byJson = (a: Grant, b: Grant) => JSON.stringify(a).localeCompare(JSON.stringify(b));
+
+/** The statements of a function's role, without the logs and tracing every function has. */
+function grantsOf(template: Template, placeholder: string): Grant[] {
+  return statementsOfRole(template, role(placeholder))
+    .map((s) => grant(actionsOf(s), resourcesOf(s).map(flat), s.Condition))
+    .filter((g) => !g.actions.every((a) => a.startsWith('xray:') || a.startsWith('logs:')))
+    .sort(byJson);
+}
+
+/**
+ * What the manifest's permissions for a step mean as IAM statements, written out with literal
+ * ARNs: an independent reading of DEPLOY_STEPS against which the synthesized roles are compared.
+ */
+function expectedGrants(step: WorkflowStep, source: 'codecommit' | 'github', artifactBuckets: string[] = []): Grant[] {
+  const p = step.permissions;
+  const grants: Grant[] = [];
+  const actionsFor = { read: ['s3:GetObject'], write: ['s3:PutObject'], readWrite: ['s3:GetObject', 's3:PutObject'] };
+  for (const access of ['read', 'write', 'readWrite'] as const) {
+    for (const prefix of p.store?.[access] ?? []) grants.push(grant(actionsFor[access], [`${STORE}/${prefix}*`]));
+  }
+  if (grants.length > 0) grants.push(grant(['s3:ListBucket'], [STORE]));
+  if (p.sagemaker) {
+    grants.push(
+      grant(
+        p.sagemaker,
+        ['model', 'endpoint-config', 'endpoint'].map((type) => sagemakerArn(type)),
+      ),
+    );
+  }
+  if (p.sagemakerList) grants.push(grant(p.sagemakerList, ['*']));
+  if (p.passSageMakerRole) {
+    grants.push(
+      grant(['iam:PassRole'], ['<SageMakerExecutionRoleE9F94E59.Arn>'], {
+        StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' },
+      }),
+    );
+  }
+  for (const action of p.cloudwatch ?? []) {
+    if (action === 'DescribeAlarms') grants.push(grant(['cloudwatch:DescribeAlarms'], ['*']));
+    if (action === 'DescribeAlarmHistory') {
+      grants.push(
+        grant(['cloudwatch:DescribeAlarmHistory'], [`arn:<AWS::Partition>:cloudwatch:${REGION_ACCOUNT}:alarm:*`]),
+      );
+    }
+    if (action === 'PutMetricData') {
+      grants.push(grant(['cloudwatch:PutMetricData'], ['*'], { StringEquals: { 'cloudwatch:namespace': 'Ballast' } }));
+    }
+  }
+  if (p.codecommit && source === 'codecommit') grants.push(grant(p.codecommit, [REPOSITORY]));
+  if (p.githubToken && source === 'github') grants.push(grant(['secretsmanager:GetSecretValue'], [TOKEN_SECRET]));
+  if (p.artifactSources) {
+    for (const bucket of artifactBuckets) {
+      grants.push(
+        grant(
+          ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:GetObjectVersionTagging'],
+          [`arn:<AWS::Partition>:s3:::${bucket}/*`],
+        ),
+        grant(['s3:ListBucket'], [`arn:<AWS::Partition>:s3:::${bucket}`]),
+      );
+    }
+    if (artifactBuckets.length > 0) grants.push(grant(['s3:PutObjectTagging'], [`${STORE}/artifacts/*`]));
+  }
+  return grants.sort(byJson);
+}
 
 describe('least privilege', () => {
   const { template, stack } = ballastStack({ artifactSourceBuckets: ['acme-model-artifacts'] });
   const github = ballastStack({ source: GITHUB });
 
+  it('grants each function exactly the statements its manifest permissions describe, statement by statement', () => {
+    assert.ok(STEPS.length > 0, 'the manifest has steps');
+    for (const [t, source, buckets] of [
+      [template, 'codecommit', ['acme-model-artifacts']],
+      [github.template, 'github', []],
+    ] as const) {
+      for (const [name, step] of STEPS) {
+        assert.deepEqual(
+          grantsOf(t, step.placeholder),
+          expectedGrants(step, source, [...buckets]),
+          `${name} (${source})`,
+        );
+      }
+    }
+  });
+
+  it('gives every function only its own log group and tracing besides', () => {
+    assert.ok(STEPS.length > 0, 'the manifest has steps');
+    for (const [, step] of STEPS) {
+      const baseline = statementsOfRole(template, role(step.placeholder))
+        .map((s) => grant(actionsOf(s), resourcesOf(s).map(flat)))
+        .filter((g) => g.actions.some((a) => a.startsWith('xray:') || a.startsWith('logs:')));
+      const logGroup = Object.keys(template.findResources('AWS::Logs::LogGroup')).find((id) =>
+        id.startsWith(`Functions${step.placeholder}LogGroup`),
+      );
+      assert.deepEqual(
+        baseline,
+        [
+          grant(['logs:CreateLogStream', 'logs:PutLogEvents'], [`<${logGroup}.Arn>`]),
+          grant(['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], ['*']),
+        ],
+        step.placeholder,
+      );
+    }
+  });
+
   it('grants no service-wide or wildcard actions (no s3:*, sagemaker:*, ...)', () => {
     for (const t of [template, github.template]) {
-      const wildcards = allStatements(t)
+      const actions = allStatements(t)
         .filter((s) => s.Effect === 'Allow')
-        .flatMap(actionsOf)
-        .filter((a) => a.includes('*'));
-      assert.deepEqual(wildcards, []);
+        .flatMap(actionsOf);
+      assert.ok(actions.length > 0, 'the stack grants actions');
+      assert.deepEqual(
+        actions.filter((a) => a.includes('*')),
+        [],
+        'no action has a wildcard',
+      );
     }
   });
 
@@ -82,7 +202,9 @@ describe('least privilege', () => {
       'cloudwatch:DescribeAlarms',
     ]);
     for (const t of [template, github.template]) {
-      for (const statement of allStatements(t).filter((s) => resourcesOf(s).includes('*'))) {
+      const onStar = allStatements(t).filter((s) => resourcesOf(s).includes('*'));
+      assert.ok(onStar.length > 0, 'some statements are on "*" (tracing at least)');
+      for (const statement of onStar) {
         for (const action of actionsOf(statement)) assert.ok(allowed.has(action), `${action} on "*"`);
         if (actionsOf(statement).includes('cloudwatch:PutMetricData')) {
           assert.ok(statement.Condition?.StringEquals?.['cloudwatch:namespace'], 'PutMetricData is namespace-bound');
@@ -93,41 +215,51 @@ describe('least privilege', () => {
 
   it('scopes every SageMaker permission to the resource prefix, per function', () => {
     const sagemaker = (step: string) =>
-      statementsOfRole(template, role(step))
-        .filter((s) => actionsOf(s).some((a) => a.startsWith('sagemaker:')))
-        .map((s) => ({ actions: actionsOf(s).sort(), resources: resourcesOf(s).map(flat).sort() }));
-    assert.deepEqual(sagemaker('Deploy'), [
-      {
-        actions: [
-          'sagemaker:AddTags',
-          'sagemaker:CreateEndpoint',
-          'sagemaker:CreateEndpointConfig',
-          'sagemaker:CreateModel',
-          'sagemaker:DeleteEndpoint',
-          'sagemaker:DescribeEndpoint',
-          'sagemaker:DescribeEndpointConfig',
-          'sagemaker:DescribeModel',
-          'sagemaker:UpdateEndpoint',
-        ],
-        resources: [sagemakerArn('endpoint'), sagemakerArn('endpoint-config'), sagemakerArn('model')].sort(),
-      },
-    ]);
-    for (const step of ['CheckRollout', 'Verify']) {
-      assert.deepEqual(sagemaker(step), [
-        {
-          actions: ['sagemaker:DescribeEndpoint', 'sagemaker:DescribeEndpointConfig'],
-          resources: [sagemakerArn('endpoint'), sagemakerArn('endpoint-config')].sort(),
-        },
-      ]);
+      grantsOf(template, step).filter((g) => g.actions.some((a) => a.startsWith('sagemaker:')));
+    const prefixed = [sagemakerArn('endpoint'), sagemakerArn('endpoint-config'), sagemakerArn('model')];
+    assert.deepEqual(
+      sagemaker('Deploy'),
+      [
+        grant(
+          [
+            'sagemaker:AddTags',
+            'sagemaker:CreateEndpoint',
+            'sagemaker:CreateEndpointConfig',
+            'sagemaker:CreateModel',
+            'sagemaker:DeleteEndpoint',
+            'sagemaker:DescribeEndpoint',
+            'sagemaker:UpdateEndpoint',
+          ],
+          prefixed,
+        ),
+      ],
+      'Deploy creates and updates',
+    );
+    assert.deepEqual(
+      sagemaker('CheckRollout'),
+      [grant(['sagemaker:DescribeEndpoint'], prefixed)],
+      'CheckRollout only describes the endpoint',
+    );
+    assert.deepEqual(
+      sagemaker('Record'),
+      [
+        grant(
+          [
+            'sagemaker:DeleteEndpointConfig',
+            'sagemaker:DeleteModel',
+            'sagemaker:DescribeEndpoint',
+            'sagemaker:DescribeEndpointConfig',
+            'sagemaker:ListTags',
+          ],
+          prefixed,
+        ),
+        grant(['sagemaker:ListEndpointConfigs', 'sagemaker:ListModels'], ['*']),
+      ].sort(byJson),
+      'Record cleans up what it proves its own',
+    );
+    for (const step of ['Resolve', 'Validate', 'Lease', 'Register', 'RecordPush']) {
+      assert.deepEqual(sagemaker(step), [], `${step} has no SageMaker access`);
     }
-    assert.deepEqual(sagemaker('Record'), [
-      {
-        actions: ['sagemaker:DeleteEndpointConfig', 'sagemaker:DeleteModel'],
-        resources: [sagemakerArn('endpoint-config'), sagemakerArn('model')],
-      },
-      { actions: ['sagemaker:ListEndpointConfigs', 'sagemaker:ListModels'], resources: ['*'] },
-    ]);
-    for (const step of ['Resolve', 'Validate', 'Lease', 'Register']) assert.deepEqual(sagemaker(step), [], step);
   });
 
   it('follows a custom resource prefix', () => {
@@ -159,34 +291,48 @@ describe('least privilege', () => {
 
   it('grants each function exactly its key prefixes of the store', () => {
     const expected: Record<string, Record<string, string[]>> = {
-      Resolve: { 's3:GetObject': ['commits/*'], 's3:PutObject': ['commits/*'], 's3:ListBucket': ['(bucket)'] },
-      Validate: {
-        's3:GetObject': ['commits/*', 'pointers/*', 'state/*'],
+      // The snapshot under commits/; a retry reads the endpoint's state to find its desired push.
+      Resolve: {
+        's3:GetObject': ['commits/*', 'state/*'],
         's3:PutObject': ['commits/*'],
         's3:ListBucket': ['(bucket)'],
       },
-      Lease: { 's3:GetObject': ['state/*'], 's3:PutObject': ['state/*'], 's3:ListBucket': ['(bucket)'] },
+      // The plan and releases under commits/, the environment head under environments/.
+      Validate: {
+        's3:GetObject': ['commits/*', 'environments/*'],
+        's3:PutObject': ['commits/*', 'environments/*'],
+        's3:ListBucket': ['(bucket)'],
+      },
+      Lease: { 's3:GetObject': ['commits/*', 'state/*'], 's3:PutObject': ['state/*'], 's3:ListBucket': ['(bucket)'] },
       Register: {
         's3:GetObject': ['artifacts/*', 'commits/*', 'pointers/*', 'state/*'],
         's3:PutObject': ['artifacts/*', 'pointers/*'],
         's3:PutObjectTagging': ['artifacts/*'],
         's3:ListBucket': ['(bucket)'],
       },
-      Deploy: { 's3:GetObject': ['commits/*', 'pointers/*', 'state/*'], 's3:ListBucket': ['(bucket)'] },
+      Deploy: { 's3:GetObject': ['commits/*', 'state/*'], 's3:ListBucket': ['(bucket)'] },
+      // CheckRollout gets the rollout from Deploy: it reads nothing from the store.
       CheckRollout: {},
-      Verify: {},
+      // Record no longer writes pointers/ (the state's live.pointerKey says which pointer is live).
       Record: {
-        's3:GetObject': ['pointers/*', 'state/*'],
-        's3:PutObject': ['ledger/*', 'pointers/*', 'state/*'],
+        's3:GetObject': ['commits/*', 'state/*'],
+        's3:PutObject': ['ledger/*', 'state/*'],
         's3:ListBucket': ['(bucket)'],
       },
+      // RecordPush writes the push's ledger entry (write-once, never read back) and reads the plan.
+      RecordPush: { 's3:GetObject': ['commits/*'], 's3:PutObject': ['ledger/*'], 's3:ListBucket': ['(bucket)'] },
     };
+    assert.deepEqual([...FUNCTIONS].sort(), Object.keys(expected).sort(), 'the table covers every step');
     for (const step of FUNCTIONS) assert.deepEqual(storeAccess(template, role(step)), expected[step], step);
-    assert.deepEqual(storeAccess(github.template, 'GitHubWebhookHandlerServiceRole'), {
-      's3:GetObject': ['deliveries/*'],
-      's3:PutObject': ['deliveries/*'],
-      's3:ListBucket': ['(bucket)'],
-    });
+    assert.deepEqual(
+      storeAccess(github.template, 'GitHubWebhookHandlerServiceRole'),
+      { 's3:GetObject': ['deliveries/*'], 's3:PutObject': ['deliveries/*'], 's3:ListBucket': ['(bucket)'] },
+      'the webhook records deliveries only',
+    );
+    const pointerWriters = FUNCTIONS.filter((step) =>
+      storeAccess(template, role(step))['s3:PutObject']?.includes('pointers/*'),
+    );
+    assert.deepEqual(pointerWriters, ['Register'], 'only Register writes version pointers');
   });
 
   it('lets only Register read the artifact source buckets', () => {
@@ -217,43 +363,39 @@ describe('least privilege', () => {
   });
 
   it('scopes source access to the one repository or the one token secret', () => {
-    const repo = `arn:<AWS::Partition>:codecommit:${REGION_ACCOUNT}:model-repo`;
     const codecommit = (t: Template, step: string) =>
-      statementsOfRole(t, role(step))
-        .filter((s) => actionsOf(s).some((a) => a.startsWith('codecommit:')))
-        .map((s) => ({ actions: actionsOf(s).sort(), resources: resourcesOf(s).map(flat) }));
-    assert.deepEqual(codecommit(template, 'Resolve'), [
-      {
-        actions: [
-          'codecommit:GetBlob',
-          'codecommit:GetBranch',
-          'codecommit:GetCommit',
-          'codecommit:GetFile',
-          'codecommit:GetFolder',
-        ],
-        resources: [repo],
-      },
-    ]);
-    assert.deepEqual(codecommit(template, 'Record'), [
-      { actions: ['codecommit:GetCommit', 'codecommit:PostCommentForComparedCommit'], resources: [repo] },
-    ]);
+      grantsOf(t, step).filter((g) => g.actions.some((a) => a.startsWith('codecommit:')));
+    assert.deepEqual(
+      codecommit(template, 'Resolve'),
+      [
+        grant(
+          ['codecommit:GetBlob', 'codecommit:GetCommit', 'codecommit:GetFile', 'codecommit:GetFolder'],
+          [REPOSITORY],
+        ),
+      ],
+      'Resolve reads the commit',
+    );
+    for (const step of ['Record', 'RecordPush']) {
+      assert.deepEqual(
+        codecommit(template, step),
+        [grant(['codecommit:GetCommit', 'codecommit:PostCommentForComparedCommit'], [REPOSITORY])],
+        `${step} comments on the commit`,
+      );
+    }
+    const codecommitUsers = FUNCTIONS.filter((step) => codecommit(template, step).length > 0);
+    assert.deepEqual(codecommitUsers, ['Resolve', 'Record', 'RecordPush'], 'only these talk to CodeCommit');
     const secretReaders = (t: Template) =>
       FUNCTIONS.filter((step) => statementsAllowing(t, role(step), 'secretsmanager:GetSecretValue').length > 0);
-    assert.deepEqual(secretReaders(template), []);
-    assert.deepEqual(secretReaders(github.template), ['Resolve', 'Record']);
-    for (const step of ['Resolve', 'Record']) {
+    assert.deepEqual(secretReaders(template), [], 'a CodeCommit stack reads no secret');
+    assert.deepEqual(secretReaders(github.template), ['Resolve', 'Record', 'RecordPush'], 'GitHub token readers');
+    for (const step of ['Resolve', 'Record', 'RecordPush']) {
       const [statement] = statementsAllowing(github.template, role(step), 'secretsmanager:GetSecretValue');
-      assert.deepEqual(resourcesOf(statement as Statement).map(flat), [
-        `arn:<AWS::Partition>:secretsmanager:${REGION_ACCOUNT}:secret:ballast/github-token-??????`,
-      ]);
+      assert.deepEqual(resourcesOf(statement as Statement).map(flat), [TOKEN_SECRET], `${step} reads only the token`);
     }
     assert.deepEqual(
-      FUNCTIONS.filter((step) =>
-        statementsOfRole(github.template, role(step)).some((s) =>
-          actionsOf(s).some((a) => a.startsWith('codecommit:')),
-        ),
-      ),
+      FUNCTIONS.filter((step) => codecommit(github.template, step).length > 0),
       [],
+      'a GitHub stack has no CodeCommit access',
     );
   });
 
@@ -264,6 +406,34 @@ describe('least privilege', () => {
     assert.equal(more.length, 0);
     assert.deepEqual(statement?.Condition, { StringEquals: { 'cloudwatch:namespace': 'Ballast' } });
     assert.equal(statementsAllowing(template, role('Record'), 'cloudwatch:PutMetricData').length, 1);
+  });
+
+  it('lets the state machine invoke exactly the task functions and start only its own executions', () => {
+    const machineRole = 'DeployWorkflowStateMachineRole';
+    const grants = statementsOfRole(template, machineRole)
+      .map((s) => grant(actionsOf(s), resourcesOf(s).map(flat)))
+      .filter((g) => g.actions.some((a) => a.startsWith('lambda:') || a.startsWith('states:')));
+    const functionArns = STEPS.map(([name]) => {
+      const fn = stack.functions.byStep[name] as lambda.Function;
+      return `<${stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction)}.Arn>`;
+    });
+    assert.equal(functionArns.length, STEPS.length, 'one function per step');
+    const machineArn = `arn:<AWS::Partition>:states:${REGION_ACCOUNT}:stateMachine:Ballast-deploy`;
+    assert.deepEqual(
+      grants,
+      [
+        grant(['lambda:InvokeFunction'], functionArns),
+        // The Distributed Map starts one child execution of this state machine per endpoint.
+        grant(['states:StartExecution'], [machineArn]),
+        grant(
+          ['states:DescribeExecution', 'states:StopExecution'],
+          [`arn:<AWS::Partition>:states:${REGION_ACCOUNT}:execution:Ballast-deploy/*`],
+        ),
+      ],
+      'invoke the step functions; start, watch and stop its own executions',
+    );
+    const machine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0];
+    assert.equal(machine?.Properties.StateMachineName, 'Ballast-deploy', 'the ARN it starts is its own');
   });
 
   it('the whole stack is clean under cdk-nag AwsSolutions', () => {

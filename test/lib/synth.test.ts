@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { projectPath } from '../../lib/ballast-function.ts';
+import { DEPLOY_STEPS } from '../../lib/workflow-steps.ts';
 
 // The real `cdk synth`, as a user (and CI) runs it: a subprocess, offline, with no AWS credentials
 // and no Docker. It proves that the app synthesizes, that cdk-nag passes as a validation plugin
@@ -56,6 +57,28 @@ interface Template {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
 }
 
+/** The handler file each function should bundle, by the function's description (the manifest's, or the webhook's). */
+function handlerFileFor(description: unknown): string | undefined {
+  if (typeof description === 'string' && description.startsWith('Ballast: GitHub push webhook')) {
+    return 'github-webhook.ts';
+  }
+  return Object.values(DEPLOY_STEPS).find((step) => step.description === description)?.file;
+}
+
+/**
+ * The files under lambdas/handlers/ that a bundle was built from, in bundle order, read from its
+ * source map. esbuild emits a module after the modules it imports, so the entry comes last.
+ */
+function handlerFilesIn(asset: string): string[] {
+  const map = JSON.parse(readFileSync(join(asset, 'index.mjs.map'), 'utf8')) as { sources?: string[] };
+  const files = (map.sources ?? []).flatMap((source) => {
+    const match = /lambdas\/handlers\/([\w-]+\.ts)$/.exec(source);
+    return match?.[1] ? [match[1]] : [];
+  });
+  // runtime.ts is what the workflow handlers share, not a handler.
+  return files.filter((file) => file !== 'runtime.ts');
+}
+
 async function checkBundles(result: Synth, expectedFunctions: number): Promise<void> {
   assert.equal(result.code, 0, result.output.slice(-4000));
   const templateFile = readdirSync(result.outdir).find((f) => f.endsWith('.template.json'));
@@ -71,7 +94,24 @@ async function checkBundles(result: Synth, expectedFunctions: number): Promise<v
     assert.deepEqual(readdirSync(asset).sort(), ['index.mjs', 'index.mjs.map'], id);
     const bundle = (await import(pathToFileURL(join(asset, 'index.mjs')).href)) as { handler?: unknown };
     assert.equal(typeof bundle.handler, 'function', `${id}: the bundle exports its handler`);
+    // The entry is the handler file the manifest names for this function's step. A handler may
+    // import another one (Deploy checks the lease with Register's assertLease), but the entry is last.
+    const expected = handlerFileFor(fn.Properties.Description);
+    assert.ok(expected, `${id} is a manifest step or the webhook (${String(fn.Properties.Description)})`);
+    const files = handlerFilesIn(asset);
+    assert.ok(files.length > 0, `${id}'s source map names handler files`);
+    assert.equal(files.at(-1), expected, `${id}'s entry is ${expected} (bundled: ${files.join(', ')})`);
   }
+  const steps = functions
+    .map(([, fn]) => handlerFileFor(fn.Properties.Description))
+    .filter((f) => f !== 'github-webhook.ts');
+  assert.deepEqual(
+    steps.sort(),
+    Object.values(DEPLOY_STEPS)
+      .map((step) => step.file)
+      .sort(),
+    'one bundled function per manifest step',
+  );
   const [machine] = Object.values(template.Resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
   assert.ok(machine, 'a state machine');
   const definition = (machine.Properties.DefinitionS3Location as { Key: string }).Key;
@@ -96,7 +136,7 @@ describe('cdk synth (subprocess, offline, no credentials, no Docker)', { timeout
     'ballast:alarmEmail': 'ml-platform@example.com',
   });
 
-  it('synthesizes the cdk.json app (CodeCommit) with the eight workflow functions bundled', async () => {
+  it('synthesizes the cdk.json app (CodeCommit) with the eight workflow functions bundled, each from its step’s handler', async () => {
     await checkBundles(await codecommit, 8);
   });
 

@@ -1,12 +1,27 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Template } from 'aws-cdk-lib/assertions';
+import { pathToFileURL } from 'node:url';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { projectPath } from '../../lib/ballast-function.ts';
+import type { BallastStack } from '../../lib/ballast-stack.ts';
+import {
+  DEPLOY_STEPS,
+  type Setting,
+  type StepName,
+  stepSettings,
+  type WorkflowStep,
+} from '../../lib/workflow-steps.ts';
 import { ballastStack, GITHUB } from './fixtures/stacks.ts';
 
 const HANDLERS = projectPath('lambdas/handlers/');
+const STEPS = Object.entries(DEPLOY_STEPS) as Array<[StepName, WorkflowStep]>;
+/** Handler modules that are not workflow steps: the shared runtime and the webhook (its own construct). */
+const NOT_STEPS = ['runtime.ts', 'github-webhook.ts'];
+/** The variables every BallastFunction gets, whatever its step. */
+const SHARED = { POWERTOOLS_SERVICE_NAME: 'ballast', NODE_OPTIONS: '--enable-source-maps' };
 
 /** Source without comments, so a setting named in a doc comment does not count as read. */
 function code(file: string): string {
@@ -15,127 +30,171 @@ function code(file: string): string {
     .replace(/^\s*\/\/.*$/gm, '');
 }
 
-/**
- * The BALLAST_* settings a handler reads: names it passes to `setting`/`optionalSetting` or reads
- * from `process.env` (in its own file and in other handler files it imports), plus those behind
- * the shared helpers of runtime.ts (`stateStore()` reads BALLAST_STATE_BUCKET, `resourcePrefix()`
- * BALLAST_RESOURCE_PREFIX).
- */
-function settingsRead(handlerFile: string, seen = new Set<string>()): Set<string> {
-  const names = new Set<string>();
-  if (seen.has(handlerFile)) return names;
-  seen.add(handlerFile);
-  const text = code(join(HANDLERS, handlerFile));
-  for (const m of text.matchAll(/(?:setting|Setting)\(\s*['"](BALLAST_[A-Z0-9_]+)['"]/g)) names.add(m[1] as string);
-  for (const m of text.matchAll(/process\.env(?:\.|\[\s*['"])(BALLAST_[A-Z0-9_]+)/g)) names.add(m[1] as string);
-  if (/\bstateStore\(/.test(text)) names.add('BALLAST_STATE_BUCKET');
-  if (/\bresourcePrefix\(/.test(text)) names.add('BALLAST_RESOURCE_PREFIX');
-  for (const m of text.matchAll(/from '\.\/([\w-]+\.ts)'/g)) {
-    const imported = m[1] as string;
-    if (imported !== 'runtime.ts') for (const n of settingsRead(imported, seen)) names.add(n);
-  }
-  return names;
+interface FunctionProperties {
+  readonly Timeout?: number;
+  readonly MemorySize?: number;
+  readonly Description?: string;
+  readonly Environment?: { readonly Variables?: Record<string, unknown> };
+}
+const templates = new Map<
+  BallastStack,
+  { Resources?: Record<string, { Type: string; Properties: FunctionProperties }> }
+>();
+function synth(props: Parameters<typeof ballastStack>[0] = {}): BallastStack {
+  const { stack, template } = ballastStack(props);
+  templates.set(stack, template.toJSON());
+  return stack;
 }
 
-/** The BALLAST_* variables of the function whose logical id starts with `prefix`. */
-function environmentOf(template: Template, prefix: string): Record<string, unknown> {
-  const functions = Object.entries(template.findResources('AWS::Lambda::Function')).filter(([id]) =>
-    id.startsWith(prefix),
-  );
-  assert.equal(functions.length, 1, prefix);
-  return (functions[0]?.[1].Properties.Environment?.Variables ?? {}) as Record<string, unknown>;
+/** The synthesized properties of the function behind a step, found by its construct's logical id. */
+function functionOf(stack: BallastStack, step: StepName): FunctionProperties {
+  const fn = stack.functions.byStep[step] as lambda.Function;
+  const logicalId = stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction);
+  const template = templates.get(stack);
+  const properties = template?.Resources?.[logicalId]?.Properties;
+  assert.ok(properties, `${step}: ${logicalId} is in the template`);
+  return properties;
 }
 
-const GITHUB_ONLY = new Set(['BALLAST_GITHUB_API_URL', 'BALLAST_GITHUB_TOKEN_SECRET_NAME']);
-const FUNCTIONS: Array<[string, string]> = [
-  ['FunctionsResolveFunction', 'resolve.ts'],
-  ['FunctionsValidateFunction', 'validate.ts'],
-  ['FunctionsLeaseFunction', 'lease.ts'],
-  ['FunctionsRegisterFunction', 'register.ts'],
-  ['FunctionsDeployFunction', 'deploy.ts'],
-  ['FunctionsCheckRolloutFunction', 'check-rollout.ts'],
-  ['FunctionsVerifyFunction', 'verify.ts'],
-  ['FunctionsRecordFunction', 'record.ts'],
-];
+/** The value each setting should have in this stack, read from the stack's own public properties. */
+function expectedValues(stack: BallastStack): Record<Setting, unknown> {
+  const source = stack.source;
+  return {
+    BALLAST_STATE_BUCKET: stack.resolve(stack.store.bucket.bucketName),
+    BALLAST_RESOURCE_PREFIX: stack.resourcePrefix,
+    BALLAST_SAGEMAKER_ROLE_ARN: stack.resolve(stack.sagemakerRole.role.roleArn),
+    BALLAST_GITHUB_API_URL: source.type === 'github' ? (source.apiUrl ?? 'https://api.github.com') : undefined,
+    BALLAST_GITHUB_TOKEN_SECRET_NAME: source.type === 'github' ? source.tokenSecretName : undefined,
+    BALLAST_ACCOUNT_ID: stack.account,
+    BALLAST_REGION: stack.region,
+  };
+}
 
 describe('WorkflowFunctions', () => {
-  const codecommit = ballastStack().template;
-  const github = ballastStack({ source: GITHUB }).template;
+  const codecommit = synth();
+  const github = synth({ source: GITHUB });
+  const enterprise = synth({ source: { ...GITHUB, apiUrl: 'https://github.acme.internal/api/v3' } });
 
-  it('gives every function the BALLAST_* settings its handler reads, and no others', () => {
-    for (const [prefix, file] of FUNCTIONS) {
-      const read = settingsRead(file);
-      for (const [template, isGitHub] of [
-        [codecommit, false],
-        [github, true],
-      ] as const) {
-        const expected = [...read].filter((n) => isGitHub || !GITHUB_ONLY.has(n)).sort();
-        const environment = environmentOf(template, prefix);
-        const given = Object.keys(environment)
-          .filter((k) => k.startsWith('BALLAST_'))
-          .sort();
-        assert.deepEqual(given, expected, `${file} (${isGitHub ? 'github' : 'codecommit'})`);
+  it('has one function per manifest step, and no other workflow function', () => {
+    assert.ok(STEPS.length > 0, 'the manifest has steps');
+    assert.deepEqual(Object.keys(codecommit.functions.byStep).sort(), Object.keys(DEPLOY_STEPS).sort());
+    const functions = Object.entries(templates.get(codecommit)?.Resources ?? {})
+      .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
+      .map(([id]) => id);
+    assert.equal(functions.length, STEPS.length, 'a CodeCommit stack has exactly the step functions');
+    const byStep = STEPS.map(([step]) =>
+      codecommit.getLogicalId(
+        (codecommit.functions.byStep[step] as lambda.Function).node.defaultChild as lambda.CfnFunction,
+      ),
+    );
+    assert.deepEqual(byStep.sort(), functions.sort(), 'every function in the template is a step function');
+  });
+
+  it('gives every function exactly stepSettings(step, source), filled with this stack’s values', () => {
+    assert.ok(STEPS.length > 0, 'the manifest has steps');
+    for (const [stack, sourceType] of [
+      [codecommit, 'codecommit'],
+      [github, 'github'],
+      [enterprise, 'github'],
+    ] as const) {
+      const values = expectedValues(stack);
+      for (const [step, manifest] of STEPS) {
+        const expected: Record<string, unknown> = { ...SHARED };
+        for (const setting of stepSettings(manifest, sourceType)) expected[setting] = values[setting];
         assert.deepEqual(
-          Object.keys(environment).filter((k) => !k.startsWith('BALLAST_')),
-          ['POWERTOOLS_SERVICE_NAME', 'NODE_OPTIONS'],
+          functionOf(stack, step).Environment?.Variables ?? {},
+          expected,
+          `${step} (${sourceType}) has exactly its manifest settings`,
         );
       }
     }
-    const webhook = environmentOf(github, 'GitHubWebhookHandlerFunction');
-    assert.deepEqual(
-      Object.keys(webhook)
-        .filter((k) => k.startsWith('BALLAST_'))
-        .sort(),
-      [...settingsRead('github-webhook.ts')].sort(),
+  });
+
+  it('fills the settings with literal values a reader can check', () => {
+    const resolve = functionOf(github, 'resolve').Environment?.Variables ?? {};
+    assert.deepEqual(resolve.BALLAST_STATE_BUCKET, { Ref: 'ArtifactStoreBucket47CE7D81' }, 'the store bucket');
+    assert.equal(resolve.BALLAST_ACCOUNT_ID, '111122223333', 'the stack account');
+    assert.equal(resolve.BALLAST_REGION, 'us-east-1', 'the stack region');
+    assert.equal(resolve.BALLAST_GITHUB_API_URL, 'https://api.github.com', 'the public GitHub API by default');
+    assert.equal(resolve.BALLAST_GITHUB_TOKEN_SECRET_NAME, 'ballast/github-token', 'the token secret name');
+    const deploy = functionOf(codecommit, 'deploy').Environment?.Variables ?? {};
+    assert.equal(deploy.BALLAST_RESOURCE_PREFIX, 'ballast', 'the default resource prefix');
+    const sagemakerRoleId = codecommit.getLogicalId(codecommit.sagemakerRole.role.node.defaultChild as iam.CfnRole);
+    assert.deepEqual(deploy.BALLAST_SAGEMAKER_ROLE_ARN, { 'Fn::GetAtt': [sagemakerRoleId, 'Arn'] }, 'the role ARN');
+    assert.equal(
+      functionOf(enterprise, 'recordPush').Environment?.Variables?.BALLAST_GITHUB_API_URL,
+      'https://github.acme.internal/api/v3',
+      'a GitHub Enterprise API URL is passed through',
+    );
+    assert.equal(
+      functionOf(codecommit, 'record').Environment?.Variables?.BALLAST_GITHUB_API_URL,
+      undefined,
+      'a CodeCommit stack sets no GitHub settings',
     );
   });
 
+  it('sizes and describes each function as the manifest says', () => {
+    assert.ok(STEPS.length > 0, 'the manifest has steps');
+    for (const [step, manifest] of STEPS) {
+      const fn = functionOf(codecommit, step);
+      assert.equal(fn.Timeout, manifest.timeoutSeconds, `${step} timeout`);
+      assert.equal(fn.MemorySize, manifest.memorySize, `${step} memory`);
+      assert.equal(fn.Description, manifest.description, `${step} description`);
+    }
+    // Register streams multi-GB artifacts through sha256 and copies them.
+    assert.deepEqual(
+      { timeout: DEPLOY_STEPS.register.timeoutSeconds, memory: DEPLOY_STEPS.register.memorySize },
+      { timeout: 900, memory: 1769 },
+      'Register is the long, large function',
+    );
+  });
+
+  it('names a handler for every step that exists under lambdas/handlers/ and exports `handler`', async () => {
+    assert.ok(STEPS.length > 0, 'the manifest has steps');
+    for (const [step, manifest] of STEPS) {
+      const file = join(HANDLERS, manifest.file);
+      assert.ok(existsSync(file), `${step}: ${file} exists`);
+      const module = (await import(pathToFileURL(file).href)) as { handler?: unknown };
+      assert.equal(typeof module.handler, 'function', `${step}: ${manifest.file} exports a handler function`);
+    }
+    // The bundle of each function really is its step's handler: checked on the bundled output in synth.test.ts.
+  });
+
+  it('leaves no workflow handler without a step (a removed step takes its handler with it)', () => {
+    const handlers = readdirSync(HANDLERS).filter((f) => f.endsWith('.ts') && !NOT_STEPS.includes(f));
+    assert.ok(handlers.length > 0, 'there are handler files');
+    assert.deepEqual(handlers.sort(), STEPS.map(([, s]) => s.file).sort());
+  });
+
+  it('gives each step its own placeholder and handler', () => {
+    assert.ok(STEPS.length > 0, 'the manifest has steps');
+    const placeholders = STEPS.map(([, s]) => s.placeholder);
+    assert.equal(new Set(placeholders).size, placeholders.length, 'placeholders are unique');
+    const files = STEPS.map(([, s]) => s.file);
+    assert.equal(new Set(files).size, files.length, 'handler files are unique');
+  });
+
   it('reads settings only in the handlers: no other Lambda module looks at BALLAST_* variables', () => {
-    const offenders: string[] = [];
+    const modules: string[] = [];
     const walk = (dir: string) => {
       for (const name of readdirSync(dir)) {
         const path = join(dir, name);
         if (statSync(path).isDirectory()) walk(path);
-        else if (path.endsWith('.ts') && !path.startsWith(HANDLERS)) {
-          if (/process\.env(?:\.|\[\s*['"])BALLAST_/.test(code(path))) offenders.push(path);
-        }
+        else if (path.endsWith('.ts') && !path.startsWith(HANDLERS)) modules.push(path);
       }
     };
     walk(projectPath('lambdas/'));
-    assert.deepEqual(offenders, []);
-  });
-
-  it('fills the settings with this stack’s values', () => {
-    const resolve = environmentOf(github, 'FunctionsResolveFunction');
-    assert.deepEqual(resolve.BALLAST_STATE_BUCKET, { Ref: 'ArtifactStoreBucket47CE7D81' });
-    assert.equal(resolve.BALLAST_ACCOUNT_ID, '111122223333');
-    assert.equal(resolve.BALLAST_REGION, 'us-east-1');
-    assert.equal(resolve.BALLAST_GITHUB_API_URL, 'https://api.github.com');
-    assert.equal(resolve.BALLAST_GITHUB_TOKEN_SECRET_NAME, 'ballast/github-token');
-    const deploy = environmentOf(codecommit, 'FunctionsDeployFunction');
-    assert.equal(deploy.BALLAST_RESOURCE_PREFIX, 'ballast');
-    assert.deepEqual(deploy.BALLAST_SAGEMAKER_ROLE_ARN, {
-      'Fn::GetAtt': [
-        Object.keys(codecommit.findResources('AWS::IAM::Role')).find((id) => id.startsWith('SageMakerExecutionRole')),
-        'Arn',
-      ],
-    });
-    const enterprise = ballastStack({ source: { ...GITHUB, apiUrl: 'https://github.acme.internal/api/v3' } }).template;
-    assert.equal(
-      environmentOf(enterprise, 'FunctionsRecordFunction').BALLAST_GITHUB_API_URL,
-      'https://github.acme.internal/api/v3',
+    assert.ok(modules.length > 0, 'there are Lambda modules outside the handlers');
+    const readsEnvironment = modules.filter((path) => /process\.env(?:\.|\[\s*['"])BALLAST_/.test(code(path)));
+    assert.deepEqual(readsEnvironment, [], 'no module outside the handlers reads process.env.BALLAST_*');
+    // The handlers' runtime reads settings for them; a domain module that imported those helpers
+    // would read a setting behind the manifest's back.
+    const settingHelpers = /\b(setting|optionalSetting|stateStore|resourcePrefix)\b/;
+    const importsHelpers = modules.filter((path) =>
+      [...code(path).matchAll(/import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*'[^']*handlers\/runtime\.ts'/g)].some((m) =>
+        settingHelpers.test(m[1] ?? ''),
+      ),
     );
-  });
-
-  it('sizes each function for its work', () => {
-    const sizing = (prefix: string) => {
-      const fn = Object.entries(codecommit.findResources('AWS::Lambda::Function')).find(([id]) =>
-        id.startsWith(prefix),
-      )?.[1].Properties;
-      return { timeout: fn?.Timeout, memory: fn?.MemorySize };
-    };
-    // Register streams multi-GB artifacts through sha256 and copies them.
-    assert.deepEqual(sizing('FunctionsRegisterFunction'), { timeout: 900, memory: 1769 });
-    assert.deepEqual(sizing('FunctionsLeaseFunction'), { timeout: 30, memory: 256 });
+    assert.deepEqual(importsHelpers, [], 'no module outside the handlers imports the setting helpers');
   });
 });
