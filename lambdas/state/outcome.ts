@@ -167,7 +167,10 @@ function skipped(
     case 'already-live':
       if (state?.lease && state.lease.commit === request.commit && state.lease.execution !== request.execution) {
         // A second execution of the same push: the first one is rolling this commit out.
-        return { outcome: 'unchanged', reason: `execution ${state.lease.execution} is rolling this commit out already` };
+        return {
+          outcome: 'unchanged',
+          reason: `execution ${state.lease.execution} is rolling this commit out already`,
+        };
       }
       return {
         outcome: 'unchanged',

@@ -48,7 +48,6 @@ describe('GitHubWebhook', () => {
       Environment: {
         Variables: {
           POWERTOOLS_SERVICE_NAME: 'ballast',
-          NODE_OPTIONS: '--enable-source-maps',
           BALLAST_STATE_BUCKET: 'ballast-store',
           BALLAST_GITHUB_REPOSITORY: 'acme/models',
           BALLAST_GITHUB_WEBHOOK_SECRET_NAME: 'ballast/webhook',

@@ -21,7 +21,7 @@ const STEPS = Object.entries(DEPLOY_STEPS) as Array<[StepName, WorkflowStep]>;
 /** Handler modules that are not workflow steps: the shared runtime and the webhook (its own construct). */
 const NOT_STEPS = ['runtime.ts', 'github-webhook.ts'];
 /** The variables every BallastFunction gets, whatever its step. */
-const SHARED = { POWERTOOLS_SERVICE_NAME: 'ballast', NODE_OPTIONS: '--enable-source-maps' };
+const SHARED = { POWERTOOLS_SERVICE_NAME: 'ballast' };
 
 /** Source without comments, so a setting named in a doc comment does not count as read. */
 function code(file: string): string {
