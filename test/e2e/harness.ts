@@ -289,3 +289,30 @@ export function sagemakerPattern(
     detail: { EndpointName: [endpointName], ...detail },
   };
 }
+
+/** A promise with its resolve function, for handing a moment from one execution to another. */
+export function signal<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** Waits (in wall time, bounded) for a step of another execution; a held execution must never hang the suite. */
+export async function within<T>(promise: Promise<T>, what: string, ms = 15_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The UpdateEndpoint calls the sandbox answered for requests since `mark`. */
+export function updateEndpointCalls(w: Pick<World, 'requestsSince'>, mark: number): LoggedRequest[] {
+  return w.requestsSince(mark).filter((r) => r.service === 'sagemaker' && r.operation === 'UpdateEndpoint');
+}
