@@ -1,93 +1,52 @@
 /**
- * `npm run bench`: what a deployment costs, in numbers. Runs pushes through the local pipeline on
- * the sandbox and reports, per scenario, wall time, simulated time, Step Functions state
- * transitions (states entered, which is what Standard workflows bill) and AWS API calls by
- * operation (from the sandbox's request log). It reports; it never fails on a slow machine.
+ * `npm run bench`: what Ballast costs, in numbers. Reports; it never fails on a slow machine, only
+ * when a scenario does not deploy at all.
+ *
+ *   npm run bench                           every section, console tables then Markdown
+ *   npm run bench -- --format=markdown      only the Markdown (to paste into the README)
+ *   npm run bench -- --only=strategies      a section: strategies, fleet
+ *   npm run bench -- --fleet=10,100,1000    fleet sizes (default 1,10,100)
+ *
+ * Sections are independent: each returns BenchTable[] (scripts/bench-table.ts) and main() prints
+ * them all, so further sections (bundle sizes) chain in below the workflow's.
  */
-import { createHash } from 'node:crypto';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import {
-  commitFiles,
-  EXAMPLE_REPO_DIR,
-  readTree,
-  sandboxClients,
-  seedExampleAccount,
-} from '../sandbox/example-world.ts';
-import { LocalPipeline } from '../sandbox/pipeline.ts';
-import { startSandbox } from '../sandbox/sandbox.ts';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type BenchTable, consoleTable, markdownTable } from './bench-table.ts';
+import { benchWorkflow } from './bench-workflow.ts';
 
-const scenarios: Array<{ name: string; endpoint: (yaml: string) => string }> = [
-  { name: 'canary 10%, 10-minute bake', endpoint: (yaml) => yaml },
-  {
-    name: 'canary 10%, 1-hour bake',
-    endpoint: (yaml) =>
-      yaml.replace('bakeSeconds: 600', 'bakeSeconds: 3600').replace('timeoutSeconds: 3600', 'timeoutSeconds: 14400'),
-  },
-  {
-    name: 'linear 10% steps, 5-minute intervals',
-    endpoint: (yaml) =>
-      yaml
-        .replace(
-          /strategy: canary\n\s+canary:\n\s+percent: 10/,
-          'strategy: linear\n    linear:\n      stepPercent: 10\n      intervalSeconds: 300',
-        )
-        .replace('timeoutSeconds: 3600', 'timeoutSeconds: 7200'),
-  },
-];
+const SECTIONS = ['strategies', 'fleet'] as const;
+type Section = (typeof SECTIONS)[number];
 
-const rows: string[][] = [
-  ['scenario', 'wall ms', 'simulated min', 'transitions', 'API calls', 'SageMaker calls', 'DescribeEndpoint'],
-];
-for (const scenario of scenarios) {
-  const sandbox = await startSandbox({ start: new Date('2026-03-01T09:00:00Z') });
-  try {
-    const files = await readTree(EXAMPLE_REPO_DIR);
-    files['endpoints/summarizer.yaml'] = scenario.endpoint(files['endpoints/summarizer.yaml'] ?? '');
-    await seedExampleAccount(sandbox, files);
-    const pipeline = await LocalPipeline.start({ sandbox });
-    await commitFiles(sandbox, 'model-repo', 'main', files, 'initial');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    await pipeline.idle();
-
-    // Measure the update (a new model version), not the first creation.
-    const bytes = Buffer.from(`bench weights ${scenario.name}`);
-    const sha = createHash('sha256').update(bytes).digest('hex');
-    await sandboxClients(sandbox).s3.send(
-      new PutObjectCommand({ Bucket: 'acme-ml-artifacts-111122223333', Key: 'bench/model.tar.gz', Body: bytes }),
-    );
-    const model = (files['models/summarizer-llm.yaml'] ?? '')
-      .replace(/uri: s3:\/\/\S+/, 'uri: s3://acme-ml-artifacts-111122223333/bench/model.tar.gz')
-      .replace(/sha256: [0-9a-f]{64}/, `sha256: ${sha}`)
-      .replace(/sizeBytes: \d+/, `sizeBytes: ${bytes.length}`);
-    sandbox.requests.clear();
-    const simulatedStart = sandbox.clock.nowMs();
-    const wallStart = performance.now();
-    await commitFiles(sandbox, 'model-repo', 'main', { 'models/summarizer-llm.yaml': model }, 'new model');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    await pipeline.idle();
-    const wall = performance.now() - wallStart;
-    const execution = pipeline.runner.executions().at(-1);
-    const result = JSON.stringify((execution?.output as { results?: unknown })?.results);
-    if (!result?.includes('"deployed"')) throw new Error(`${scenario.name}: the update did not deploy: ${result}`);
-    const counts = sandbox.requests.counts();
-    const total = Object.values(counts).reduce((a, b) => a + b, 0);
-    const sagemaker = Object.entries(counts)
-      .filter(([k]) => k.startsWith('sagemaker:'))
-      .reduce((a, [, n]) => a + n, 0);
-    rows.push([
-      scenario.name,
-      wall.toFixed(0),
-      ((sandbox.clock.nowMs() - simulatedStart) / 60_000).toFixed(0),
-      String(execution?.states.length ?? 0),
-      String(total),
-      String(sagemaker),
-      String(counts['sagemaker:DescribeEndpoint'] ?? 0),
-    ]);
-    pipeline.stop();
-  } finally {
-    await sandbox.stop();
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<BenchTable[]> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      format: { type: 'string', default: 'both' },
+      only: { type: 'string' },
+      fleet: { type: 'string', default: '1,10,100' },
+    },
+  });
+  const format = values.format;
+  if (format !== 'both' && format !== 'console' && format !== 'markdown') {
+    throw new Error(`--format takes console, markdown or both, not ${format}`);
   }
+  const only = values.only?.split(',').map((s) => s.trim()) ?? [...SECTIONS];
+  for (const s of only) if (!SECTIONS.includes(s as Section)) throw new Error(`--only takes ${SECTIONS.join(', ')}`);
+  const fleetSizes = values.fleet.split(',').map((n) => Number(n.trim()));
+  if (fleetSizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--fleet takes positive integers');
+
+  const tables: BenchTable[] = [];
+
+  // --- Workflow: the deploy workflow on the sandbox (scripts/bench-workflow.ts) ---
+  const workflow = await benchWorkflow({ sections: only as Section[], fleetSizes });
+  tables.push(...workflow.tables);
+
+  // --- Further sections chain in here, each pushing its BenchTable[] ---
+
+  if (format !== 'markdown') console.log(`\n${tables.map(consoleTable).join('\n\n')}`);
+  if (format !== 'console') console.log(`\n${tables.map(markdownTable).join('\n\n')}`);
+  return tables;
 }
 
-const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  '));
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
