@@ -12,10 +12,11 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchBundles, bundleTable } from './bench-bundles.ts';
 import { type BenchTable, consoleTable, markdownTable } from './bench-table.ts';
 import { benchWorkflow } from './bench-workflow.ts';
 
-const SECTIONS = ['strategies', 'fleet'] as const;
+const SECTIONS = ['bundles', 'strategies', 'fleet'] as const;
 type Section = (typeof SECTIONS)[number];
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<BenchTable[]> {
@@ -39,10 +40,19 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   const tables: BenchTable[] = [];
 
   // --- Workflow: the deploy workflow on the sandbox (scripts/bench-workflow.ts) ---
-  const workflow = await benchWorkflow({ sections: only as Section[], fleetSizes });
+  const workflow = await benchWorkflow({
+    sections: only.filter((s) => s !== 'bundles') as Array<Exclude<Section, 'bundles'>>,
+    fleetSizes,
+  });
   tables.push(...workflow.tables);
 
   // --- Further sections chain in here, each pushing its BenchTable[] ---
+  if (only.includes('bundles')) {
+    // Every handler bundled with the stack's own esbuild settings (scripts/bench-bundles.ts).
+    const figures = await benchBundles();
+    console.log(`\nHandler bundles (the stack's esbuild settings; load = median of fresh Node processes)`);
+    console.log(bundleTable(figures));
+  }
 
   if (format !== 'markdown') console.log(`\n${tables.map(consoleTable).join('\n\n')}`);
   if (format !== 'console') console.log(`\n${tables.map(markdownTable).join('\n\n')}`);
