@@ -96,6 +96,7 @@ function lambdaLikeEnv(handler: string, dir: string): NodeJS.ProcessEnv {
     AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
     AWS_LAMBDA_FUNCTION_NAME: `ballast-bench-${handler}`,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '512',
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     AWS_REGION: 'us-east-1',
     LAMBDA_TASK_ROOT: dir,
     POWERTOOLS_SERVICE_NAME: 'ballast',
