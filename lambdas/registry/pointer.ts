@@ -3,8 +3,8 @@ import { digestOf } from '../spec/resolve.ts';
 
 /**
  * A version pointer: for one (environment, endpoint, commit), the digests of everything the
- * endpoint runs and where the pinned copies live. Written once by Register; `live.json` names the
- * pointer that is live. Rolling back means pointing at an older pointer: its artifacts are still
+ * endpoint runs and where the pinned copies live. Written once by Register; the endpoint state's
+ * `live.pointerKey` names the pointer that is live. Rolling back means pointing at an older pointer: its artifacts are still
  * there, under keys that never change.
  */
 export interface VersionPointer {

@@ -48,5 +48,6 @@ export function parseRetryRequest(input: unknown): RetryRequest {
 /** The execution name of a retry: unique per request, valid for Step Functions (80 of [A-Za-z0-9_-]). */
 export function retryExecutionName(request: Pick<RetryRequest, 'environment' | 'endpoint' | 'requestedAt'>): string {
   const stamp = request.requestedAt.replace(/[^0-9]/g, '').slice(0, 17);
-  return `retry-${request.environment}-${request.endpoint}`.slice(0, 60).replace(/[^A-Za-z0-9_-]/g, '-') + `-${stamp}`;
+  const subject = `retry-${request.environment}-${request.endpoint}`.slice(0, 60).replace(/[^A-Za-z0-9_-]/g, '-');
+  return `${subject}-${stamp}`;
 }

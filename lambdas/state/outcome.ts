@@ -79,17 +79,7 @@ export function decideRecord(
           reason: live
             ? `went live, then ${newer} took the endpoint over`
             : `${newer} took the endpoint over before this rollout ended`,
-          ...(live
-            ? {
-                state: completeRollout(
-                  state,
-                  request.execution,
-                  request,
-                  { outcome: 'deployed', live: liveRef(request, event, now) },
-                  now,
-                ),
-              }
-            : {}),
+          ...(live ? { state: wentLive(state, request, event, now) } : {}),
         };
       }
       switch (verification.outcome) {
@@ -102,13 +92,7 @@ export function decideRecord(
           ].filter((name): name is string => name !== undefined);
           return {
             outcome: 'deployed',
-            state: completeRollout(
-              state,
-              request.execution,
-              request,
-              { outcome: 'deployed', live: liveRef(request, event, now) },
-              now,
-            ),
+            state: wentLive(state, request, event, now),
             cleanup: { keep: [...new Set(keep)] },
           };
         }
@@ -137,6 +121,22 @@ export function decideRecord(
       }
     }
   }
+}
+
+/** The state once this execution's rollout went live (completeRollout decides what that moves). */
+function wentLive(
+  state: EndpointState,
+  request: RecordRequest,
+  event: Extract<RecordEvent, { kind: 'rollout' }>,
+  now: string,
+): EndpointState | undefined {
+  return completeRollout(
+    state,
+    request.execution,
+    request,
+    { outcome: 'deployed', live: liveRef(request, event, now) },
+    now,
+  );
 }
 
 function liveRef(
