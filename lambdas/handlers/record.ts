@@ -1,16 +1,19 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { sagemaker } from '../aws/sagemaker.ts';
+import { changedComponents } from '../registry/pointer.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
 import { metrics } from '../runtime/powertools.ts';
 import { answer } from '../sources/answer.ts';
 import type { EndpointState } from '../state/endpoint-state.ts';
+import type { JsonStore } from '../state/json-store.ts';
 import { keys } from '../state/keys.ts';
-import { appendLedger, ledgerEntry } from '../state/ledger.ts';
+import { appendLedger, ledgerEntry, readLedgerEntry } from '../state/ledger.ts';
 import { decideRecord, type RecordDecision, type RecordEvent } from '../state/outcome.ts';
 import { cleanUpEndpoint } from '../targets/sagemaker-cleanup.ts';
 import { causeMessage } from '../workflow/cause.ts';
 import { type RecordInput, recordInput } from '../workflow/payloads.ts';
-import type { EndpointResult, Outcome } from '../workflow/types.ts';
+import type { EnvironmentHead } from '../workflow/plan.ts';
+import type { EndpointResult, Outcome, Release } from '../workflow/types.ts';
 import { logger, nowIso, optionalSetting, readRelease, resourcePrefix, stateStore } from './runtime.ts';
 
 /** What goes back to the Map: the outcome and a short reason (2,000 results must fit one payload). */
@@ -28,27 +31,41 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
   const release = await readRelease(store, input);
   const now = nowIso();
   const event = recordEvent(input);
-  let decision: RecordDecision | undefined;
-  await store.update<EndpointState>(keys.state(input.environment, input.endpoint), (current) => {
-    decision = decideRecord(
-      current,
-      { execution: input.execution, commit: input.push.commit, digest: release.digest },
-      event,
-      now,
-    );
-    return decision.state;
+  const stateKey = keys.state(input.environment, input.endpoint);
+  const request = {
+    execution: input.execution,
+    commit: input.push.commit,
+    digest: release.digest,
+    components: release.components,
+  };
+  const before = await store.get<EndpointState>(stateKey);
+  const decided = decideRecord(before?.value, request, event, now);
+  // The ledger entry is written first, and write-once: a Step Functions retry of this step finds
+  // it and answers with what the first attempt decided, instead of deciding again from the state
+  // that attempt already moved (where this execution no longer holds the lease).
+  const entry = ledgerEntry(input, input.endpoint, decided.outcome, now, {
+    ...(decided.reason ? { reason: decided.reason } : {}),
+    changes: changesSinceLive(before?.value, release),
+    digest: release.digest,
+    ...(input.kind === 'rollout' ? { endpointConfigName: input.rollout.endpointConfigName } : {}),
   });
-  if (!decision) throw new Error('unreachable: the record decision was not made');
-  const { outcome, reason } = decision;
-  await appendLedger(
-    store,
-    ledgerEntry(input, input.endpoint, outcome, now, {
-      ...(reason ? { reason } : {}),
-      changes: release.changes,
-      digest: release.digest,
-      ...(input.kind === 'rollout' ? { endpointConfigName: input.rollout.endpointConfigName } : {}),
-    }),
+  const written = await appendLedger(store, entry);
+  const recorded = written === 'created' ? entry : ((await readLedgerEntry(store, entry)) ?? entry);
+  // The state moves on every attempt: if a first attempt wrote the entry and died before this, the
+  // retry completes it; if it got further, this execution no longer holds the lease and the
+  // rules change nothing (see decideRecord).
+  let decision: RecordDecision = decided;
+  const result = await store.update<EndpointState>(
+    stateKey,
+    (current) => {
+      decision = current === before?.value ? decided : decideRecord(current, request, event, now);
+      return decision.state;
+    },
+    undefined,
+    before ?? null,
   );
+  if (result.changed) await syncHeadQuarantine(store, input.environment, input.endpoint, before?.value, result.value);
+  const { outcome, reason } = recorded;
   publishMetrics(
     input.environment,
     outcome,
@@ -83,6 +100,38 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
   );
   logger.info('recorded', { outcome, reason });
   return { endpoint: input.endpoint, outcome, ...(reason ? { reason: reason.slice(0, REASON_IN_RESULT) } : {}) };
+}
+
+/** What the rollout changes on the endpoint: compared with what went live last, else with the plan's head. */
+function changesSinceLive(state: EndpointState | undefined, release: Release): readonly string[] {
+  if (!state?.live) return ['initial'];
+  return state.live.components ? changedComponents(state.live.components, release.components) : release.changes;
+}
+
+/**
+ * Keeps the environment head's record of this endpoint's quarantined digests in step with the
+ * state, so that Validate plans a commit whose content is quarantined (Lease then answers
+ * `quarantined`) instead of calling it unchanged. Written only when the quarantine changed: rare.
+ */
+async function syncHeadQuarantine(
+  store: JsonStore,
+  environment: string,
+  endpoint: string,
+  before: EndpointState | undefined,
+  after: EndpointState | undefined,
+): Promise<void> {
+  const digests = (state: EndpointState | undefined) => (state?.quarantined ?? []).map((q) => q.digest);
+  const next = digests(after);
+  if (JSON.stringify(digests(before)) === JSON.stringify(next)) return;
+  await store.update<EnvironmentHead>(keys.head(environment), (head) => {
+    const entry = head?.endpoints[endpoint];
+    if (!head || !entry) return undefined;
+    const { quarantined: _old, ...rest } = entry;
+    return {
+      ...head,
+      endpoints: { ...head.endpoints, [endpoint]: next.length > 0 ? { ...rest, quarantined: next } : rest },
+    };
+  });
 }
 
 function recordEvent(input: RecordInput): RecordEvent {

@@ -61,8 +61,10 @@ export async function validate(input: ValidateInput): Promise<Plan> {
   if (plan.head) {
     const next = plan.head;
     // Compare-and-swap: of two racing pushes, the newer one's head stays.
+    // Compare-and-swap: of two racing pushes, the newer one's head stays; the quarantine Record
+    // keeps in the head is carried over from whatever head is current then.
     await store.update<EnvironmentHead>(headKey, (current) =>
-      !current || current.commit === next.commit || isNewer(next, current) ? next : undefined,
+      !current || current.commit === next.commit || isNewer(next, current) ? withQuarantine(next, current) : undefined,
     );
   }
   const { document } = plan;
@@ -82,6 +84,18 @@ export async function validate(input: ValidateInput): Promise<Plan> {
       deferred: document.deferred.length,
     },
   };
+}
+
+function withQuarantine(next: EnvironmentHead, current: EnvironmentHead | undefined): EnvironmentHead {
+  if (!current) return next;
+  const endpoints = Object.fromEntries(
+    Object.entries(next.endpoints).map(([name, entry]) => {
+      const { quarantined: _planned, ...rest } = entry;
+      const quarantined = current.endpoints[name]?.quarantined;
+      return [name, quarantined?.length ? { ...rest, quarantined } : rest];
+    }),
+  );
+  return { ...next, endpoints };
 }
 
 export const handler = lambdaHandler(validateInput, validate, {

@@ -14,6 +14,11 @@ export interface LiveRef extends CommitRef {
   readonly endpointConfigName: string;
   /** The version pointer of that commit (pinned artifacts), when Register wrote one. */
   readonly pointerKey?: string;
+  /**
+   * Digest per component (`endpoint`, `model:NAME`, ...) of what went live: the ledger's
+   * `changes` of the next rollout are measured against it (what changed since the last deployment).
+   */
+  readonly components?: Readonly<Record<string, string>>;
   readonly at: string;
 }
 

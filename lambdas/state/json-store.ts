@@ -85,9 +85,11 @@ export class JsonStore {
     key: string,
     change: (current: T | undefined) => T | undefined,
     maxAttempts = 8,
+    /** The document as the caller already read it (null: known absent), saving the first GET. */
+    known?: Versioned<T> | null,
   ): Promise<{ value: T | undefined; changed: boolean }> {
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const current = await this.get<T>(key);
+      const current = attempt === 1 && known !== undefined ? (known ?? undefined) : await this.get<T>(key);
       const next = change(current?.value);
       if (next === undefined) return { value: current?.value, changed: false };
       const written = current

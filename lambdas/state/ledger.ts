@@ -46,6 +46,13 @@ export async function appendLedger(store: JsonStore, entry: LedgerEntry): Promis
   );
 }
 
+/** The entry an earlier attempt wrote under the same key (what a retried Record answers with). */
+export async function readLedgerEntry(store: JsonStore, entry: LedgerEntry): Promise<LedgerEntry | undefined> {
+  const endpoint = entry.endpoint || REPOSITORY_LEDGER;
+  const key = keys.ledgerEntry(entry.environment, endpoint, entry.startedAt, entry.commit, entry.execution);
+  return (await store.get<LedgerEntry>(key))?.value;
+}
+
 /** An endpoint's history, oldest first (keys sort by push time). */
 export async function readLedger(
   store: JsonStore,

@@ -26,6 +26,8 @@ export interface RecordRequest {
   readonly execution: string;
   readonly commit: string;
   readonly digest: string;
+  /** The release's component digests, recorded with what goes live. */
+  readonly components?: Readonly<Record<string, string>>;
 }
 
 export interface RecordDecision {
@@ -149,6 +151,7 @@ function liveRef(
     digest: request.digest,
     endpointConfigName: event.endpointConfigName,
     pointerKey: event.pointerKey,
+    ...(request.components ? { components: request.components } : {}),
     at: now,
   };
 }

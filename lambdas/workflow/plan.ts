@@ -20,9 +20,18 @@ export interface EnvironmentHead {
   readonly commit: string;
   readonly pushedAt: string;
   readonly previousCommit?: string;
-  readonly endpoints: Readonly<
-    Record<string, { readonly digest: string; readonly components: Record<string, string> }>
-  >;
+  readonly endpoints: Readonly<Record<string, HeadEndpoint>>;
+}
+
+export interface HeadEndpoint {
+  readonly digest: string;
+  readonly components: Record<string, string>;
+  /**
+   * The endpoint's quarantined digests, as Record last left them. A commit whose content equals the
+   * head's is still planned when that content is quarantined, so that Lease answers `quarantined`
+   * instead of the push being answered `unchanged` while the endpoint does not run it.
+   */
+  readonly quarantined?: readonly string[];
 }
 
 export interface PlanResult {
@@ -48,13 +57,18 @@ export function planPush(
   const releases: Release[] = [];
   const unchanged: string[] = [];
   const deferred: Array<{ name: string; reason: string }> = [];
-  const digests: Record<string, { digest: string; components: Record<string, string> }> = {};
+  const digests: Record<string, HeadEndpoint> = {};
   for (const endpoint of resolved) {
     const components = componentDigests(endpoint);
-    digests[endpoint.name] = { digest: endpoint.digest, components };
-    if (force !== undefined && endpoint.name !== force) continue;
     const before = head?.endpoints[endpoint.name];
-    if (before?.digest === endpoint.digest && force === undefined) {
+    digests[endpoint.name] = {
+      digest: endpoint.digest,
+      components,
+      ...(before?.quarantined?.length ? { quarantined: before.quarantined } : {}),
+    };
+    if (force !== undefined && endpoint.name !== force) continue;
+    const held = before?.quarantined?.includes(endpoint.digest) ?? false;
+    if (before?.digest === endpoint.digest && force === undefined && !held) {
       unchanged.push(endpoint.name);
       continue;
     }
@@ -65,9 +79,12 @@ export function planPush(
       });
       continue;
     }
+    // Same content as the head: a retry (forced) or quarantined content (held) that Lease answers.
     const changes =
-      force !== undefined && before?.digest === endpoint.digest
-        ? ['retry']
+      before?.digest === endpoint.digest
+        ? force !== undefined
+          ? ['retry']
+          : []
         : changedComponents(before?.components, components);
     endpoints.push({ name: endpoint.name, target: endpoint.target.kind, digest: endpoint.digest, changes });
     releases.push(releaseOf(endpoint, push.commit, changes, components));

@@ -161,3 +161,34 @@ test('an Endpoint whose rollback alarm does not exist fails with the Endpoint fi
     await w.stop();
   }
 });
+
+test('a Record retried after it had done its work answers the same outcome again, not superseded', async () => {
+  let failed = false;
+  const w = await world({
+    around: {
+      // The first attempt does everything, then its response is lost: Step Functions retries it.
+      Record: async (input, next) => {
+        const result = await next(input);
+        if (!failed && input.kind === 'rollout') {
+          failed = true;
+          throw Object.assign(new Error('the response was lost'), { name: 'TransientError' });
+        }
+        return result;
+      },
+    },
+  });
+  try {
+    const commit = await w.deploy(w.files, 'initial');
+    assert.equal(failed, true, 'the first Record attempt was made to fail');
+    assert.deepEqual(
+      (await w.ledger('summarizer')).map((e) => [e.commit, e.outcome]),
+      [[commit, 'deployed']],
+    );
+    const comments = await w.comments(commit);
+    assert.equal(comments.length, 1, JSON.stringify(comments));
+    assert.match(comments[0] ?? '', /^Ballast prod\/summarizer: deployed/);
+    assert.equal((await w.state('summarizer'))?.live?.commit, commit);
+  } finally {
+    await w.stop();
+  }
+});

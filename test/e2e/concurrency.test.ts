@@ -219,9 +219,7 @@ test('a newer push that takes the endpoint before the older one registers: the o
   }
 });
 
-test("the ledger says what a push changed on the endpoint, not what it changed since a superseded push's plan", {
-  todo: "lambdas/workflow/plan.ts planPush compares with the environment head (A's plan), not with the last commit deployed to the endpoint (DESIGN: Resolve, 'what changed since the last commit deployed to this endpoint')",
-}, async () => {
+test("the ledger says what a push changed on the endpoint, not what it changed since a superseded push's plan", async () => {
   const commits = { a: '', b: '' };
   let holding = false;
   const pushed = signal();

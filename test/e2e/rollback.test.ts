@@ -441,9 +441,7 @@ test('quarantine by content: a commit that re-applies a rolled-back change after
   }
 });
 
-test('quarantine by content: an unrelated commit that leaves the rolled-back content as it is answers quarantined', {
-  todo: "lambdas/workflow/plan.ts planPush compares with the environment head, which is the rolled-back commit: the endpoint is planned 'unchanged', never reaches Lease's quarantine check, so the summarizer gets no ledger entry and the push is answered 'no endpoint to roll out: 1 endpoint(s) unchanged' while the endpoint does not run its content",
-}, async () => {
+test('quarantine by content: an unrelated commit that leaves the rolled-back content as it is answers quarantined', async () => {
   const { w, goodConfig, bad } = await withRolledBackCommit();
   try {
     const badDigest = (await w.state('summarizer'))?.quarantined[0]?.digest;

@@ -126,6 +126,20 @@ describe('planPush: against the head', () => {
     assert.equal(headOf(result).commit, B, 'a newer push moves the head even when nothing changed');
   });
 
+  it('plans content equal to the head when the head says it is quarantined, and carries the quarantine on', async () => {
+    const atA = await headAtA();
+    const summarizer = atA.endpoints.summarizer;
+    assert.ok(summarizer);
+    const head = {
+      ...atA,
+      endpoints: { ...atA.endpoints, summarizer: { ...summarizer, quarantined: [summarizer.digest] } },
+    };
+    const result = planPush(pushOf(B, T1, A), 'prod', await resolve(files), head);
+    assert.deepEqual(changesByName(result), { summarizer: [] }, 'planned, so that Lease answers quarantined');
+    assert.deepEqual(result.document.unchanged, ['classifier', 'embeddings']);
+    assert.deepEqual(headOf(result).endpoints.summarizer?.quarantined, [summarizer.digest]);
+  });
+
   it('names a changed prompt, and only for the endpoint that uses it', async () => {
     const head = await headAtA();
     const changed = edit(
