@@ -252,14 +252,17 @@ export function readEndpoint(
           ...(endpoint.EndpointConfigName ? { liveEndpointConfigName: endpoint.EndpointConfigName } : {}),
         };
       }
+      // Blue/green traffic shifting moves capacity, not variant weights: both fleets keep their
+      // variant weight while the green fleet's active capacity grows (CAPACITY_PERCENT steps), so
+      // the share on the new version is the green fleet's serving instances over its desired ones
+      // (PendingDeploymentSummary.ProductionVariants: CurrentInstanceCount, DesiredInstanceCount).
       const pending = endpoint.PendingDeploymentSummary?.ProductionVariants ?? [];
-      const newWeight = pending.reduce((sum, v) => sum + (v.CurrentWeight ?? 0), 0);
-      const oldWeight = (endpoint.ProductionVariants ?? []).reduce((sum, v) => sum + (v.CurrentWeight ?? 0), 0);
-      const total = newWeight + oldWeight;
+      const serving = pending.reduce((sum, v) => sum + (v.CurrentInstanceCount ?? 0), 0);
+      const desired = pending.reduce((sum, v) => sum + (v.DesiredInstanceCount ?? 0), 0);
       return {
         settled: false,
         phase: status ?? 'Unknown',
-        ...(pending.length > 0 && total > 0 ? { trafficToNew: Math.round((newWeight / total) * 100) } : {}),
+        ...(desired > 0 ? { trafficToNew: Math.round((Math.min(serving, desired) / desired) * 100) } : {}),
       };
     }
   }

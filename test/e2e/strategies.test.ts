@@ -228,9 +228,7 @@ test('allAtOnce rollout: all traffic moves at once, then bakes bakeSeconds; depl
   }
 });
 
-test("CheckRollout's trafficToNew is the share of traffic on the new fleet (25% at a linear step, 100% in an all-at-once bake)", {
-  todo: "lambdas/targets/sagemaker.ts readEndpoint computes trafficToNew from the variants' CurrentWeight (1 green vs 1 blue), which says 50 at every step of a blue/green shift; the share is the green fleet's active capacity (CurrentInstanceCount / DesiredInstanceCount)",
-}, async () => {
+test("CheckRollout's trafficToNew is the share of traffic on the new fleet (25% at a linear step, 100% in an all-at-once bake)", async () => {
   const cases = [
     {
       spec: {

@@ -15,7 +15,12 @@ type Described = Pick<
 >;
 
 /** An update in progress: EndpointConfigName still names the old configuration, the pending one the new. */
-function updating(current: string, pending: string | undefined, weights?: { old: number; new: number }): Described {
+/** An Updating endpoint; `green` is the new fleet's serving and desired instance counts. */
+function updating(
+  current: string,
+  pending: string | undefined,
+  green?: { serving: number; desired: number },
+): Described {
   return {
     EndpointStatus: 'Updating',
     EndpointConfigName: current,
@@ -23,11 +28,24 @@ function updating(current: string, pending: string | undefined, weights?: { old:
       ? {
           PendingDeploymentSummary: {
             EndpointConfigName: pending,
-            ...(weights ? { ProductionVariants: [{ VariantName: 'AllTraffic', CurrentWeight: weights.new }] } : {}),
+            ...(green
+              ? {
+                  ProductionVariants: [
+                    {
+                      VariantName: 'AllTraffic',
+                      CurrentWeight: 1,
+                      CurrentInstanceCount: green.serving,
+                      DesiredInstanceCount: green.desired,
+                    },
+                  ],
+                }
+              : {}),
           },
         }
       : {}),
-    ...(weights ? { ProductionVariants: [{ VariantName: 'AllTraffic', CurrentWeight: weights.old }] } : {}),
+    ...(green
+      ? { ProductionVariants: [{ VariantName: 'AllTraffic', CurrentWeight: 1, CurrentInstanceCount: 10 }] }
+      : {}),
   };
 }
 
@@ -166,7 +184,7 @@ describe('readEndpoint', () => {
   });
 
   it('reads an update of ours as not settled, with the share of traffic on the new fleet', () => {
-    assert.deepEqual(readEndpoint(updating(OLD, OURS, { old: 0.9, new: 0.1 }), OURS), {
+    assert.deepEqual(readEndpoint(updating(OLD, OURS, { serving: 1, desired: 10 }), OURS), {
       settled: false,
       phase: 'Updating',
       trafficToNew: 10,
@@ -174,14 +192,14 @@ describe('readEndpoint', () => {
   });
 
   it('reports all traffic on the new fleet once it has moved, still not settled (baking)', () => {
-    assert.deepEqual(readEndpoint(updating(OLD, OURS, { old: 0, new: 1 }), OURS), {
+    assert.deepEqual(readEndpoint(updating(OLD, OURS, { serving: 10, desired: 10 }), OURS), {
       settled: false,
       phase: 'Updating',
       trafficToNew: 100,
     });
   });
 
-  it('reports no share of traffic before the new fleet has weights', () => {
+  it('reports no share of traffic before the new fleet reports its capacity', () => {
     assert.deepEqual(readEndpoint(updating(OLD, OURS), OURS), { settled: false, phase: 'Updating' });
   });
 
