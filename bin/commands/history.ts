@@ -178,7 +178,9 @@ export function renderHistory(endpoint: string, where: string, entries: readonly
   entries.forEach((entry, index) => {
     lines.push(rows[index + 1] ?? '');
     if (entry.retry) {
-      lines.push(`    retry asked for by ${pusher(entry.retry.requestedBy)} at ${formatTime(entry.retry.requestedAt)}`);
+      lines.push(
+        `    retry asked for by ${pusher(entry.retry.requestedBy)} at ${formatTime(entry.retry.requestedAt)}${entry.retry.reason ? `: ${entry.retry.reason}` : ''}`,
+      );
     }
     for (const issue of entry.issues ?? []) {
       lines.push(`    ${issue.file}:${issue.line}:${issue.column}: ${issue.message}`);

@@ -73,8 +73,7 @@ Arguments:
 Options:
   --environment ENV     the endpoint's environment (default: the only environment that has this
                         endpoint; required when several have it)
-  --reason TEXT         why you retry (sent with the request, so it is in the execution's input;
-                        printed with --json)
+  --reason TEXT         why you retry (recorded in the ledger entry with who asked)
   --wait                wait for the rollout to finish, then print its ledger entry
   --timeout SECONDS     with --wait: stop waiting after this long; the rollout goes on
                         (default: ${DEFAULT_TIMEOUT_SECONDS})
@@ -219,7 +218,7 @@ export const retryCommand: Command = {
         io.stderr(`ballast retry: refused: ${plan.refused}\n`);
         return ExitCode.Invalid;
       }
-      const request: RetryRequest & { readonly reason?: string } = {
+      const request: RetryRequest = {
         source: 'ballast',
         action: 'retry',
         environment: state.environment,

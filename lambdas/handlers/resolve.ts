@@ -98,7 +98,12 @@ async function resolveRetry(store: JsonStore, request: RetryRequest): Promise<Re
     push,
     environment: request.environment,
     snapshotKey,
-    retry: { endpoint: request.endpoint, requestedBy: request.requestedBy, requestedAt: request.requestedAt },
+    retry: {
+      endpoint: request.endpoint,
+      requestedBy: request.requestedBy,
+      requestedAt: request.requestedAt,
+      ...(request.reason ? { reason: request.reason } : {}),
+    },
   };
 }
 

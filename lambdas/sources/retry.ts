@@ -6,7 +6,7 @@
  * push to a watched branch put there, can be deployed).
  */
 import { InvalidInputError } from '../aws/errors.ts';
-import { isObject, requireInstant, requireString } from './common.ts';
+import { isObject, optionalString, requireInstant, requireString } from './common.ts';
 
 export interface RetryRequest {
   readonly source: 'ballast';
@@ -16,6 +16,8 @@ export interface RetryRequest {
   /** Who asked (the caller's IAM identity, or the local user), for the ledger. */
   readonly requestedBy: string;
   readonly requestedAt: string;
+  /** Why, in the asker's words (recorded in the ledger). */
+  readonly reason?: string;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
@@ -35,6 +37,7 @@ export function parseRetryRequest(input: unknown): RetryRequest {
   ] as const) {
     if (!NAME.test(value)) throw new InvalidInputError(`${what}: '${value}' is not a valid ${field} name`);
   }
+  const reason = optionalString(input, 'reason', what);
   return {
     source: 'ballast',
     action: 'retry',
@@ -42,6 +45,7 @@ export function parseRetryRequest(input: unknown): RetryRequest {
     endpoint,
     requestedBy: requireString(input, 'requestedBy', what).slice(0, 256),
     requestedAt: requireInstant(requireString(input, 'requestedAt', what), `${what}.requestedAt`),
+    ...(reason ? { reason: reason.slice(0, 1024) } : {}),
   };
 }
 

@@ -25,7 +25,7 @@ export interface LedgerEntry {
   readonly endpointConfigName?: string;
   readonly issues?: ReadonlyArray<{ file: string; line: number; column: number; message: string }>;
   /** Set for a `ballast retry`: who asked for it, and when. */
-  readonly retry?: { readonly requestedBy: string; readonly requestedAt: string };
+  readonly retry?: { readonly requestedBy: string; readonly requestedAt: string; readonly reason?: string };
   /** For a push-level entry: the push's endpoints by outcome (names), e.g. `{ unchanged: [...] }`. */
   readonly endpoints?: Readonly<Record<string, readonly string[]>>;
   readonly startedAt: string;
@@ -72,7 +72,9 @@ export function ledgerEntry(
     readonly push: Push;
     readonly environment: string;
     readonly execution: string;
-    readonly retry?: { readonly requestedBy: string; readonly requestedAt: string } | undefined;
+    readonly retry?:
+      | { readonly requestedBy: string; readonly requestedAt: string; readonly reason?: string }
+      | undefined;
   },
   endpoint: string,
   outcome: Outcome,
@@ -98,7 +100,15 @@ export function ledgerEntry(
     startedAt,
     finishedAt: now,
     durationSeconds: Math.max(0, Math.round((Date.parse(now) - Date.parse(startedAt)) / 1000)),
-    ...(input.retry ? { retry: { requestedBy: input.retry.requestedBy, requestedAt: input.retry.requestedAt } } : {}),
+    ...(input.retry
+      ? {
+          retry: {
+            requestedBy: input.retry.requestedBy,
+            requestedAt: input.retry.requestedAt,
+            ...(input.retry.reason ? { reason: input.retry.reason } : {}),
+          },
+        }
+      : {}),
     ...extra,
   };
 }

@@ -22,7 +22,12 @@ export const push = z.object({
   deliveryId: z.string().min(1),
 });
 
-export const retry = z.object({ endpoint: name, requestedBy: z.string().min(1), requestedAt: instant });
+export const retry = z.object({
+  endpoint: name,
+  requestedBy: z.string().min(1),
+  requestedAt: instant,
+  reason: z.string().max(1024).optional(),
+});
 
 /** Step Functions passes absent optional fields as null (Resolve always sets `retry`). */
 const optionalRetry = retry.nullish().transform((value) => value ?? undefined);

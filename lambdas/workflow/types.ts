@@ -34,6 +34,7 @@ export interface Retry {
   readonly endpoint: string;
   readonly requestedBy: string;
   readonly requestedAt: string;
+  readonly reason?: string;
 }
 
 /** Output of Resolve. */

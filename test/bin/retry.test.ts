@@ -206,7 +206,7 @@ describe('ballast retry', () => {
     assert.equal((await w.state('summarizer'))?.live?.commit, next);
   });
 
-  it('without --wait: prints the execution and how to follow it; --reason and --requested-by travel with it', async () => {
+  it('without --wait: prints the execution and how to follow it; --reason and --requested-by reach the ledger', async () => {
     const broken = await rollBack('broken-again');
     assert.equal((await status())?.status, 'held back');
     const io = capture();
@@ -242,6 +242,7 @@ describe('ballast retry', () => {
     assert.equal(newest?.commit, broken);
     assert.equal(newest?.outcome, 'deployed');
     assert.equal(newest?.retry?.requestedBy, 'ada');
+    assert.equal(newest?.retry?.reason, 'the 5xx came from a bad load balancer', 'the ledger keeps why');
     const execution = retryExecutions().at(-1);
     assert.equal(
       (JSON.parse(execution?.input ?? '{}') as { reason?: string }).reason,
