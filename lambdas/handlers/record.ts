@@ -1,6 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { sagemaker } from '../aws/sagemaker.ts';
-import { changedComponents } from '../registry/pointer.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
 import { metrics } from '../runtime/powertools.ts';
 import { answer } from '../sources/answer.ts';
@@ -8,12 +7,18 @@ import type { EndpointState } from '../state/endpoint-state.ts';
 import type { JsonStore } from '../state/json-store.ts';
 import { keys } from '../state/keys.ts';
 import { appendLedger, ledgerEntry, readLedgerEntry } from '../state/ledger.ts';
-import { decideRecord, type RecordDecision, type RecordEvent } from '../state/outcome.ts';
+import {
+  changesSinceLive,
+  decideRecord,
+  quarantinedDigests,
+  type RecordDecision,
+  type RecordEvent,
+} from '../state/outcome.ts';
 import { cleanUpEndpoint } from '../targets/sagemaker-cleanup.ts';
 import { causeMessage } from '../workflow/cause.ts';
 import { type RecordInput, recordInput } from '../workflow/payloads.ts';
-import type { EnvironmentHead } from '../workflow/plan.ts';
-import type { EndpointResult, Outcome, Release } from '../workflow/types.ts';
+import { type EnvironmentHead, headWithQuarantine } from '../workflow/plan.ts';
+import type { EndpointResult, Outcome } from '../workflow/types.ts';
 import { logger, nowIso, optionalSetting, readRelease, resourcePrefix, stateStore } from './runtime.ts';
 
 /** What goes back to the Map: the outcome and a short reason (2,000 results must fit one payload). */
@@ -102,16 +107,9 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
   return { endpoint: input.endpoint, outcome, ...(reason ? { reason: reason.slice(0, REASON_IN_RESULT) } : {}) };
 }
 
-/** What the rollout changes on the endpoint: compared with what went live last, else with the plan's head. */
-function changesSinceLive(state: EndpointState | undefined, release: Release): readonly string[] {
-  if (!state?.live) return ['initial'];
-  return state.live.components ? changedComponents(state.live.components, release.components) : release.changes;
-}
-
 /**
  * Keeps the environment head's record of this endpoint's quarantined digests in step with the
- * state, so that Validate plans a commit whose content is quarantined (Lease then answers
- * `quarantined`) instead of calling it unchanged. Written only when the quarantine changed: rare.
+ * state (see {@link headWithQuarantine}). Written only when the quarantine changed: rare.
  */
 async function syncHeadQuarantine(
   store: JsonStore,
@@ -120,18 +118,9 @@ async function syncHeadQuarantine(
   before: EndpointState | undefined,
   after: EndpointState | undefined,
 ): Promise<void> {
-  const digests = (state: EndpointState | undefined) => (state?.quarantined ?? []).map((q) => q.digest);
-  const next = digests(after);
-  if (JSON.stringify(digests(before)) === JSON.stringify(next)) return;
-  await store.update<EnvironmentHead>(keys.head(environment), (head) => {
-    const entry = head?.endpoints[endpoint];
-    if (!head || !entry) return undefined;
-    const { quarantined: _old, ...rest } = entry;
-    return {
-      ...head,
-      endpoints: { ...head.endpoints, [endpoint]: next.length > 0 ? { ...rest, quarantined: next } : rest },
-    };
-  });
+  const next = quarantinedDigests(after);
+  if (JSON.stringify(quarantinedDigests(before)) === JSON.stringify(next)) return;
+  await store.update<EnvironmentHead>(keys.head(environment), (head) => headWithQuarantine(head, endpoint, next));
 }
 
 function recordEvent(input: RecordInput): RecordEvent {

@@ -8,7 +8,8 @@
  * - What fails is quarantined as content (the endpoint's digest), so that no later commit with the
  *   same effective content deploys it again; `ballast retry` is the deliberate way out.
  */
-import type { Lease, Outcome, Verification } from '../workflow/types.ts';
+import { changedComponents } from '../registry/pointer.ts';
+import type { Lease, Outcome, Release, Verification } from '../workflow/types.ts';
 import { completeRollout, type EndpointState, holdsLease, type Quarantined, releaseLease } from './endpoint-state.ts';
 
 export type RecordEvent =
@@ -189,4 +190,20 @@ function skipped(
 export function quarantineReason(entry: Quarantined | undefined): string {
   const cause = entry ? ` (commit ${entry.commit.slice(0, 12)}: ${entry.reason})` : '';
   return `this content failed or was rolled back before${cause}; it is quarantined until a commit changes it or \`ballast retry\` lifts it`;
+}
+
+/**
+ * What a rollout changes on the endpoint (the ledger's `changes`): compared with what went live
+ * last; for a state written before live components were kept, the plan's changes.
+ */
+export function changesSinceLive(
+  state: EndpointState | undefined,
+  release: Pick<Release, 'components' | 'changes'>,
+): readonly string[] {
+  if (!state?.live) return ['initial'];
+  return state.live.components ? changedComponents(state.live.components, release.components) : release.changes;
+}
+
+export function quarantinedDigests(state: EndpointState | undefined): string[] {
+  return (state?.quarantined ?? []).map((q) => q.digest);
 }

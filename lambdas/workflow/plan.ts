@@ -120,6 +120,25 @@ export function planPush(
   };
 }
 
+/**
+ * The head with `endpoint`'s quarantined digests replaced, so that Validate plans a commit whose
+ * content is quarantined (Lease then answers `quarantined`) instead of calling it unchanged.
+ * Undefined (nothing to write) when the head does not know the endpoint.
+ */
+export function headWithQuarantine(
+  head: EnvironmentHead | undefined,
+  endpoint: string,
+  quarantined: readonly string[],
+): EnvironmentHead | undefined {
+  const entry = head?.endpoints[endpoint];
+  if (!head || !entry) return undefined;
+  const { quarantined: _old, ...rest } = entry;
+  return {
+    ...head,
+    endpoints: { ...head.endpoints, [endpoint]: quarantined.length > 0 ? { ...rest, quarantined } : rest },
+  };
+}
+
 function declared(resource: LoadedResource<unknown>, path?: readonly (string | number)[]): Declared {
   const at = path && resource.locate ? resource.locate(path) : resource.source;
   return { file: resource.source.file, line: at.line, column: at.column };
