@@ -7,6 +7,7 @@ import type { EndpointState } from '../../lambdas/state/endpoint-state.ts';
 import { JsonStore } from '../../lambdas/state/json-store.ts';
 import { keys, REPOSITORY_LEDGER } from '../../lambdas/state/keys.ts';
 import { readLedger } from '../../lambdas/state/ledger.ts';
+import type { PlanDocument } from '../../lambdas/workflow/types.ts';
 import type { EventBridgeEvent } from '../../sandbox/events.ts';
 import {
   commitFiles,
@@ -19,6 +20,8 @@ import {
 import { LocalPipeline } from '../../sandbox/pipeline.ts';
 import type { LocalExecution } from '../../sandbox/runner.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
+import { retryCommand } from './retry.ts';
+import { shortDigest, statusCommand } from './status.ts';
 import type { CliIo, Command } from './types.ts';
 import { ExitCode, UsageError } from './types.ts';
 
@@ -29,6 +32,8 @@ const ENDPOINT = 'summarizer';
 const MODEL_FILE = 'models/summarizer-llm.yaml';
 const ENDPOINT_FILE = 'endpoints/summarizer.yaml';
 const PROMPT_FILE = 'prompts/summarize.yaml';
+const EKS_ENDPOINT_FILE = 'endpoints/embeddings.yaml';
+const ALARM = 'summarizer-5xx';
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -39,9 +44,13 @@ Starts the Ballast sandbox and the local pipeline (the deploy workflow's real AS
 aws-local-stepfunctions with the real Lambda handlers), pushes the example repository and then:
   1. the first deployment of the SageMaker endpoint,
   2. a model update rolled out as a canary, with the traffic shift shown,
-  3. a commit with a bad config, rejected with file:line errors,
+  3. a commit with a bad config, rejected with file:line errors, its revert (unchanged) and an
+     EKS-only change (deferred): every push gets an answer,
   4. a canary whose rollback alarm fires: SageMaker rolls back silently, Ballast notices and
-     quarantines the commit.
+     quarantines the content,
+  5. \`ballast status\`: the endpoint is held back, with the quarantine's reason,
+  6. \`ballast retry\`, once the alarm is back to OK: the same content is deployed again, no new
+     commit, and the ledger records who asked.
 Needs no AWS account and leaves nothing running. Simulated time runs fast: an hour of rollouts
 takes seconds.
 
@@ -84,7 +93,7 @@ async function runDemo(io: CliIo): Promise<number> {
     say('1) First deployment: push examples/model-repo to main (ballast.yaml maps main -> environment prod),');
     say('   with the summarizer on 10 ml.g5.2xlarge instances');
     let commit = await commitFiles(sandbox, REPO, BRANCH, files, 'Add the summarizer and embeddings endpoints');
-    await settle(pipeline, commit, say);
+    await settle(pipeline, store, commit, say);
     await showState(store, say);
 
     say();
@@ -107,18 +116,16 @@ async function runDemo(io: CliIo): Promise<number> {
       .replace(/sha256: [0-9a-f]{64}/, `sha256: ${v2Sha}`)
       .replace(/sizeBytes: \d+/, `sizeBytes: ${v2.length}`);
     commit = await commitFiles(sandbox, REPO, BRANCH, { [MODEL_FILE]: modelV2 }, 'summarizer-llm: February weights');
-    await settle(pipeline, commit, say);
+    await settle(pipeline, store, commit, say);
     await showState(store, say);
 
     say();
     say('3) A commit with a bad config: canary percent 80 (SageMaker allows at most 50)');
     const badEndpoint = (files[ENDPOINT_FILE] ?? '').replace(/percent: \d+/, 'percent: 80');
     commit = await commitFiles(sandbox, REPO, BRANCH, { [ENDPOINT_FILE]: badEndpoint }, 'summarizer: faster canary');
-    await settle(pipeline, commit, say);
-    const rejected = (await readLedger(store, ENVIRONMENT, REPOSITORY_LEDGER)).at(-1);
-    for (const issue of rejected?.issues ?? [])
-      say(`     ${issue.file}:${issue.line}:${issue.column}: ${issue.message}`);
+    await settle(pipeline, store, commit, say);
     say('   nothing live changed: the endpoint still runs the model from step 2');
+    say('   its revert puts back what is live, so no endpoint has anything to do:');
     commit = await commitFiles(
       sandbox,
       REPO,
@@ -126,14 +133,22 @@ async function runDemo(io: CliIo): Promise<number> {
       { [ENDPOINT_FILE]: files[ENDPOINT_FILE] ?? '' },
       'Revert "summarizer: faster canary"',
     );
-    await settle(pipeline, commit, say);
+    await settle(pipeline, store, commit, say);
+    say('   a change to the EKS endpoint only (embeddings: 3 replicas), which this version does not roll out:');
+    const eksEndpoint = (files[EKS_ENDPOINT_FILE] ?? '').replace(/replicas: \d+/, 'replicas: 3');
+    commit = await commitFiles(sandbox, REPO, BRANCH, { [EKS_ENDPOINT_FILE]: eksEndpoint }, 'embeddings: 3 replicas');
+    await settle(pipeline, store, commit, say);
+    say(
+      `   RecordPush answered each of these three pushes: a comment on its commit and an entry in \`ballast history ${REPOSITORY_LEDGER}\``,
+    );
 
     say();
-    say('4) A prompt change whose canary trips the summarizer-5xx alarm');
+    say(`4) A prompt change whose canary trips the ${ALARM} alarm`);
     const promptV2 = (files[PROMPT_FILE] ?? '').replace(
       'You are a precise summarizer.',
-      'You are a creative summarizer.',
+      'You are a careful summarizer.',
     );
+    // The alarm is driven by hand at the rollout's UPDATING event, so the demo is deterministic.
     const tripAlarm = sandbox.events.subscribe(
       {
         source: ['aws.sagemaker'],
@@ -141,20 +156,40 @@ async function runDemo(io: CliIo): Promise<number> {
         detail: { EndpointStatus: ['UPDATING'] },
       },
       () => {
-        say('   the new prompt makes the canary fail requests: summarizer-5xx goes to ALARM');
-        sandbox.cloudwatch.setAlarmState('summarizer-5xx', 'ALARM', 'Invocation5XXErrors > 5 for 1 datapoint (demo)');
+        say(`   a downstream outage makes the canary's requests fail: ${ALARM} goes to ALARM`);
+        sandbox.cloudwatch.setAlarmState(ALARM, 'ALARM', 'Invocation5XXErrors > 5 for 1 datapoint (demo)');
       },
     );
-    commit = await commitFiles(sandbox, REPO, BRANCH, { [PROMPT_FILE]: promptV2 }, 'summarize: be creative');
-    await settle(pipeline, commit, say);
+    commit = await commitFiles(sandbox, REPO, BRANCH, { [PROMPT_FILE]: promptV2 }, 'summarize: be careful');
+    await settle(pipeline, store, commit, say);
     tripAlarm();
     await showState(store, say);
+
+    say();
+    say('5) The endpoint is held back: no push, re-delivery or reconcile deploys quarantined content');
+    await runCli(statusCommand, ['--environment', ENVIRONMENT, '--endpoint-url', sandbox.url], say);
+
+    say();
+    const heldBack = (await store.get<EndpointState>(keys.state(ENVIRONMENT, ENDPOINT)))?.value.desired;
+    say(`6) The outage is over and ${ALARM} is back to OK: the prompt was fine. No new commit is pushed;`);
+    say('   the same content is deployed again, deliberately:');
+    sandbox.cloudwatch.setAlarmState(ALARM, 'OK', 'Invocation5XXErrors <= 5 (demo: the outage is over)');
+    await runCli(retryCommand, [ENDPOINT, '--environment', ENVIRONMENT, '--endpoint-url', sandbox.url, '--wait'], say);
+    const retry = (await readLedger(store, ENVIRONMENT, ENDPOINT)).at(-1);
+    const live = (await store.get<EndpointState>(keys.state(ENVIRONMENT, ENDPOINT)))?.value.live;
+    if (!retry?.retry || !live || live.digest !== heldBack?.digest) {
+      throw new Error('ballast retry succeeded, but the held-back content is not live with a retry ledger entry');
+    }
+    say(
+      `   live again: ${live.commit.slice(0, 7)}, the same content (${shortDigest(live.digest)}) step 4 rolled back; its ledger entry records who asked: ${retry.retry.requestedBy}`,
+    );
+    await runCli(statusCommand, ['--environment', ENVIRONMENT, '--endpoint-url', sandbox.url], say);
 
     say();
     say(`History of ${ENVIRONMENT}/${ENDPOINT} (ballast history ${ENDPOINT}):`);
     for (const entry of await readLedger(store, ENVIRONMENT, ENDPOINT)) {
       say(
-        `   ${entry.finishedAt.slice(11, 16)}  ${entry.commit.slice(0, 7)}  ${entry.outcome.padEnd(11)} ${(entry.changes ?? []).join(', ')}${entry.reason ? `  (${entry.reason})` : ''}`,
+        `   ${entry.finishedAt.slice(11, 16)}  ${entry.commit.slice(0, 7)}  ${entry.outcome.padEnd(11)} ${(entry.changes ?? []).join(', ')}${entry.reason ? `  (${entry.reason})` : ''}${entry.retry ? `  (ballast retry, asked for by ${entry.retry.requestedBy})` : ''}`,
       );
     }
     follow();
@@ -170,8 +205,16 @@ async function runDemo(io: CliIo): Promise<number> {
   }
 }
 
-/** Waits for the execution started by `commit` and prints its outcome per endpoint. */
-async function settle(pipeline: LocalPipeline, commit: string, say: (line?: string) => void): Promise<void> {
+/**
+ * Waits for the execution started by `commit` and prints its outcome per endpoint, then the push's
+ * own answer (RecordPush's), which every push gets: in the ledger and as a comment on the commit.
+ */
+async function settle(
+  pipeline: LocalPipeline,
+  store: JsonStore,
+  commit: string,
+  say: (line?: string) => void,
+): Promise<void> {
   // The push event is delivered asynchronously, as EventBridge does.
   let execution: LocalExecution | undefined;
   for (let i = 0; i < 200 && !execution; i++) {
@@ -182,20 +225,51 @@ async function settle(pipeline: LocalPipeline, commit: string, say: (line?: stri
   await pipeline.idle();
   const output = execution.output as
     | {
-        plan?: { valid: boolean; issueCount?: number };
+        plan?: {
+          valid: boolean;
+          issues?: Array<{ file: string; line: number; column: number; message: string }>;
+          planKey?: string;
+        };
         results?: Array<{ endpoint: string; outcome: string; reason?: string }>;
-        /** RecordPush's answer for the push as a whole. */
-        record?: { outcome: string; reason: string };
+        /** RecordPush's answer for the push as a whole (lambdas/state/push-outcome.ts). */
+        record?: { outcome: string; reason: string; ledger: boolean; details?: string[] };
       }
     | undefined;
   say(`   commit ${commit.slice(0, 7)}: ${execution.status.toLowerCase()} (${unique(execution.states).join(' -> ')})`);
-  if (output?.plan?.valid === false) say(`   rejected: ${output.plan.issueCount} validation error(s)`);
-  for (const result of output?.results ?? []) {
+  const results = output?.results ?? [];
+  for (const result of results) {
     say(`   ${result.endpoint}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`);
   }
-  if (output?.plan?.valid !== false && (output?.results ?? []).length === 0 && output?.record) {
-    say(`   ${output.record.outcome}: ${output.record.reason}`);
+  // Endpoints the plan defers (EKS) next to ones that rolled out: the push's answer counts only the latter.
+  if (results.length > 0 && output?.plan?.planKey) {
+    const plan = (await store.get<PlanDocument>(output.plan.planKey))?.value;
+    for (const deferred of plan?.deferred ?? []) say(`   ${deferred.name}: deferred (${deferred.reason})`);
   }
+  // A push whose endpoints rolled out is answered by each endpoint's Record (the lines above); one
+  // that reached no endpoint (rejected, unchanged, deferred) is answered by RecordPush itself.
+  const record = output?.record;
+  if (!record?.ledger) return;
+  say(`   the push's answer: ${record.outcome} (${record.reason})`);
+  for (const detail of record.details ?? []) say(`     ${detail}`);
+  for (const issue of output?.plan?.issues ?? [])
+    say(`     ${issue.file}:${issue.line}:${issue.column}: ${issue.message}`);
+}
+
+/**
+ * Runs a CLI command's own module against the sandbox, as `npx ballast ...` would, its output
+ * indented under the command line. The io forwards each write at once, so what the command prints
+ * while it waits comes in order with the rollout's events. A command that fails stops the demo.
+ */
+async function runCli(command: Command, args: readonly string[], say: (line?: string) => void): Promise<void> {
+  const shown = args.map((a) => (a.startsWith('http') ? '<sandbox>' : a)).join(' ');
+  say(`   $ ballast ${command.name} ${shown}`);
+  const forward = (text: string) => {
+    for (const line of text.replace(/\n$/, '').split('\n')) say(line ? `     ${line}` : '');
+  };
+  // No AWS_* variables: what a newcomer's shell has. --endpoint-url says where the sandbox is.
+  const code = await command.run(args, { stdout: forward, stderr: forward, cwd: process.cwd(), env: {} });
+  // The demo tells a story that only holds if each step did what it says.
+  if (code !== ExitCode.Ok) throw new Error(`ballast ${command.name} exited ${code}`);
 }
 
 function unique(states: readonly string[]): string[] {
