@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 export type Mode = '100644' | '100755' | '120000' | '160000';
 export interface FakeEntry {
   readonly mode: Mode;
-  readonly content?: string;
+  readonly content?: string | Uint8Array;
 }
 
 export interface RecordedRequest {
