@@ -84,7 +84,14 @@ export const DEPLOY_STEPS: Readonly<Record<StepName, WorkflowStep>> = {
     permissions: {
       // The snapshot under commits/; a retry reads the endpoint's state to find its desired push.
       store: { readWrite: ['commits/'], read: ['state/'] },
-      codecommit: ['codecommit:GetFolder', 'codecommit:GetFile', 'codecommit:GetCommit', 'codecommit:GetBlob'],
+      // GetDifferences: the snapshot is built from the previous commit's plus what changed.
+      codecommit: [
+        'codecommit:GetFolder',
+        'codecommit:GetFile',
+        'codecommit:GetDifferences',
+        'codecommit:GetCommit',
+        'codecommit:GetBlob',
+      ],
       githubToken: true,
     },
   },

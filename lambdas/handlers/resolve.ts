@@ -7,11 +7,15 @@ import { lambdaHandler } from '../runtime/handler.ts';
 import { answer } from '../sources/answer.ts';
 import { createSecretCache, pushFromWorkflowInput, repoSourceForPush } from '../sources/index.ts';
 import { isRetryRequest, parseRetryRequest, type RetryRequest } from '../sources/retry.ts';
-import type { RepoSource } from '../spec/source.ts';
 import type { EndpointState } from '../state/endpoint-state.ts';
 import type { JsonStore } from '../state/json-store.ts';
 import { keys } from '../state/keys.ts';
-import { captureSnapshot, type Snapshot } from '../workflow/snapshot.ts';
+import {
+  captureSnapshot,
+  captureSnapshotSince,
+  type IncrementalRepoSource,
+  type Snapshot,
+} from '../workflow/snapshot.ts';
 import type { Push, Resolved, Retry } from '../workflow/types.ts';
 import { logger, optionalSetting, setting, stateStore } from './runtime.ts';
 
@@ -39,11 +43,7 @@ export async function resolve(input: z.output<typeof resolveInput>): Promise<Res
     return { push: placeholderPush(input.event), ignored: push.ignored, retry: null };
   }
   const snapshotKey = keys.snapshot(push.commit);
-  let snapshot = (await store.get<Snapshot>(snapshotKey))?.value;
-  if (!snapshot) {
-    snapshot = await captureSnapshot(await sourceFor(push), push.commit);
-    await store.putIfAbsent(snapshotKey, snapshot);
-  }
+  const snapshot = await snapshotOf(store, push);
   const environment = environmentFor(snapshot, push.branch);
   if (environment.ignored || !environment.name) {
     const ignored = environment.ignored ?? `branch ${push.branch} feeds no environment`;
@@ -107,6 +107,35 @@ async function resolveRetry(store: JsonStore, request: RetryRequest): Promise<Re
   };
 }
 
+/**
+ * The commit's snapshot, written once under keys.snapshot(commit). With a previous commit it is
+ * built from that commit's snapshot (which the previous push's Resolve wrote) and the changes
+ * between the two, so a push reads what it changed, not the whole repository; captureSnapshotSince
+ * reads in full when there is no usable base. The capture is deterministic (a commit never
+ * changes), so it is not looked up first: a retry captures again and putIfAbsent keeps the first
+ * copy. Without a previous commit (a new branch) the commit may well have been captured already
+ * (the same commit pushed to another branch), so the store is asked first.
+ */
+async function snapshotOf(store: JsonStore, push: Push): Promise<Snapshot> {
+  const key = keys.snapshot(push.commit);
+  let snapshot: Snapshot;
+  if (push.previousCommit && push.previousCommit !== push.commit) {
+    const previous = (await store.get<Snapshot>(keys.snapshot(push.previousCommit)))?.value;
+    const capture = await captureSnapshotSince(await sourceFor(push), push.commit, {
+      commit: push.previousCommit,
+      snapshot: previous,
+    });
+    if (capture.fullRead) logger.info('snapshot read in full', { commit: push.commit, reason: capture.fullRead });
+    snapshot = capture.snapshot;
+  } else {
+    const stored = (await store.get<Snapshot>(key))?.value;
+    if (stored) return stored;
+    snapshot = await captureSnapshot(await sourceFor(push), push.commit);
+  }
+  await store.putIfAbsent(key, snapshot);
+  return snapshot;
+}
+
 function answerSettings() {
   return {
     githubApiUrl: optionalSetting('BALLAST_GITHUB_API_URL'),
@@ -117,7 +146,7 @@ function answerSettings() {
 // The GitHub token is read once per container and refreshed after a few minutes (rotation).
 const secrets = createSecretCache(() => secretsManager());
 
-async function sourceFor(push: Push): Promise<RepoSource> {
+async function sourceFor(push: Push): Promise<IncrementalRepoSource> {
   if (push.source === 'codecommit') return repoSourceForPush(push, { codecommit: codecommit() });
   const token = await secrets.get(setting('BALLAST_GITHUB_TOKEN_SECRET_NAME'));
   return repoSourceForPush(push, {

@@ -4,12 +4,14 @@
  *
  * Event shape: CodeCommit User Guide, "Monitoring CodeCommit events in Amazon EventBridge and Amazon
  * CloudWatch Events" (referenceCreated / referenceUpdated / referenceDeleted examples).
- * API shapes: CodeCommit API Reference, GetFolder / GetFile / GetCommit / PostCommentForComparedCommit.
+ * API shapes: CodeCommit API Reference, GetFolder / GetFile / GetDifferences / GetCommit /
+ * PostCommentForComparedCommit.
  */
 import { createHash } from 'node:crypto';
 import {
   type CodeCommitClient,
   GetCommitCommand,
+  GetDifferencesCommand,
   GetFileCommand,
   GetFolderCommand,
   PostCommentForComparedCommitCommand,
@@ -20,9 +22,9 @@ import {
   isSafeRelativePath,
   isSkippedDirectory,
   type RepoEntry,
-  type RepoSource,
   RepoSourceError,
 } from '../spec/source.ts';
+import type { CandidateChanges, IncrementalRepoSource } from '../workflow/snapshot.ts';
 import type { Push } from '../workflow/types.ts';
 import {
   byPath,
@@ -151,6 +153,13 @@ export interface CodeCommitSourceOptions {
   readonly concurrency?: number;
   /** Total bytes of measured content kept in memory for `read()`; past it, files are fetched again. Default 64 MiB. */
   readonly cacheBytes?: number;
+  /**
+   * `changesSince()` gives up (and the caller reads the commit in full) past this many
+   * differences: a push that rewrites the repository costs what a full read costs anyway. Default 2,000.
+   */
+  readonly maxDifferences?: number;
+  /** GetDifferences' MaxResults. Default 100. */
+  readonly differencesPageSize?: number;
 }
 
 interface GetFolderItem {
@@ -195,12 +204,14 @@ export function codeCommitSource(
   repositoryName: string,
   commitId: string,
   options: CodeCommitSourceOptions = {},
-): RepoSource {
+): IncrementalRepoSource {
   const commit = requireCommitId(commitId, 'codeCommitSource');
   const measure = options.measure ?? isCandidatePath;
   const maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
   const maxEntries = options.maxEntries ?? 100_000;
   const concurrency = Math.max(1, options.concurrency ?? 8);
+  const maxDifferences = options.maxDifferences ?? 2_000;
+  const differencesPageSize = Math.max(1, options.differencesPageSize ?? 100);
   let cacheBudget = options.cacheBytes ?? 64 * 1024 * 1024;
   const cache = new Map<string, Uint8Array>();
   const where = `CodeCommit ${repositoryName}@${commit.slice(0, 12)}`;
@@ -288,7 +299,61 @@ export function codeCommitSource(
     }
   }
 
+  /**
+   * GetDifferences between `base` and the commit (CodeCommit API Reference, GetDifferences: each
+   * Difference has a beforeBlob and/or afterBlob — BlobMetadata with blobId, path and mode, where
+   * 120000 is a symlink and 160000 a submodule — and a changeType A, M or D; the answer is paged
+   * with NextToken, MaxResults at a time). It compares the two commits' trees, so `base` need not
+   * be an ancestor. A rename is a path in a beforeBlob and another in an afterBlob, whichever
+   * changeType it comes with. Changed candidate files are measured with GetFile, as `list()` does.
+   */
+  async function changesSince(base: string): Promise<CandidateChanges | { fullRead: string }> {
+    const before = requireCommitId(base, 'codeCommitSource.changesSince');
+    const after = new Map<string, string | undefined>();
+    const removed = new Set<string>();
+    let seen = 0;
+    let token: string | undefined;
+    do {
+      const response = await client
+        .send(
+          new GetDifferencesCommand({
+            repositoryName,
+            beforeCommitSpecifier: before,
+            afterCommitSpecifier: commit,
+            MaxResults: differencesPageSize,
+            ...(token ? { NextToken: token } : {}),
+          }),
+        )
+        .catch((error: unknown) => failed(error, `GetDifferences ${before.slice(0, 12)}..${commit.slice(0, 12)}`));
+      const differences = response.differences ?? [];
+      seen += differences.length;
+      if (seen > maxDifferences) return { fullRead: `more than ${maxDifferences} files changed since ${before}` };
+      for (const difference of differences) {
+        const gone = difference.beforeBlob?.path;
+        const now = difference.afterBlob?.path;
+        for (const path of [gone, now]) {
+          // An unusable path: the full read refuses it with its own message.
+          if (path !== undefined && isCandidatePath(path) && !isSafeRelativePath(path)) {
+            return { fullRead: `GetDifferences named an unusable path '${path}'` };
+          }
+        }
+        if (gone !== undefined && isCandidatePath(gone)) removed.add(gone);
+        if (now !== undefined && isCandidatePath(now)) after.set(now, difference.afterBlob?.mode);
+      }
+      token = response.NextToken;
+    } while (token);
+
+    const present = await mapWithConcurrency([...after], concurrency, ([path, mode]) => {
+      if (mode === '120000') return Promise.resolve<RepoEntry>({ path, kind: 'symlink', size: 0 });
+      if (mode === '160000') return Promise.resolve<RepoEntry>({ path, kind: 'other', size: 0 });
+      return measured({ path, kind: 'file', size: SIZE_NOT_MEASURED });
+    });
+    return { present, gone: [...removed].filter((path) => !after.has(path)) };
+  }
+
   return {
+    changesSince,
+
     list() {
       listing ??= (async () => {
         const entries = await walk();

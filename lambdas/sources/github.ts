@@ -1,6 +1,7 @@
 /**
  * GitHub as a push source: webhook signature and payload (the Function URL handler), the repository's
- * files at a commit through the Git database REST API (Resolve), and commit statuses (Record).
+ * files at a commit through the Git database REST API and what changed since the previous commit
+ * through "Compare two commits" (Resolve), and commit statuses (Record).
  *
  * No Octokit: global `fetch` with a timeout per request, and a small retry that follows GitHub's
  * guidance for 5xx and rate limits ("Rate limits for the REST API", "Exceeding the rate limit").
@@ -8,12 +9,13 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { InvalidInputError, TransientError } from '../aws/errors.ts';
 import {
+  isCandidatePath,
   isSafeRelativePath,
   isSkippedDirectory,
   type RepoEntry,
-  type RepoSource,
   RepoSourceError,
 } from '../spec/source.ts';
+import type { CandidateChanges, IncrementalRepoSource } from '../workflow/snapshot.ts';
 import type { Push } from '../workflow/types.ts';
 import type { Ignored } from './codecommit.ts';
 import {
@@ -398,6 +400,13 @@ interface Listed extends RepoEntry {
   readonly sha: string;
 }
 
+/**
+ * "Compare two commits" lists at most 300 changed files for the whole comparison (GitHub REST API,
+ * Commits, "Compare two commits": beyond that, GitHub points to the tree API). A list that long
+ * may be cut, so it is never trusted: the commit is read in full instead.
+ */
+export const COMPARE_MAX_FILES = 300;
+
 /** Git tree modes (git's fast-import docs): 120000 symlink, 160000 gitlink (submodule). */
 const FILE_MODES = new Set(['100644', '100755', '100664']);
 
@@ -440,7 +449,7 @@ function parseTree(body: unknown, what: string): { items: TreeItem[]; truncated:
  *   over `maxReadBytes` (by the tree's size) are refused with RepoSourceError before any request;
  *   the decoded bytes must have the tree's size and hash to the blob id.
  */
-export function gitHubSource(options: GitHubSourceOptions): RepoSource {
+export function gitHubSource(options: GitHubSourceOptions): IncrementalRepoSource {
   const { owner, name } = parseRepository(options.repository);
   const commit = requireCommitId(options.commit, 'gitHubSource');
   baseUrl(options.apiUrl); // a bad or plain-HTTP API URL fails here, not on the first read
@@ -513,7 +522,59 @@ export function gitHubSource(options: GitHubSourceOptions): RepoSource {
     return listing;
   };
 
+  /**
+   * `GET /repos/{owner}/{repo}/compare/{base}...{head}` (GitHub REST API, Commits, "Compare two
+   * commits"): `status` (ahead, behind, diverged, identical) and `files[]` with `filename`,
+   * `status` (added, removed, modified, renamed, copied, changed, unchanged) and, for renames,
+   * `previous_filename`. `per_page=1`: with pagination the files come on the first page only, and
+   * the commits, which are not needed, stay one. The comparison is three-dot — from the merge base
+   * — so only `ahead` or `identical` (the merge base is `base` itself) describes base → head; a
+   * rewritten history, or a list that may have been cut at 300 files, means a full read.
+   *
+   * Every touched candidate path is then looked up in the commit's tree (the one request `list()`
+   * makes anyway, which carries modes and sizes), whatever its status said: present there, it is
+   * the entry `list()` gives; absent, it is gone. Contents come from `read()` by blob sha.
+   */
+  async function changesSince(base: string): Promise<CandidateChanges | { fullRead: string }> {
+    const before = requireCommitId(base, 'gitHubSource.changesSince');
+    const path = `${repoPath}/compare/${before}...${commit}?per_page=1`;
+    const { body } = await gitHubRequest(options, 'GET', path);
+    if (!isObject(body)) throw new TransientError(`${where}: GET ${path}: unexpected answer`);
+    if (body.status !== 'ahead' && body.status !== 'identical') {
+      return { fullRead: `${commit} is ${String(body.status)} of ${before}, not ahead of it` };
+    }
+    const files = body.files ?? [];
+    if (!Array.isArray(files)) throw new TransientError(`${where}: GET ${path}: unexpected answer (files)`);
+    if (files.length >= COMPARE_MAX_FILES) {
+      return { fullRead: `GitHub lists at most ${COMPARE_MAX_FILES} files of a comparison` };
+    }
+    const touched = new Set<string>();
+    for (const file of files) {
+      if (!isObject(file) || typeof file.filename !== 'string') {
+        throw new TransientError(`${where}: GET ${path}: unexpected file ${JSON.stringify(file).slice(0, 200)}`);
+      }
+      for (const name of [file.filename, file.previous_filename]) {
+        if (typeof name !== 'string' || !isCandidatePath(name)) continue;
+        // An unusable path: the full read refuses it with its own message.
+        if (!isSafeRelativePath(name)) return { fullRead: `GitHub compared an unusable path '${name}'` };
+        touched.add(name);
+      }
+    }
+    if (touched.size === 0) return { present: [], gone: [] };
+    const entries = await load();
+    const present: RepoEntry[] = [];
+    const gone: string[] = [];
+    for (const name of [...touched].sort()) {
+      const entry = entries.get(name);
+      if (entry) present.push({ path: entry.path, kind: entry.kind, size: entry.size });
+      else gone.push(name);
+    }
+    return { present, gone };
+  }
+
   return {
+    changesSince,
+
     async list() {
       const entries = await load();
       return [...entries.values()].map(({ path, kind, size }) => ({ path, kind, size })).sort(byPath);

@@ -6,7 +6,7 @@
  * files of the pushed commit.
  */
 import { InvalidInputError } from '../aws/errors.ts';
-import type { RepoSource } from '../spec/source.ts';
+import type { IncrementalRepoSource } from '../workflow/snapshot.ts';
 import type { Push } from '../workflow/types.ts';
 import {
   type CodeCommitLike,
@@ -99,8 +99,11 @@ export interface RepoSourceDeps {
   readonly githubOptions?: Pick<GitHubSourceOptions, 'maxReadBytes' | 'maxEntries' | 'maxTreeRequests'>;
 }
 
-/** The files of the pushed commit, from wherever the push came from. */
-export function repoSourceForPush(push: Push, deps: RepoSourceDeps): RepoSource {
+/**
+ * The files of the pushed commit, from wherever the push came from, and what changed in them since
+ * another commit (`changesSince`, for a snapshot that costs what the push changed).
+ */
+export function repoSourceForPush(push: Push, deps: RepoSourceDeps): IncrementalRepoSource {
   if (push.source === 'codecommit') {
     if (!deps.codecommit) throw new Error('repoSourceForPush: a CodeCommit push needs a CodeCommit client');
     return codeCommitSource(deps.codecommit, push.repository, push.commit, deps.codecommitOptions);

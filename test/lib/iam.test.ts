@@ -369,7 +369,13 @@ describe('least privilege', () => {
       codecommit(template, 'Resolve'),
       [
         grant(
-          ['codecommit:GetBlob', 'codecommit:GetCommit', 'codecommit:GetFile', 'codecommit:GetFolder'],
+          [
+            'codecommit:GetBlob',
+            'codecommit:GetCommit',
+            'codecommit:GetDifferences',
+            'codecommit:GetFile',
+            'codecommit:GetFolder',
+          ],
           [REPOSITORY],
         ),
       ],
