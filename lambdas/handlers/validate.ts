@@ -60,11 +60,16 @@ export async function validate(input: ValidateInput): Promise<Plan> {
   await store.putIfAbsent(planKey, plan.document);
   if (plan.head) {
     const next = plan.head;
-    // Compare-and-swap: of two racing pushes, the newer one's head stays.
-    // Compare-and-swap: of two racing pushes, the newer one's head stays; the quarantine Record
-    // keeps in the head is carried over from whatever head is current then.
-    await store.update<EnvironmentHead>(headKey, (current) =>
-      !current || current.commit === next.commit || isNewer(next, current) ? withQuarantine(next, current) : undefined,
+    // Compare-and-swap from the head read above: of two racing pushes, the newer one's head stays;
+    // the quarantine Record keeps in the head is carried over from whatever head is current then.
+    await store.update<EnvironmentHead>(
+      headKey,
+      (current) =>
+        !current || current.commit === next.commit || isNewer(next, current)
+          ? withQuarantine(next, current)
+          : undefined,
+      undefined,
+      head ?? null,
     );
   }
   const { document } = plan;
