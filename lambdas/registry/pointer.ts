@@ -1,5 +1,5 @@
+import { digestOf } from '../spec/canonical.ts';
 import type { ResolvedEndpoint } from '../spec/resolve.ts';
-import { digestOf } from '../spec/resolve.ts';
 
 /**
  * A version pointer: for one (environment, endpoint, commit), the digests of everything the
