@@ -6,7 +6,7 @@
  *
  * `zod/mini`, not classic zod, and nothing from lambdas/spec/schema.ts: every workflow handler
  * imports this file, and classic zod costs a bundle about 450 kB minified (and its load time) even
- * for one schema, where mini costs about 15 kB. Only Validate, which checks repositories, needs the
+ * for one schema, where mini costs about 30 kB. Only Validate, which checks repositories, needs the
  * repository format and classic zod.
  */
 import * as z from 'zod/mini';
