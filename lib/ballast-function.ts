@@ -26,14 +26,33 @@ const ESM_REQUIRE_BANNER =
   "import { createRequire as __ballastCreateRequire } from 'node:module'; const require = __ballastCreateRequire(import.meta.url);";
 
 /**
+ * The links of the SDK's default credential chain after the environment variables, each of which
+ * @aws-sdk/credential-provider-node loads with a dynamic `import()` only when it runs (with them go
+ * the nested STS, SSO and SSO-OIDC clients they load in turn: about 125 kB of every bundle). They
+ * never run in a Ballast function: every client gets `credentials: fromEnv()`
+ * (lambdas/aws/client-config.ts, which cites the Lambda and SDK documentation), and a client given
+ * credentials never calls the default chain. So they stay out of the bundle, and the `import()`s
+ * that would load them are unreachable; test/lib/ballast-function.test.ts checks that nothing else
+ * is left external and that these are reached by no other import.
+ */
+export const UNREACHABLE_CREDENTIAL_PROVIDERS = [
+  '@aws-sdk/credential-provider-sso',
+  '@aws-sdk/credential-provider-ini',
+  '@aws-sdk/credential-provider-process',
+  '@aws-sdk/credential-provider-web-identity',
+  '@aws-sdk/credential-provider-http',
+  '@smithy/credential-provider-imds',
+] as const;
+
+/**
  * The esbuild settings every Ballast function is bundled with. One function, so that
  * `scripts/bench-bundles.ts` measures exactly what ships.
  *
  * - ESM, minified, for Node 22. `mainFields: module, main` makes esbuild take the ES module build
  *   of packages that ship both (the AWS SDK, Powertools), which is what lets it tree-shake them.
- * - Everything bundled (`externalModules: []`), `@aws-sdk/*` included: the SDK versions in
- *   package-lock.json are the ones the tests and the local sandbox ran; the runtime's own SDK
- *   changes under us without notice.
+ * - Everything bundled, `@aws-sdk/*` included: the SDK versions in package-lock.json are the ones
+ *   the tests and the local sandbox ran; the runtime's own SDK changes under us without notice. The
+ *   one exception is {@link UNREACHABLE_CREDENTIAL_PROVIDERS}, code no Ballast function can reach.
  * - No source maps. Loading them (NODE_OPTIONS=--enable-source-maps) cost 13-22% of module load
  *   time on every cold start, and an unused .map only makes the asset bigger. Stack traces name
  *   the error classes (their `name` survives minification, and Step Functions matches on it); to
@@ -49,7 +68,7 @@ export function bundlingOptions(): BundlingOptions {
     sourceMap: false,
     mainFields: ['module', 'main'],
     banner: ESM_REQUIRE_BANNER,
-    externalModules: [],
+    externalModules: [...UNREACHABLE_CREDENTIAL_PROVIDERS],
     forceDockerBundling: false,
   };
 }
@@ -101,7 +120,7 @@ export interface BallastFunctionProps {
  * starts empty except for writing to that log group.
  *
  * Bundling: {@link bundlingOptions} (ESM, minified, tree-shaken, everything bundled including the
- * AWS SDK, no source maps on the cold-start path).
+ * AWS SDK but for the credential providers no client reaches, no source maps on the cold-start path).
  *
  * Permissions are added with {@link allow}, which makes every wildcard carry its reason as the
  * cdk-nag acknowledgement of exactly that finding.

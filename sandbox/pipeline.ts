@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
-import { resetClients } from '../lambdas/aws/clients.ts';
+import { resetClients } from '../lambdas/aws/client-config.ts';
 import { logger, useClock } from '../lambdas/handlers/runtime.ts';
 import { metrics } from '../lambdas/runtime/powertools.ts';
 import { DEPLOY_STEPS } from '../lib/workflow-steps.ts';

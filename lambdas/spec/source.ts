@@ -6,7 +6,7 @@
 import { constants } from 'node:fs';
 import { lstat, open, readdir, realpath } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import { CONTROL_CHARACTER } from './schema.ts';
+import { CONTROL_CHARACTER } from './s3-uri.ts';
 
 export interface RepoEntry {
   /** Posix path relative to the repository root, e.g. `models/llama.yaml`. */

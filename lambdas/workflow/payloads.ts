@@ -3,40 +3,50 @@
  * (lambdas/runtime/handler.ts), so a malformed execution input, a hand-started execution or an
  * ASL change that passes the wrong path fails with InvalidInputError naming the field, never with
  * a TypeError deep inside a step. The TypeScript types in ./types.ts are what the schemas produce.
+ *
+ * `zod/mini`, not classic zod, and nothing from lambdas/spec/schema.ts: every workflow handler
+ * imports this file, and classic zod costs a bundle about 450 kB minified (and its load time) even
+ * for one schema, where mini costs about 30 kB. Only Validate, which checks repositories, needs the
+ * repository format and classic zod.
  */
-import { z } from 'zod';
-import { Rollout as RolloutSpec } from '../spec/schema.ts';
+import * as z from 'zod/mini';
+import type { Rollout as RolloutSpec } from '../spec/schema.ts';
 
-const commitId = z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'a full commit id');
-const instant = z.string().refine((value) => Number.isFinite(Date.parse(value)), 'an ISO 8601 timestamp');
-const name = z.string().min(1).max(200);
+const commitId = z.string().check(z.regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'a full commit id'));
+const instant = z.string().check(z.refine((value) => Number.isFinite(Date.parse(value)), 'an ISO 8601 timestamp'));
+const nonEmpty = z.string().check(z.minLength(1));
+const name = z.string().check(z.minLength(1), z.maxLength(200));
+const count = z.int().check(z.minimum(0));
 
 export const push = z.object({
   source: z.enum(['codecommit', 'github']),
   repository: name,
-  branch: z.string().min(1),
+  branch: nonEmpty,
   commit: commitId,
-  previousCommit: commitId.optional(),
-  pushedBy: z.string().min(1),
+  previousCommit: z.optional(commitId),
+  pushedBy: nonEmpty,
   pushedAt: instant,
-  deliveryId: z.string().min(1),
+  deliveryId: nonEmpty,
 });
 
 export const retry = z.object({
   endpoint: name,
-  requestedBy: z.string().min(1),
+  requestedBy: nonEmpty,
   requestedAt: instant,
-  reason: z.string().max(1024).optional(),
+  reason: z.optional(z.string().check(z.maxLength(1024))),
 });
 
 /** Step Functions passes absent optional fields as null (Resolve always sets `retry`). */
-const optionalRetry = retry.nullish().transform((value) => value ?? undefined);
+const optionalRetry = z.pipe(
+  z.nullish(retry),
+  z.transform((value) => value ?? undefined),
+);
 
 export const validateInput = z.object({
   push,
   environment: name,
-  snapshotKey: z.string().min(1),
-  execution: z.string().min(1),
+  snapshotKey: nonEmpty,
+  execution: nonEmpty,
   retry: optionalRetry,
 });
 export type ValidateInput = z.output<typeof validateInput>;
@@ -45,20 +55,20 @@ export const endpointWork = z.object({
   push,
   environment: name,
   endpoint: name,
-  execution: z.string().min(1),
+  execution: nonEmpty,
   retry: optionalRetry,
 });
 
 export const lease = z.object({
   acquired: z.boolean(),
-  reason: z.enum(['superseded', 'already-live', 'quarantined']).optional(),
+  reason: z.optional(z.enum(['superseded', 'already-live', 'quarantined'])),
   digest: z.string(),
 });
 
 export const registration = z.object({
-  pointerKey: z.string().min(1),
+  pointerKey: nonEmpty,
   pinned: z.object({
-    modelDataUrl: z.string().min(1),
+    modelDataUrl: nonEmpty,
     prompts: z.record(z.string(), z.string()),
     configs: z.record(z.string(), z.string()),
   }),
@@ -66,60 +76,82 @@ export const registration = z.object({
 
 export const verification = z.object({
   outcome: z.enum(['deployed', 'rolled-back', 'failed', 'replaced']),
-  reason: z.string().optional(),
-  liveEndpointConfigName: z.string().optional(),
+  reason: z.optional(z.string()),
+  liveEndpointConfigName: z.optional(z.string()),
 });
+
+/**
+ * The rollout a release carries, as Deploy passes it on to CheckRollout and Record. Its shape
+ * only: Validate already held it to the repository format's limits (lambdas/spec/schema.ts, with
+ * its defaults applied), and repeating those limits here would let the two drift apart. The
+ * annotation makes the compiler prove that what this parses is the spec's Rollout.
+ */
+const rolloutSpec: z.ZodMiniType<RolloutSpec> = z.discriminatedUnion('strategy', [
+  z.object({ strategy: z.literal('allAtOnce'), bakeSeconds: count, timeoutSeconds: count }),
+  z.object({
+    strategy: z.literal('canary'),
+    canary: z.object({ percent: count }),
+    bakeSeconds: count,
+    timeoutSeconds: count,
+  }),
+  z.object({
+    strategy: z.literal('linear'),
+    linear: z.object({ stepPercent: count, intervalSeconds: count }),
+    bakeSeconds: count,
+    timeoutSeconds: count,
+  }),
+]);
 
 export const rollout = z.object({
   status: z.enum(['started', 'waiting', 'live']),
   operation: z.enum(['create', 'update']),
-  endpointName: z.string().min(1),
-  endpointConfigName: z.string().min(1),
-  previousEndpointConfigName: z.string().optional(),
+  endpointName: nonEmpty,
+  endpointConfigName: nonEmpty,
+  previousEndpointConfigName: z.optional(z.string()),
   startedAt: instant,
-  plan: z.object({ rollout: RolloutSpec, alarms: z.array(z.string()) }),
-  nextCheckSeconds: z.number().int().min(0),
-  checks: z.number().int().min(0),
-  verification: verification.optional(),
-  settled: z.boolean().optional(),
-  trafficToNew: z.number().optional(),
-  phase: z.string().optional(),
+  plan: z.object({ rollout: rolloutSpec, alarms: z.array(z.string()) }),
+  nextCheckSeconds: count,
+  checks: count,
+  verification: z.optional(verification),
+  settled: z.optional(z.boolean()),
+  trafficToNew: z.optional(z.number()),
+  phase: z.optional(z.string()),
 });
 
 export const leaseInput = endpointWork;
 export type LeaseInput = z.output<typeof leaseInput>;
-export const registerInput = endpointWork.extend({ lease });
+export const registerInput = z.extend(endpointWork, { lease });
 export type RegisterInput = z.output<typeof registerInput>;
-export const deployInput = endpointWork.extend({ registration, rollout: rollout.optional() });
+export const deployInput = z.extend(endpointWork, { registration, rollout: z.optional(rollout) });
 export type DeployInput = z.output<typeof deployInput>;
-export const checkRolloutInput = endpointWork.extend({ rollout });
+export const checkRolloutInput = z.extend(endpointWork, { rollout });
 export type CheckRolloutInput = z.output<typeof checkRolloutInput>;
 
 /** A Step Functions error as a Catch hands it over (`ResultPath: $.error`). */
-export const stateError = z.object({ Error: z.string(), Cause: z.string().optional().default('') });
+export const stateError = z.object({ Error: z.string(), Cause: z._default(z.optional(z.string()), '') });
 
 export const recordInput = z.discriminatedUnion('kind', [
-  endpointWork.extend({ kind: z.literal('rollout'), registration, rollout }),
-  endpointWork.extend({ kind: z.literal('failure'), error: stateError }),
-  endpointWork.extend({ kind: z.literal('skipped'), lease }),
+  z.extend(endpointWork, { kind: z.literal('rollout'), registration, rollout }),
+  z.extend(endpointWork, { kind: z.literal('failure'), error: stateError }),
+  z.extend(endpointWork, { kind: z.literal('skipped'), lease }),
 ]);
 export type RecordInput = z.output<typeof recordInput>;
 
 const planIssue = z.object({ file: z.string(), line: z.number(), column: z.number(), message: z.string() });
 export const plan = z.object({
   valid: z.boolean(),
-  issues: z.array(planIssue).optional(),
-  issueCount: z.number().optional(),
+  issues: z.optional(z.array(planIssue)),
+  issueCount: z.optional(z.number()),
   items: z.array(z.string()),
-  planKey: z.string().optional(),
+  planKey: z.optional(z.string()),
   counts: z.object({ changed: z.number(), unchanged: z.number(), deferred: z.number() }),
 });
 
 export const endpointResult = z.object({
   endpoint: z.string(),
   outcome: z.string(),
-  reason: z.string().optional(),
-  error: z.string().optional(),
+  reason: z.optional(z.string()),
+  error: z.optional(z.string()),
 });
 
 export const recordPushInput = z.discriminatedUnion('kind', [

@@ -10,7 +10,7 @@ import { it } from 'node:test';
 
 import { CreateBucketCommand, HeadObjectCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeEndpointCommand, DescribeModelCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
-import { resetClients } from '../../lambdas/aws/clients.ts';
+import { resetClients } from '../../lambdas/aws/client-config.ts';
 import { logger, useClock } from '../../lambdas/handlers/runtime.ts';
 import { memorySource } from '../../lambdas/spec/source.ts';
 import type { EndpointState } from '../../lambdas/state/endpoint-state.ts';

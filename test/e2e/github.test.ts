@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { resetClients } from '../../lambdas/aws/clients.ts';
+import { resetClients } from '../../lambdas/aws/client-config.ts';
 import { deployStateMachineArn } from '../../sandbox/pipeline.ts';
 import type { LocalExecution } from '../../sandbox/runner.ts';
 import { buildRepository, type FakeEntry, FakeGitHub } from '../support/fake-github.ts';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -9,7 +10,14 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { BallastFunction, projectPath } from '../../lib/ballast-function.ts';
+import { build } from 'esbuild';
+import {
+  BallastFunction,
+  bundlingOptions,
+  projectPath,
+  UNREACHABLE_CREDENTIAL_PROVIDERS,
+} from '../../lib/ballast-function.ts';
+import { esbuildOptionsFor } from '../../scripts/bench-bundles.ts';
 import { awsSolutionsFindings } from '../support/nag.ts';
 import { ENV, statementsOfRole, testStack } from './fixtures/stacks.ts';
 
@@ -162,13 +170,45 @@ describe('BallastFunction', () => {
       assert.ok(hash, 'the function code is an asset');
       const assetDir = join(assembly.directory, `asset.${hash}`);
       assert.deepEqual(readdirSync(assetDir).sort(), ['index.mjs'], 'no source map or metafile in the asset');
-      // The bundle is self-contained ESM (the SDK inside it), so it runs from anywhere.
+      // The bundle is self-contained ESM (the SDK inside it, but for the credential providers no
+      // Ballast client reaches, which only a dynamic import would load), so it runs from anywhere.
       const bundle = (await import(pathToFileURL(join(assetDir, 'index.mjs')).href)) as {
         handler: (event: unknown) => Promise<unknown>;
       };
       assert.deepEqual(await bundle.handler({ ping: 1 }), { echo: { ping: 1 }, sdk: 'function' });
     } finally {
       rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves out of the bundle only the credential providers no Ballast client reaches, behind dynamic imports', async () => {
+    // Every SDK client module, bundled as a handler would bundle it (the stack's esbuild settings).
+    const clients = ['s3', 'sagemaker', 'cloudwatch', 'codecommit', 'sfn', 'secrets-manager'];
+    // The entry is replaced by stdin, and nothing is written: the metafile is all this reads.
+    const { entryPoints: _, ...options } = esbuildOptionsFor(bundlingOptions(), ENTRY, tmpdir());
+    const result = await build({
+      ...options,
+      stdin: {
+        contents: clients.map((c) => `export * from './lambdas/aws/${c}.ts';`).join('\n'),
+        resolveDir: projectPath('.'),
+        loader: 'ts',
+      },
+      write: false,
+    });
+    const builtins = new Set(builtinModules);
+    const external = Object.entries(result.metafile?.inputs ?? {}).flatMap(([importer, input]) =>
+      input.imports
+        .filter((i) => i.external && !i.path.startsWith('node:') && !builtins.has(i.path))
+        .map((i) => ({ importer: importer.replace(/^.*node_modules\//, ''), path: i.path, kind: i.kind })),
+    );
+    assert.deepEqual(
+      [...new Set(external.map((i) => i.path))].sort(),
+      [...UNREACHABLE_CREDENTIAL_PROVIDERS].sort(),
+      'exactly the listed providers are left out (a stale entry or a new external shows here)',
+    );
+    for (const i of external) {
+      assert.equal(i.kind, 'dynamic-import', `${i.path} is loaded only when its link of the chain runs`);
+      assert.match(i.importer, /^@aws-sdk\/credential-provider-node\//, `${i.path} only from the default chain`);
     }
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { resetClients } from '../../lambdas/aws/clients.ts';
+import { resetClients } from '../../lambdas/aws/client-config.ts';
 import { logger } from '../../lambdas/handlers/runtime.ts';
 import { handler as validate } from '../../lambdas/handlers/validate.ts';
 import { memorySource } from '../../lambdas/spec/source.ts';
