@@ -4,6 +4,7 @@ import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-
 import { resetClients } from '../lambdas/aws/client-config.ts';
 import { logger, useClock } from '../lambdas/handlers/runtime.ts';
 import { metrics } from '../lambdas/runtime/powertools.ts';
+import type { EndpointResult } from '../lambdas/workflow/types.ts';
 import { DEPLOY_STEPS } from '../lib/workflow-steps.ts';
 import { emfSink } from './emf.ts';
 import type { EventBridgeEvent, EventPattern } from './events.ts';
@@ -44,6 +45,18 @@ export const DEPLOY_FUNCTIONS: Readonly<Record<string, LambdaHandler>> = Object.
     }),
   ),
 );
+
+/**
+ * The endpoints' results in a finished deploy execution's output: the Map writes them over the
+ * plan's items (the names they came from), see stepfunctions/deploy.asl.json. Empty for a push that
+ * reached no endpoint.
+ */
+export function endpointResults(output: unknown): EndpointResult[] {
+  const items = (output as { plan?: { items?: unknown } } | undefined)?.plan?.items;
+  return Array.isArray(items)
+    ? items.filter((item): item is EndpointResult => typeof item === 'object' && item !== null && 'outcome' in item)
+    : [];
+}
 
 export interface LocalPipelineOptions {
   readonly sandbox: Sandbox;

@@ -20,7 +20,7 @@ import {
   sandboxClients,
   seedExampleAccount,
 } from '../sandbox/example-world.ts';
-import { LocalPipeline } from '../sandbox/pipeline.ts';
+import { endpointResults, LocalPipeline } from '../sandbox/pipeline.ts';
 import type { LocalExecution } from '../sandbox/runner.ts';
 import { type Sandbox, startSandbox } from '../sandbox/sandbox.ts';
 import { type BenchTable, fmt } from './bench-table.ts';
@@ -294,13 +294,11 @@ function outcomesOf(executions: readonly LocalExecution[]): Pick<PushCost, 'plan
   let planned = 0;
   let unchanged = 0;
   for (const execution of executions) {
-    const output = execution.output as
-      | { plan?: { counts?: { changed?: number; unchanged?: number } }; results?: Array<{ outcome?: string }> }
-      | undefined;
+    const output = execution.output as { plan?: { counts?: { changed?: number; unchanged?: number } } } | undefined;
     planned += output?.plan?.counts?.changed ?? 0;
     unchanged += output?.plan?.counts?.unchanged ?? 0;
-    for (const result of output?.results ?? []) {
-      const outcome = result?.outcome ?? 'unknown';
+    for (const result of endpointResults(output)) {
+      const outcome = result.outcome;
       outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
     }
   }

@@ -17,7 +17,7 @@ import {
   sandboxClients,
   seedExampleAccount,
 } from '../../sandbox/example-world.ts';
-import { LocalPipeline } from '../../sandbox/pipeline.ts';
+import { endpointResults, LocalPipeline } from '../../sandbox/pipeline.ts';
 import type { LocalExecution } from '../../sandbox/runner.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
 import { retryCommand } from './retry.ts';
@@ -230,15 +230,16 @@ async function settle(
           issues?: Array<{ file: string; line: number; column: number; message: string }>;
           planKey?: string;
         };
-        results?: Array<{ endpoint: string; outcome: string; reason?: string }>;
         /** RecordPush's answer for the push as a whole (lambdas/state/push-outcome.ts). */
         record?: { outcome: string; reason: string; ledger: boolean; details?: string[] };
       }
     | undefined;
   say(`   commit ${commit.slice(0, 7)}: ${execution.status.toLowerCase()} (${unique(execution.states).join(' -> ')})`);
-  const results = output?.results ?? [];
+  const results = endpointResults(output);
   for (const result of results) {
-    say(`   ${result.endpoint}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`);
+    // The reason is in the endpoint's ledger entry (the workflow's payload carries outcomes only).
+    const entry = (await readLedger(store, ENVIRONMENT, result.endpoint)).find((e) => e.execution === execution.name);
+    say(`   ${result.endpoint}: ${result.outcome}${entry?.reason ? ` (${entry.reason})` : ''}`);
   }
   // Endpoints the plan defers (EKS) next to ones that rolled out: the push's answer counts only the latter.
   if (results.length > 0 && output?.plan?.planKey) {

@@ -6,11 +6,12 @@ import { CloudWatchClient, DescribeAlarmsCommand, PutMetricAlarmCommand } from '
 import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { parse, parseAllDocuments } from 'yaml';
 import { JsonStore } from '../../lambdas/state/json-store.ts';
+import { readLedger } from '../../lambdas/state/ledger.ts';
 import type { PlanDocument } from '../../lambdas/workflow/types.ts';
 import type { EventBridgeEvent } from '../../sandbox/events.ts';
 import { EXAMPLE_ARTIFACTS_DIR } from '../../sandbox/example-world.ts';
 import { GitRepository, isValidRefName } from '../../sandbox/git.ts';
-import { CODECOMMIT_PUSH_PATTERN, type LocalPipeline } from '../../sandbox/pipeline.ts';
+import { CODECOMMIT_PUSH_PATTERN, endpointResults, type LocalPipeline } from '../../sandbox/pipeline.ts';
 import type { LocalExecution } from '../../sandbox/runner.ts';
 import type { Sandbox } from '../../sandbox/sandbox.ts';
 import {
@@ -317,19 +318,28 @@ class LocalSession {
     // The plan document (what changed, what was unchanged or deferred) is in the state bucket.
     const planKey = (execution.output as ExecutionOutput | undefined)?.plan?.planKey;
     let plan: PlanDocument | undefined;
-    if (planKey && this.pipeline) {
+    const reasons = new Map<string, string>();
+    const output = execution.output as ExecutionOutput | undefined;
+    if (this.pipeline) {
       const s3 = new S3Client({
         endpoint: this.sandbox.url,
         region: this.sandbox.region,
         credentials: { accessKeyId: 'ballast-sandbox', secretAccessKey: 'ballast-sandbox' },
       });
-      plan = await new JsonStore(s3, this.pipeline.stateBucket)
-        .get<PlanDocument>(planKey)
-        .then((found) => found?.value)
-        .catch(() => undefined)
-        .finally(() => s3.destroy());
+      const store = new JsonStore(s3, this.pipeline.stateBucket);
+      try {
+        if (planKey) plan = (await store.get<PlanDocument>(planKey).catch(() => undefined))?.value;
+        const environment = output?.resolved?.environment;
+        for (const result of environment ? endpointResults(output) : []) {
+          const entries = await readLedger(store, environment ?? '', result.endpoint).catch(() => []);
+          const reason = entries.find((e) => e.execution === execution.name)?.reason;
+          if (reason) reasons.set(result.endpoint, reason);
+        }
+      } finally {
+        s3.destroy();
+      }
     }
-    this.io.stdout(`${narration(execution, branch, commit, took, plan).join('\n')}\n\n`);
+    this.io.stdout(`${narration(execution, branch, commit, took, plan, reasons).join('\n')}\n\n`);
   }
 
   /** Puts in the sandbox what the commit's Models and Endpoints expect to exist in the account. */
@@ -388,6 +398,8 @@ export function narration(
   commit: string,
   took: string,
   document?: PlanDocument,
+  /** Each endpoint's reason, from its ledger entry (the workflow's results carry outcomes only). */
+  reasons?: ReadonlyMap<string, string>,
 ): string[] {
   const head = `${branch}@${short(commit)}`;
   const output = (execution.output ?? {}) as ExecutionOutput;
@@ -409,7 +421,7 @@ export function narration(
     if (count > issues.length) lines.push(`     … and ${count - issues.length} more (ballast validate shows them all)`);
     return lines;
   }
-  const results = output.results ?? [];
+  const results = endpointResults(output);
   const changes = new Map((document?.endpoints ?? []).map((e) => [e.name, e.changes]));
   const counts = new Map<string, number>();
   for (const r of results) counts.set(r.outcome, (counts.get(r.outcome) ?? 0) + 1);
@@ -423,7 +435,7 @@ export function narration(
     r.outcome,
     [
       (changes.get(r.endpoint) ?? []).length > 0 ? `changes: ${(changes.get(r.endpoint) ?? []).join(',')}` : '',
-      r.reason ?? '',
+      reasons?.get(r.endpoint) ?? '',
     ]
       .filter(Boolean)
       .join('; '),
@@ -449,7 +461,6 @@ interface ExecutionOutput {
     issueCount?: number;
     planKey?: string;
   };
-  results?: Array<{ endpoint: string; outcome: string; reason?: string }>;
 }
 
 interface ResourceDoc {

@@ -21,9 +21,6 @@ import { type EnvironmentHead, headWithQuarantine } from '../workflow/plan.ts';
 import type { EndpointResult, Outcome } from '../workflow/types.ts';
 import { logger, nowIso, optionalSetting, readRelease, resourcePrefix, stateStore } from './runtime.ts';
 
-/** What goes back to the Map: the outcome and a short reason (2,000 results must fit one payload). */
-const REASON_IN_RESULT = 200;
-
 /**
  * Record: the last word on a push for one endpoint. {@link decideRecord} decides the outcome, the
  * state that follows (live, last good, quarantine, lease) and what cleanup may remove; this
@@ -104,7 +101,9 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
     },
   );
   logger.info('recorded', { outcome, reason });
-  return { endpoint: input.endpoint, outcome, ...(reason ? { reason: reason.slice(0, REASON_IN_RESULT) } : {}) };
+  // Only the name and the outcome go back to the Map: 2,000 results must fit one state payload
+  // (256 KiB) next to the plan's names. The reason is in the ledger entry.
+  return { endpoint: input.endpoint, outcome };
 }
 
 /**

@@ -72,7 +72,11 @@ export interface Plan {
   /** The first issues, for the ledger and the commit comment; the full list is in S3. */
   readonly issues?: readonly PlanIssue[];
   readonly issueCount?: number;
-  /** The endpoints to roll out, by name: the items of the workflow's Map. */
+  /**
+   * The endpoints to roll out, by name: the items of the workflow's Map. Once the Map has run, the
+   * same field holds the endpoints' results ({@link EndpointResult}): they replace the names, since
+   * both side by side would not fit one 256 KiB state payload for 2,000 endpoints.
+   */
   readonly items: readonly string[];
   /** S3 key of the {@link PlanDocument}. */
   readonly planKey?: string;
@@ -203,9 +207,13 @@ export interface Verification {
   readonly liveEndpointConfigName?: string;
 }
 
-/** What a per-endpoint iteration returns to the Map: small, so 2,000 of them fit one payload. */
+/**
+ * What a per-endpoint iteration returns to the Map: the name and the outcome only (the reason is in
+ * the ledger), so that the results of 2,000 endpoints fit one state payload with the plan's names.
+ */
 export interface EndpointResult {
   readonly endpoint: string;
   readonly outcome: Outcome | 'unrecorded';
-  readonly reason?: string;
+  /** Set for `unrecorded`: the error Record failed with (its name). */
+  readonly error?: string;
 }

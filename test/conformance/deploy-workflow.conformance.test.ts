@@ -97,10 +97,10 @@ describeConformance(
           },
         });
         const output = (await execution.result) as {
-          results: Array<{ endpoint: string; outcome: string; reason?: string }>;
+          plan?: { items?: Array<{ endpoint: string; outcome: string }> };
         };
         assert.deepEqual(
-          output.results?.map((r) => [r.endpoint, r.outcome]),
+          output.plan?.items?.map((r) => [r.endpoint, r.outcome]),
           [['summarizer', 'deployed']],
         );
 

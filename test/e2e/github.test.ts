@@ -210,9 +210,9 @@ describe('GitHub push → webhook → Step Functions → deploy → commit statu
         deliveryId,
       },
     });
-    const output = execution.output as { results?: Array<{ endpoint: string; outcome: string }> };
+    const output = execution.output as { plan?: { items?: Array<{ endpoint: string; outcome: string }> } };
     assert.deepEqual(
-      output.results?.map((r) => [r.endpoint, r.outcome]),
+      output.plan?.items?.map((r) => [r.endpoint, r.outcome]),
       [['summarizer', 'deployed']],
     );
 

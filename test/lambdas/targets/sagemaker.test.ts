@@ -115,10 +115,13 @@ describe('readEndpoint', () => {
       {
         EndpointStatus: 'Updating',
         EndpointConfigName: 'old',
-        ProductionVariants: [{ VariantName: 'AllTraffic', CurrentWeight: 3 }],
+        ProductionVariants: [{ VariantName: 'AllTraffic', CurrentWeight: 1, CurrentInstanceCount: 4 }],
         PendingDeploymentSummary: {
           EndpointConfigName: 'new',
-          ProductionVariants: [{ VariantName: 'AllTraffic', CurrentWeight: 1 }],
+          // A linear step: one of the green fleet's four instances takes traffic.
+          ProductionVariants: [
+            { VariantName: 'AllTraffic', CurrentWeight: 1, CurrentInstanceCount: 1, DesiredInstanceCount: 4 },
+          ],
         },
       },
       'new',
