@@ -3,7 +3,7 @@ import { decideLease, type EndpointState, emptyState, type LeaseDecision } from 
 import { keys } from '../state/keys.ts';
 import { type LeaseInput, leaseInput } from '../workflow/payloads.ts';
 import type { Lease } from '../workflow/types.ts';
-import { logger, nowIso, readRelease, stateStore } from './runtime.ts';
+import { carriedRelease, logger, nowIso, readRelease, stateStore } from './runtime.ts';
 
 /**
  * Lease: take the endpoint for this push, by compare-and-swap on its state. One rollout per
@@ -37,10 +37,10 @@ export async function lease(work: LeaseInput): Promise<Lease> {
   if (!decision) throw new Error('unreachable: the lease decision was not made');
   if (!decision.acquired) {
     logger.info('lease not acquired', { reason: decision.reason });
-    return { acquired: false, reason: decision.reason, digest: release.digest };
+    return { acquired: false, reason: decision.reason, digest: release.digest, ...carriedRelease(release) };
   }
   if (decision.tookOverFrom) logger.info('lease taken over from an older push', { from: decision.tookOverFrom });
-  return { acquired: true, digest: release.digest };
+  return { acquired: true, digest: release.digest, ...carriedRelease(release) };
 }
 
 export const handler = lambdaHandler(leaseInput, lease, {

@@ -12,7 +12,10 @@ export { nowIso, optionalSetting, resourcePrefix, setting, stateStore, useClock 
 // from there and stays small); re-exported so that existing imports keep working.
 export { logger } from '../runtime/powertools.ts';
 
-/** The release Validate wrote for this endpoint and execution: what the per-endpoint steps deploy. */
+/**
+ * The release Validate wrote for this endpoint and execution: what the per-endpoint steps deploy.
+ * Lease hands it on in its output when it is small ({@link carriedRelease}); otherwise it is read.
+ */
 export async function readRelease(
   store: JsonStore,
   work: {
@@ -20,10 +23,20 @@ export async function readRelease(
     readonly environment: string;
     readonly execution: string;
     readonly endpoint: string;
+    readonly lease?: { readonly release?: Release | undefined } | undefined;
   },
 ): Promise<Release> {
+  if (work.lease?.release) return work.lease.release;
   const key = keys.release(work.push.commit, work.environment, work.execution, work.endpoint);
   const release = await store.get<Release>(key);
   if (!release) throw new InvalidInputError(`s3://${store.bucket}/${key} does not exist; Validate writes it`);
   return release.value;
+}
+
+/** Releases up to this size travel in Lease's output; larger ones (big Configs) are read from S3. */
+const CARRIED_RELEASE_BYTES = 32 * 1024;
+
+/** The release to carry in Lease's output, if it is small enough not to crowd the payload. */
+export function carriedRelease(release: Release): { release?: Release } {
+  return JSON.stringify(release).length <= CARRIED_RELEASE_BYTES ? { release } : {};
 }

@@ -11,6 +11,7 @@
  */
 import * as z from 'zod/mini';
 import type { Rollout as RolloutSpec } from '../spec/schema.ts';
+import type { Release } from './types.ts';
 
 const commitId = z.string().check(z.regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'a full commit id'));
 const instant = z.string().check(z.refine((value) => Number.isFinite(Date.parse(value)), 'an ISO 8601 timestamp'));
@@ -59,10 +60,18 @@ export const endpointWork = z.object({
   retry: optionalRetry,
 });
 
+/**
+ * The release travels with the lease when it is small (Lease read it from S3 once; it is
+ * write-once, so carrying it is as safe as reading it again): Register, Deploy and Record use it
+ * instead of a GetObject each. Validate wrote it, so it is taken as it is (not re-parsed here).
+ */
+const carriedRelease = z.custom<Release>((value) => typeof value === 'object' && value !== null);
+
 export const lease = z.object({
   acquired: z.boolean(),
   reason: z.optional(z.enum(['superseded', 'already-live', 'quarantined'])),
   digest: z.string(),
+  release: z.optional(carriedRelease),
 });
 
 export const registration = z.object({
@@ -122,7 +131,7 @@ export const leaseInput = endpointWork;
 export type LeaseInput = z.output<typeof leaseInput>;
 export const registerInput = z.extend(endpointWork, { lease });
 export type RegisterInput = z.output<typeof registerInput>;
-export const deployInput = z.extend(endpointWork, { registration, rollout: z.optional(rollout) });
+export const deployInput = z.extend(endpointWork, { lease, registration, rollout: z.optional(rollout) });
 export type DeployInput = z.output<typeof deployInput>;
 export const checkRolloutInput = z.extend(endpointWork, { rollout });
 export type CheckRolloutInput = z.output<typeof checkRolloutInput>;
@@ -131,7 +140,7 @@ export type CheckRolloutInput = z.output<typeof checkRolloutInput>;
 export const stateError = z.object({ Error: z.string(), Cause: z._default(z.optional(z.string()), '') });
 
 export const recordInput = z.discriminatedUnion('kind', [
-  z.extend(endpointWork, { kind: z.literal('rollout'), registration, rollout }),
+  z.extend(endpointWork, { kind: z.literal('rollout'), lease, registration, rollout }),
   z.extend(endpointWork, { kind: z.literal('failure'), error: stateError }),
   z.extend(endpointWork, { kind: z.literal('skipped'), lease }),
 ]);

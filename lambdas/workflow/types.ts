@@ -150,6 +150,8 @@ export interface Lease {
   /** Why not: a newer push holds or held the endpoint, the content is already live, or it is quarantined. */
   readonly reason?: 'superseded' | 'already-live' | 'quarantined';
   readonly digest: string;
+  /** The release, when small enough to travel with the lease (the steps after Lease then read none). */
+  readonly release?: Release;
 }
 
 export interface Registration {
