@@ -413,7 +413,7 @@ export function fleetTables(fleet: WorkflowBenchResult['fleet']): BenchTable[] {
       }),
       notes: [
         'Each endpoint is a copy of the example summarizer (canary 10%, 10-minute bake, its own two alarms), all on one Model and Prompt. The 1-endpoint push changes the last endpoint’s instanceCount from 1 to 2.',
-        'The one cost of the 1-endpoint push that grows with the repository: Resolve snapshots the commit with one codecommit:GetFile per file (N + 3 here). Transitions and every other call stay those of the one endpoint it changes.',
+        'Resolve builds the snapshot from the previous one and the diff (GetDifferences, then GetFile for changed files only), so nothing of the 1-endpoint push grows with the repository; a first deployment reads every file (GetFolder, one GetFile each).',
         'Wall time is the sandbox’s, on this machine: its CodeCommit runs git for each call, which is most of Resolve’s time with 100 files. Simulated time is left out: the local runner moves one shared clock for every Wait state entered, so the waits of parallel Map iterations add up instead of overlapping.',
       ],
     },
