@@ -124,7 +124,7 @@ export class WorkflowFunctions extends Construct {
 
 function cloudwatchStatement(
   stack: Stack,
-  action: 'DescribeAlarms' | 'DescribeAlarmHistory' | 'PutMetricData',
+  action: 'DescribeAlarms' | 'DescribeAlarmHistory',
 ): [iam.PolicyStatement, string] {
   switch (action) {
     case 'DescribeAlarms':
@@ -147,16 +147,6 @@ function cloudwatchStatement(
           ],
         }),
         'Rollback alarms are named per Endpoint in Git; CheckRollout reads the history of the alarms an endpoint declares, read-only.',
-      ];
-    case 'PutMetricData':
-      return [
-        new iam.PolicyStatement({
-          actions: ['cloudwatch:PutMetricData'],
-          resources: ['*'],
-          conditions: { StringEquals: { 'cloudwatch:namespace': 'Ballast' } },
-        }),
-        'cloudwatch:PutMetricData supports no resource-level permissions; the cloudwatch:namespace condition limits ' +
-          'it to the Ballast namespace.',
       ];
   }
 }

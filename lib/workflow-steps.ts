@@ -37,7 +37,7 @@ export interface StepPermissions {
   readonly sagemakerList?: readonly string[];
   /** Passes the SageMaker execution role to SageMaker (CreateModel). */
   readonly passSageMakerRole?: boolean;
-  readonly cloudwatch?: ReadonlyArray<'DescribeAlarms' | 'DescribeAlarmHistory' | 'PutMetricData'>;
+  readonly cloudwatch?: ReadonlyArray<'DescribeAlarms' | 'DescribeAlarmHistory'>;
   /** CodeCommit actions on the watched repository (CodeCommit sources). */
   readonly codecommit?: readonly string[];
   /** Reads the GitHub token secret (GitHub sources). */
@@ -174,8 +174,9 @@ export const DEPLOY_STEPS: Readonly<Record<StepName, WorkflowStep>> = {
     settings: ['BALLAST_STATE_BUCKET', 'BALLAST_RESOURCE_PREFIX'],
     github: true,
     permissions: {
-      // Ledger entries are write-once (If-None-Match): Record never reads them back.
-      store: { readWrite: ['state/'], read: ['commits/'], write: ['ledger/'] },
+      // Ledger entries are write-once (If-None-Match); a retried Record reads back the entry its
+      // first attempt wrote. The environment head carries Record's mark of content not live.
+      store: { readWrite: ['state/', 'ledger/', 'environments/'], read: ['commits/'] },
       sagemaker: [
         // Cleanup proves ownership by tags and checks what the endpoint runs before each deletion.
         'sagemaker:DescribeEndpoint',

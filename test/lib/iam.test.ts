@@ -105,9 +105,6 @@ function expectedGrants(step: WorkflowStep, source: 'codecommit' | 'github', art
         grant(['cloudwatch:DescribeAlarmHistory'], [`arn:<AWS::Partition>:cloudwatch:${REGION_ACCOUNT}:alarm:*`]),
       );
     }
-    if (action === 'PutMetricData') {
-      grants.push(grant(['cloudwatch:PutMetricData'], ['*'], { StringEquals: { 'cloudwatch:namespace': 'Ballast' } }));
-    }
   }
   if (p.codecommit && source === 'codecommit') grants.push(grant(p.codecommit, [REPOSITORY]));
   if (p.githubToken && source === 'github') grants.push(grant(['secretsmanager:GetSecretValue'], [TOKEN_SECRET]));
@@ -313,10 +310,11 @@ describe('least privilege', () => {
       Deploy: { 's3:GetObject': ['commits/*', 'state/*'], 's3:ListBucket': ['(bucket)'] },
       // CheckRollout gets the rollout from Deploy: it reads nothing from the store.
       CheckRollout: {},
-      // Record no longer writes pointers/ (the state's live.pointerKey says which pointer is live).
+      // Record no longer writes pointers/ (the state's live.pointerKey says which pointer is live);
+      // it reads back its own ledger entry on a retry and marks content not live in the head.
       Record: {
-        's3:GetObject': ['commits/*', 'state/*'],
-        's3:PutObject': ['ledger/*', 'state/*'],
+        's3:GetObject': ['commits/*', 'environments/*', 'ledger/*', 'state/*'],
+        's3:PutObject': ['environments/*', 'ledger/*', 'state/*'],
         's3:ListBucket': ['(bucket)'],
       },
       // RecordPush writes the push's ledger entry (write-once, never read back) and reads the plan.
