@@ -104,7 +104,7 @@ export async function deploy(input: DeployInput): Promise<Rollout> {
         logger.info('endpoint creation started', { config: names.endpointConfigName });
         return rollout('started');
       }
-      await sagemaker()
+      const started = await sagemaker()
         .send(
           new UpdateEndpointCommand({
             EndpointName: names.endpointName,
@@ -113,12 +113,22 @@ export async function deploy(input: DeployInput): Promise<Rollout> {
             RetainAllVariantProperties: false,
           }),
         )
-        .catch(async (error: unknown) => {
-          // A lost response: the update went out and the endpoint is now updating to our config.
-          const after = await describe(names.endpointName);
-          if (after?.PendingDeploymentSummary?.EndpointConfigName === names.endpointConfigName) return;
-          return classify(error, `UpdateEndpoint ${names.endpointName}`);
-        });
+        .then(
+          () => 'started' as const,
+          async (error: unknown) => {
+            const after = await describe(names.endpointName);
+            // A lost response: the update went out and the endpoint is now updating to our config.
+            if (after?.PendingDeploymentSummary?.EndpointConfigName === names.endpointConfigName) return 'started';
+            // Another update began between the lease check and this call (SageMaker accepts
+            // UpdateEndpoint only InService): wait for it like any busy endpoint, then decide again.
+            if (after && after.EndpointStatus !== 'InService') return 'busy';
+            return classify(error, `UpdateEndpoint ${names.endpointName}`);
+          },
+        );
+      if (started === 'busy') {
+        logger.info('another update started first; waiting', { config: names.endpointConfigName });
+        return rollout('waiting');
+      }
       logger.info('rollout started', {
         config: names.endpointConfigName,
         previous: action.previous,

@@ -6,7 +6,7 @@ import { appendLedger, ledgerEntry } from '../state/ledger.ts';
 import { type PushSummary, summarizePush } from '../state/push-outcome.ts';
 import { type RecordPushInput, recordPushInput } from '../workflow/payloads.ts';
 import type { PlanDocument, Push } from '../workflow/types.ts';
-import { logger, nowIso, optionalSetting, stateStore } from './runtime.ts';
+import { answerSettings, logger, nowIso, stateStore } from './runtime.ts';
 
 /**
  * RecordPush: the push's own answer. Every push ends here: rejected commits, pushes that change
@@ -52,10 +52,7 @@ export async function recordPush(input: RecordPushInput): Promise<PushSummary> {
   };
   // CodeCommit: one comment per push when no endpoint commented. GitHub: the environment's status, always.
   if (summary.comment || push.source === 'github') {
-    await answer(message, {
-      githubApiUrl: optionalSetting('BALLAST_GITHUB_API_URL'),
-      githubTokenSecretName: optionalSetting('BALLAST_GITHUB_TOKEN_SECRET_NAME'),
-    });
+    await answer(message, answerSettings());
   }
   logger.info('push recorded', { outcome: summary.outcome, reason: summary.reason });
   return summary;

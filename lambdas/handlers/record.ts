@@ -4,29 +4,24 @@ import { lambdaHandler } from '../runtime/handler.ts';
 import { metrics } from '../runtime/powertools.ts';
 import { answer } from '../sources/answer.ts';
 import type { EndpointState } from '../state/endpoint-state.ts';
-import type { JsonStore } from '../state/json-store.ts';
 import { keys } from '../state/keys.ts';
 import { appendLedger, ledgerEntry, readLedgerEntry } from '../state/ledger.ts';
-import {
-  changesSinceLive,
-  decideRecord,
-  quarantinedDigests,
-  type RecordDecision,
-  type RecordEvent,
-} from '../state/outcome.ts';
+import { changesSinceLive, decideRecord, type RecordDecision, type RecordEvent } from '../state/outcome.ts';
 import { cleanUpEndpoint } from '../targets/sagemaker-cleanup.ts';
 import { causeMessage } from '../workflow/cause.ts';
 import { type RecordInput, recordInput } from '../workflow/payloads.ts';
-import { type EnvironmentHead, headWithQuarantine } from '../workflow/plan.ts';
+import { type EnvironmentHead, headAfterRecord } from '../workflow/plan.ts';
 import type { EndpointResult, Outcome } from '../workflow/types.ts';
-import { logger, nowIso, optionalSetting, readRelease, resourcePrefix, stateStore } from './runtime.ts';
+import { answerSettings, logger, nowIso, readRelease, resourcePrefix, stateStore } from './runtime.ts';
 
 /**
  * Record: the last word on a push for one endpoint. {@link decideRecord} decides the outcome, the
  * state that follows (live, last good, quarantine, lease) and what cleanup may remove; this
- * handler writes the state (compare-and-swap), the ledger entry (write-once), the metric, cleans
- * up what the decision allows and answers the commit. Every effect is idempotent, so Step
- * Functions may retry the whole step.
+ * handler writes the ledger entry (write-once), the state (compare-and-swap) and the environment
+ * head's mark of content that did not go live, publishes the metrics (once), cleans up what the
+ * decision allows and answers the commit. Step Functions may retry the whole step: a retry finds
+ * the ledger entry and answers with it, re-applies the state and head rules (which change nothing
+ * the second time) and publishes nothing twice.
  */
 export async function record(input: RecordInput): Promise<EndpointResult> {
   const store = stateStore();
@@ -66,13 +61,18 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
     undefined,
     before ?? null,
   );
-  if (result.changed) await syncHeadQuarantine(store, input.environment, input.endpoint, before?.value, result.value);
-  const { outcome, reason } = recorded;
-  publishMetrics(
-    input.environment,
-    outcome,
-    input.kind === 'rollout' ? (Date.parse(now) - Date.parse(input.rollout.startedAt)) / 1000 : undefined,
+  // On every attempt, so that an attempt that died after the state moved is completed by the retry.
+  await store.update<EnvironmentHead>(keys.head(input.environment), (head) =>
+    headAfterRecord(head, input.endpoint, release.digest, result.value?.live?.digest),
   );
+  const { outcome, reason } = recorded;
+  if (written === 'created') {
+    publishMetrics(
+      input.environment,
+      outcome,
+      input.kind === 'rollout' ? (Date.parse(now) - Date.parse(input.rollout.startedAt)) / 1000 : undefined,
+    );
+  }
   if (decision.cleanup && input.kind === 'rollout') {
     // Best effort: a failed cleanup leaves old resources behind, never breaks a deployment.
     await cleanUpEndpoint(sagemaker(), {
@@ -95,31 +95,12 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
       summary: reason ?? (input.kind === 'rollout' ? `live on ${input.rollout.endpointConfigName}` : outcome),
       idempotencyKey: `${input.execution}-${input.endpoint}`,
     },
-    {
-      githubApiUrl: optionalSetting('BALLAST_GITHUB_API_URL'),
-      githubTokenSecretName: optionalSetting('BALLAST_GITHUB_TOKEN_SECRET_NAME'),
-    },
+    answerSettings(),
   );
   logger.info('recorded', { outcome, reason });
   // Only the name and the outcome go back to the Map: 2,000 results must fit one state payload
   // (256 KiB) next to the plan's names. The reason is in the ledger entry.
   return { endpoint: input.endpoint, outcome };
-}
-
-/**
- * Keeps the environment head's record of this endpoint's quarantined digests in step with the
- * state (see {@link headWithQuarantine}). Written only when the quarantine changed: rare.
- */
-async function syncHeadQuarantine(
-  store: JsonStore,
-  environment: string,
-  endpoint: string,
-  before: EndpointState | undefined,
-  after: EndpointState | undefined,
-): Promise<void> {
-  const next = quarantinedDigests(after);
-  if (JSON.stringify(quarantinedDigests(before)) === JSON.stringify(next)) return;
-  await store.update<EnvironmentHead>(keys.head(environment), (head) => headWithQuarantine(head, endpoint, next));
 }
 
 function recordEvent(input: RecordInput): RecordEvent {
@@ -146,18 +127,25 @@ function recordEvent(input: RecordInput): RecordEvent {
  * `Deployments` by environment and outcome, `DeploymentsFailed` by environment (the stack's alarm
  * sums it), and the rollout's duration when one ran.
  */
-function publishMetrics(environment: string, outcome: Outcome, rolloutSeconds: number | undefined): void {
-  const byOutcome = metrics.singleMetric();
-  byOutcome.addDimensions({ Environment: environment, Outcome: outcome });
-  byOutcome.addMetric('Deployments', MetricUnit.Count, 1);
-  const byEnvironment = metrics.singleMetric();
-  byEnvironment.addDimension('Environment', environment);
-  if (rolloutSeconds !== undefined) byEnvironment.addMetric('RolloutDuration', MetricUnit.Seconds, rolloutSeconds);
-  byEnvironment.addMetric(
-    'DeploymentsFailed',
-    MetricUnit.Count,
-    outcome === 'failed' || outcome === 'rolled-back' ? 1 : 0,
-  );
+export function publishMetrics(environment: string, outcome: Outcome, rolloutSeconds: number | undefined): void {
+  // One single-metric per datum: a single metric is published by addMetric and its dimensions go
+  // with it, so two metrics on one instance would leave the second without its Environment.
+  const publish = (
+    name: string,
+    unit: (typeof MetricUnit)[keyof typeof MetricUnit],
+    value: number,
+    dimensions: Record<string, string>,
+  ) => {
+    const single = metrics.singleMetric();
+    single.addDimensions(dimensions);
+    single.addMetric(name, unit, value);
+  };
+  publish('Deployments', MetricUnit.Count, 1, { Environment: environment, Outcome: outcome });
+  const failed = outcome === 'failed' || outcome === 'rolled-back' ? 1 : 0;
+  publish('DeploymentsFailed', MetricUnit.Count, failed, { Environment: environment });
+  if (rolloutSeconds !== undefined) {
+    publish('RolloutDuration', MetricUnit.Seconds, rolloutSeconds, { Environment: environment });
+  }
 }
 
 export const handler = lambdaHandler(recordInput, record, {

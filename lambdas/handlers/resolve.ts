@@ -2,10 +2,9 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { codecommit } from '../aws/codecommit.ts';
 import { InvalidInputError } from '../aws/errors.ts';
-import { secretsManager } from '../aws/secrets-manager.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
-import { answer } from '../sources/answer.ts';
-import { createSecretCache, pushFromWorkflowInput, repoSourceForPush } from '../sources/index.ts';
+import { answer, gitHubTokens } from '../sources/answer.ts';
+import { pushFromWorkflowInput, repoSourceForPush } from '../sources/index.ts';
 import { isRetryRequest, parseRetryRequest, type RetryRequest } from '../sources/retry.ts';
 import type { EndpointState } from '../state/endpoint-state.ts';
 import type { JsonStore } from '../state/json-store.ts';
@@ -17,7 +16,7 @@ import {
   type Snapshot,
 } from '../workflow/snapshot.ts';
 import type { Push, Resolved, Retry } from '../workflow/types.ts';
-import { logger, optionalSetting, setting, stateStore } from './runtime.ts';
+import { answerSettings, logger, optionalSetting, setting, stateStore } from './runtime.ts';
 
 const resolveInput = z.object({
   /**
@@ -136,19 +135,9 @@ async function snapshotOf(store: JsonStore, push: Push): Promise<Snapshot> {
   return snapshot;
 }
 
-function answerSettings() {
-  return {
-    githubApiUrl: optionalSetting('BALLAST_GITHUB_API_URL'),
-    githubTokenSecretName: optionalSetting('BALLAST_GITHUB_TOKEN_SECRET_NAME'),
-  };
-}
-
-// The GitHub token is read once per container and refreshed after a few minutes (rotation).
-const secrets = createSecretCache(() => secretsManager());
-
 async function sourceFor(push: Push): Promise<IncrementalRepoSource> {
   if (push.source === 'codecommit') return repoSourceForPush(push, { codecommit: codecommit() });
-  const token = await secrets.get(setting('BALLAST_GITHUB_TOKEN_SECRET_NAME'));
+  const token = await gitHubTokens.get(setting('BALLAST_GITHUB_TOKEN_SECRET_NAME'));
   return repoSourceForPush(push, {
     github: { apiUrl: optionalSetting('BALLAST_GITHUB_API_URL') ?? 'https://api.github.com', token: token.value },
   });

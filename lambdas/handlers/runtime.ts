@@ -3,6 +3,7 @@
  * Validate writes for the per-endpoint steps.
  */
 import { InvalidInputError } from '../aws/errors.ts';
+import { optionalSetting } from '../runtime/environment.ts';
 import type { JsonStore } from '../state/json-store.ts';
 import { keys } from '../state/keys.ts';
 import type { Release } from '../workflow/types.ts';
@@ -39,4 +40,11 @@ const CARRIED_RELEASE_BYTES = 32 * 1024;
 /** The release to carry in Lease's output, if it is small enough not to crowd the payload. */
 export function carriedRelease(release: Release): { release?: Release } {
   return JSON.stringify(release).length <= CARRIED_RELEASE_BYTES ? { release } : {};
+}
+
+/** Where a commit's answer goes on GitHub (unset for CodeCommit sources): read per call, like every setting. */
+export function answerSettings(): { githubApiUrl?: string; githubTokenSecretName?: string } {
+  const githubApiUrl = optionalSetting('BALLAST_GITHUB_API_URL');
+  const githubTokenSecretName = optionalSetting('BALLAST_GITHUB_TOKEN_SECRET_NAME');
+  return { ...(githubApiUrl ? { githubApiUrl } : {}), ...(githubTokenSecretName ? { githubTokenSecretName } : {}) };
 }

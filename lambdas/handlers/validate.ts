@@ -5,9 +5,9 @@ import { resolveEndpoints, validateRepository } from '../spec/index.ts';
 import { isNewer } from '../state/endpoint-state.ts';
 import { keys } from '../state/keys.ts';
 import { type ValidateInput, validateInput } from '../workflow/payloads.ts';
-import { type EnvironmentHead, planPush } from '../workflow/plan.ts';
+import { carryNotLive, type EnvironmentHead, planPush } from '../workflow/plan.ts';
 import { type Snapshot, snapshotSource } from '../workflow/snapshot.ts';
-import type { Plan } from '../workflow/types.ts';
+import type { Plan, PlanDocument } from '../workflow/types.ts';
 import { logger, stateStore } from './runtime.ts';
 
 /** The issues carried in the workflow's payload; the full report is in S3. */
@@ -56,23 +56,26 @@ export async function validate(input: ValidateInput): Promise<Plan> {
   await mapPool(plan.releases, WRITE_CONCURRENCY, (release) =>
     store.putIfAbsent(keys.release(input.push.commit, input.environment, input.execution, release.name), release),
   );
+  // The plan is this execution's, write-once: a retried Validate (its first attempt's response
+  // lost) finds it and answers with it, since by now the head it compared with may be its own.
   const planKey = keys.plan(input.push.commit, input.environment, input.execution);
-  await store.putIfAbsent(planKey, plan.document);
+  const stored =
+    (await store.putIfAbsent(planKey, plan.document)) === 'exists'
+      ? (await store.get<PlanDocument>(planKey))?.value
+      : undefined;
+  const document = stored ?? plan.document;
   if (plan.head) {
     const next = plan.head;
     // Compare-and-swap from the head read above: of two racing pushes, the newer one's head stays;
-    // the quarantine Record keeps in the head is carried over from whatever head is current then.
+    // the marks Record keeps in the head are carried over from whatever head is current then.
     await store.update<EnvironmentHead>(
       headKey,
       (current) =>
-        !current || current.commit === next.commit || isNewer(next, current)
-          ? withQuarantine(next, current)
-          : undefined,
+        !current || current.commit === next.commit || isNewer(next, current) ? carryNotLive(next, current) : undefined,
       undefined,
       head ?? null,
     );
   }
-  const { document } = plan;
   logger.info('plan', {
     endpoints: document.endpoints.map((e) => e.name),
     unchanged: document.unchanged.length,
@@ -89,18 +92,6 @@ export async function validate(input: ValidateInput): Promise<Plan> {
       deferred: document.deferred.length,
     },
   };
-}
-
-function withQuarantine(next: EnvironmentHead, current: EnvironmentHead | undefined): EnvironmentHead {
-  if (!current) return next;
-  const endpoints = Object.fromEntries(
-    Object.entries(next.endpoints).map(([name, entry]) => {
-      const { quarantined: _planned, ...rest } = entry;
-      const quarantined = current.endpoints[name]?.quarantined;
-      return [name, quarantined?.length ? { ...rest, quarantined } : rest];
-    }),
-  );
-  return { ...next, endpoints };
 }
 
 export const handler = lambdaHandler(validateInput, validate, {

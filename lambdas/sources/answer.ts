@@ -52,8 +52,11 @@ export function gitHubContext(environment: string, endpoint?: string): string {
   return endpoint ? `ballast/${environment}/${endpoint}` : `ballast/${environment}`;
 }
 
-// The GitHub token is read once per container and refreshed after a few minutes (rotation).
-const tokens = createSecretCache(() => secretsManager());
+/**
+ * The GitHub token, read once per container and refreshed after a few minutes (rotation): the one
+ * cache for every use in a container (Resolve reads commits with it too).
+ */
+export const gitHubTokens = createSecretCache(() => secretsManager());
 
 export async function answer(message: Answer, settings: AnswerSettings): Promise<void> {
   const { push } = message;
@@ -77,7 +80,7 @@ export async function answer(message: Answer, settings: AnswerSettings): Promise
       return;
     }
     if (!settings.githubTokenSecretName) return;
-    const token = await tokens.get(settings.githubTokenSecretName);
+    const token = await gitHubTokens.get(settings.githubTokenSecretName);
     const first = message.issues?.[0];
     await setGitHubCommitStatus({
       apiUrl: settings.githubApiUrl ?? 'https://api.github.com',

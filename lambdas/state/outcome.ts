@@ -101,7 +101,8 @@ export function decideRecord(
         }
         case 'replaced':
           // Someone else's UpdateEndpoint took over while this execution still held the lease: not
-          // the content's fault, so nothing is quarantined; the reconciler compares again.
+          // the content's fault, so nothing is quarantined; Record marks the head (not live), so
+          // the next commit with this content rolls it out again.
           return {
             outcome: 'failed',
             reason: `another update replaced this rollout: ${verification.reason ?? ''}`.trim(),
@@ -202,8 +203,4 @@ export function changesSinceLive(
 ): readonly string[] {
   if (!state?.live) return ['initial'];
   return state.live.components ? changedComponents(state.live.components, release.components) : release.changes;
-}
-
-export function quarantinedDigests(state: EndpointState | undefined): string[] {
-  return (state?.quarantined ?? []).map((q) => q.digest);
 }

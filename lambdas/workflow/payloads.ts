@@ -156,12 +156,25 @@ export const plan = z.object({
   counts: z.object({ changed: z.number(), unchanged: z.number(), deferred: z.number() }),
 });
 
-export const endpointResult = z.object({
+const endpointResultShape = z.object({
   endpoint: z.string(),
   outcome: z.string(),
-  reason: z.optional(z.string()),
   error: z.optional(z.string()),
 });
+
+/**
+ * One entry of the Map's results. Every iteration ends in a Pass that returns this shape, but a
+ * Distributed Map that tolerates failed child executions (ToleratedFailurePercentage) puts what
+ * it has for a failed child in their place: anything else reads as `unrecorded`, never as a
+ * parse error that would leave the push unanswered.
+ */
+export const endpointResult = z.pipe(
+  z.unknown(),
+  z.transform((value) => {
+    const parsed = endpointResultShape.safeParse(value);
+    return parsed.success ? parsed.data : { endpoint: '(unknown)', outcome: 'unrecorded', error: 'no result' };
+  }),
+);
 
 export const recordPushInput = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('rejected'), push, environment: name, plan, execution: z.string() }),

@@ -3,10 +3,10 @@
  * environment's previous head (the newest commit planned before it), and what each one deploys.
  *
  * Comparing with the head, one document per environment, keeps a push's cost constant: Validate
- * reads one head, not one state document per endpoint, whatever the repository's size. What the
- * head cannot know (an endpoint whose last rollout failed, a live endpoint changed by hand) is the
- * endpoint's own state, which Lease reads for each planned endpoint, and the reconciler's job for
- * the others.
+ * reads one head, not one state document per endpoint, whatever the repository's size. Record
+ * marks in the head the endpoints whose content did not go live, so that a later commit with the
+ * same content is planned again. What the head cannot know (a live endpoint changed by hand) is
+ * the reconciler's job, which does not exist yet.
  */
 import { changedComponents, componentDigests } from '../registry/pointer.ts';
 import type { ResolvedEndpoint } from '../spec/resolve.ts';
@@ -27,11 +27,12 @@ export interface HeadEndpoint {
   readonly digest: string;
   readonly components: Record<string, string>;
   /**
-   * The endpoint's quarantined digests, as Record last left them. A commit whose content equals the
-   * head's is still planned when that content is quarantined, so that Lease answers `quarantined`
-   * instead of the push being answered `unchanged` while the endpoint does not run it.
+   * Set by Record when this content did not go live (failed, rolled back, quarantined, replaced by
+   * another update, or stopped before its rollout). A commit with the same content is then still
+   * planned, so that Lease answers for it (`quarantined`, or a new rollout) instead of the push
+   * being answered `unchanged` while the endpoint does not run it. Cleared once it is live.
    */
-  readonly quarantined?: readonly string[];
+  readonly notLive?: true;
 }
 
 export interface PlanResult {
@@ -61,13 +62,9 @@ export function planPush(
   for (const endpoint of resolved) {
     const components = componentDigests(endpoint);
     const before = head?.endpoints[endpoint.name];
-    digests[endpoint.name] = {
-      digest: endpoint.digest,
-      components,
-      ...(before?.quarantined?.length ? { quarantined: before.quarantined } : {}),
-    };
+    const held = before?.digest === endpoint.digest && before.notLive === true;
+    digests[endpoint.name] = { digest: endpoint.digest, components, ...(held ? { notLive: true } : {}) };
     if (force !== undefined && endpoint.name !== force) continue;
-    const held = before?.quarantined?.includes(endpoint.digest) ?? false;
     if (before?.digest === endpoint.digest && force === undefined && !held) {
       unchanged.push(endpoint.name);
       continue;
@@ -79,7 +76,7 @@ export function planPush(
       });
       continue;
     }
-    // Same content as the head: a retry (forced) or quarantined content (held) that Lease answers.
+    // Same content as the head: a retry (forced), or content that did not go live (held).
     const changes =
       before?.digest === endpoint.digest
         ? force !== undefined
@@ -121,22 +118,38 @@ export function planPush(
 }
 
 /**
- * The head with `endpoint`'s quarantined digests replaced, so that Validate plans a commit whose
- * content is quarantined (Lease then answers `quarantined`) instead of calling it unchanged.
- * Undefined (nothing to write) when the head does not know the endpoint.
+ * The head once Record has settled `endpoint`: marked {@link HeadEndpoint.notLive} while the
+ * head's content for it is not what runs. Undefined (nothing to write) when the head does not know
+ * the endpoint, plans other content for it (a newer push moved it on), or already says so.
  */
-export function headWithQuarantine(
+export function headAfterRecord(
   head: EnvironmentHead | undefined,
   endpoint: string,
-  quarantined: readonly string[],
+  digest: string,
+  liveDigest: string | undefined,
 ): EnvironmentHead | undefined {
   const entry = head?.endpoints[endpoint];
-  if (!head || !entry) return undefined;
-  const { quarantined: _old, ...rest } = entry;
-  return {
-    ...head,
-    endpoints: { ...head.endpoints, [endpoint]: quarantined.length > 0 ? { ...rest, quarantined } : rest },
-  };
+  if (!head || !entry || entry.digest !== digest) return undefined;
+  const notLive = liveDigest !== digest;
+  if ((entry.notLive === true) === notLive) return undefined;
+  const { notLive: _old, ...rest } = entry;
+  return { ...head, endpoints: { ...head.endpoints, [endpoint]: notLive ? { ...rest, notLive: true } : rest } };
+}
+
+/**
+ * The head Validate stores: its own, with the `notLive` marks of the head current at write time
+ * for the endpoints whose content it keeps (Record may have set them since Validate read it).
+ */
+export function carryNotLive(next: EnvironmentHead, current: EnvironmentHead | undefined): EnvironmentHead {
+  if (!current) return next;
+  const endpoints = Object.fromEntries(
+    Object.entries(next.endpoints).map(([name, entry]) => {
+      const { notLive: _planned, ...rest } = entry;
+      const was = current.endpoints[name];
+      return [name, was?.digest === entry.digest && was.notLive ? { ...rest, notLive: true as const } : rest];
+    }),
+  );
+  return { ...next, endpoints };
 }
 
 function declared(resource: LoadedResource<unknown>, path?: readonly (string | number)[]): Declared {

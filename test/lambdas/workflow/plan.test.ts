@@ -7,7 +7,14 @@ import {
   resolveEndpoints,
   validateRepository,
 } from '../../../lambdas/spec/index.ts';
-import { type EnvironmentHead, type PlanResult, planPush, where } from '../../../lambdas/workflow/plan.ts';
+import {
+  carryNotLive,
+  type EnvironmentHead,
+  headAfterRecord,
+  type PlanResult,
+  planPush,
+  where,
+} from '../../../lambdas/workflow/plan.ts';
 import type { Push } from '../../../lambdas/workflow/types.ts';
 import { EXAMPLE_REPO_DIR, readTree } from '../../../sandbox/example-world.ts';
 
@@ -126,18 +133,31 @@ describe('planPush: against the head', () => {
     assert.equal(headOf(result).commit, B, 'a newer push moves the head even when nothing changed');
   });
 
-  it('plans content equal to the head when the head says it is quarantined, and carries the quarantine on', async () => {
+  it('plans content equal to the head when the head says it did not go live, and carries the mark on', async () => {
     const atA = await headAtA();
     const summarizer = atA.endpoints.summarizer;
     assert.ok(summarizer);
-    const head = {
-      ...atA,
-      endpoints: { ...atA.endpoints, summarizer: { ...summarizer, quarantined: [summarizer.digest] } },
-    };
+    const head = { ...atA, endpoints: { ...atA.endpoints, summarizer: { ...summarizer, notLive: true as const } } };
     const result = planPush(pushOf(B, T1, A), 'prod', await resolve(files), head);
-    assert.deepEqual(changesByName(result), { summarizer: [] }, 'planned, so that Lease answers quarantined');
+    assert.deepEqual(changesByName(result), { summarizer: [] }, 'planned, so that Lease answers for it');
     assert.deepEqual(result.document.unchanged, ['classifier', 'embeddings']);
-    assert.deepEqual(headOf(result).endpoints.summarizer?.quarantined, [summarizer.digest]);
+    assert.equal(headOf(result).endpoints.summarizer?.notLive, true);
+  });
+
+  it('drops the mark when the content changes', async () => {
+    const atA = await headAtA();
+    const summarizer = atA.endpoints.summarizer;
+    assert.ok(summarizer);
+    const head = { ...atA, endpoints: { ...atA.endpoints, summarizer: { ...summarizer, notLive: true as const } } };
+    const changed = edit(
+      files,
+      'prompts/summarize.yaml',
+      'You are a precise summarizer.',
+      'You are a terse summarizer.',
+    );
+    const result = planPush(pushOf(B, T1, A), 'prod', await resolve(changed), head);
+    assert.deepEqual(changesByName(result), { summarizer: ['prompt:summarize'] });
+    assert.equal(headOf(result).endpoints.summarizer?.notLive, undefined);
   });
 
   it('names a changed prompt, and only for the endpoint that uses it', async () => {
@@ -359,5 +379,43 @@ describe('planPush: releases', () => {
       release.model.spec.artifact.sha256,
       'ccc98855247654187a9b4cd8e94d72eac3df6009208d976d28ea7d448d39cd6c',
     );
+  });
+});
+
+describe('headAfterRecord and carryNotLive: the head marks content that did not go live', () => {
+  it('marks the endpoint when its content is not what runs, clears it once live, and writes nothing otherwise', async () => {
+    const head = await headAtA();
+    const digest = head.endpoints.summarizer?.digest ?? '';
+    assert.ok(digest);
+    const marked = headAfterRecord(head, 'summarizer', digest, 'other-digest');
+    assert.equal(marked?.endpoints.summarizer?.notLive, true);
+    assert.equal(headAfterRecord(marked, 'summarizer', digest, 'other-digest'), undefined, 'already marked');
+    assert.equal(headAfterRecord(marked, 'summarizer', digest, digest)?.endpoints.summarizer?.notLive, undefined);
+    assert.equal(headAfterRecord(head, 'summarizer', digest, digest), undefined, 'live and unmarked: nothing to write');
+    assert.equal(headAfterRecord(head, 'summarizer', 'a-newer-push-moved-on', undefined), undefined);
+    assert.equal(headAfterRecord(head, 'unknown', digest, undefined), undefined);
+  });
+
+  it('carries a mark from the current head only for an endpoint whose content the new head keeps', async () => {
+    const current = await headAtA();
+    const summarizer = current.endpoints.summarizer;
+    const classifier = current.endpoints.classifier;
+    assert.ok(summarizer && classifier);
+    const withMarks = {
+      ...current,
+      endpoints: {
+        ...current.endpoints,
+        summarizer: { ...summarizer, notLive: true as const },
+        classifier: { ...classifier, notLive: true as const },
+      },
+    };
+    const next = {
+      ...current,
+      commit: B,
+      endpoints: { ...current.endpoints, classifier: { ...classifier, digest: 'new' } },
+    };
+    const carried = carryNotLive(next, withMarks);
+    assert.equal(carried.endpoints.summarizer?.notLive, true);
+    assert.equal(carried.endpoints.classifier?.notLive, undefined, 'new content: the old mark does not apply');
   });
 });
