@@ -192,3 +192,31 @@ test('a Record retried after it had done its work answers the same outcome again
     await w.stop();
   }
 });
+
+test('a Validate retried after it had moved the head plans what its first attempt planned', async () => {
+  let failed = false;
+  const w = await world({
+    around: {
+      // The first attempt plans and moves the environment head, then its response is lost.
+      Validate: async (input, next) => {
+        const result = await next(input);
+        if (!failed) {
+          failed = true;
+          throw Object.assign(new Error('the response was lost'), { name: 'TransientError' });
+        }
+        return result;
+      },
+    },
+  });
+  try {
+    const commit = await w.deploy(w.files, 'initial');
+    assert.equal(failed, true, 'the first Validate attempt was made to fail');
+    assert.deepEqual(
+      (await w.ledger('summarizer')).map((e) => [e.commit, e.outcome]),
+      [[commit, 'deployed']],
+      'the retry rolled summarizer out, not "unchanged" against its own head',
+    );
+  } finally {
+    await w.stop();
+  }
+});
