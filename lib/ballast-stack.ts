@@ -1,4 +1,5 @@
 import { Stack, type StackProps } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -35,6 +36,24 @@ export interface BallastStackProps extends StackProps {
    */
   readonly artifactSourceBuckets?: ReadonlyArray<s3.IBucket | string>;
   /**
+   * Customer managed KMS keys (keys or key ARNs) of SSE-KMS encrypted artifact source buckets:
+   * Ballast may decrypt with them through S3 only, to verify and copy artifacts.
+   * @default - none: SSE-S3 and aws/s3 encrypted buckets need no grant
+   */
+  readonly artifactKmsKeys?: ReadonlyArray<kms.IKey | string>;
+  /**
+   * The prefix of the Secrets Manager secrets Models may declare in `spec.secrets` (for example
+   * `acme-ml/`): the SageMaker execution role may read exactly these, and Validate refuses a Model
+   * that names any other.
+   * @default - none: Models may declare no secrets
+   */
+  readonly secretPrefix?: string;
+  /**
+   * Customer managed KMS keys (keys or key ARNs) those secrets are encrypted with.
+   * @default - none: secrets encrypted with aws/secretsmanager need no grant
+   */
+  readonly secretKmsKeys?: ReadonlyArray<kms.IKey | string>;
+  /**
    * Where Ballast's alarms notify (failed, timed-out or aborted deployments, undeliverable pushes).
    * @default - an encrypted topic is created when `alarmEmail` is set; otherwise alarms notify no one
    */
@@ -61,6 +80,8 @@ export class BallastStack extends Stack {
   public readonly store: ArtifactStore;
   public readonly source: SourceConfig;
   public readonly resourcePrefix: string;
+  /** The prefix of the secrets Models may declare, when the stack lets them declare any. */
+  public readonly secretPrefix?: string;
   public readonly sagemakerRole: SageMakerExecutionRole;
   public readonly functions: WorkflowFunctions;
   public readonly deployWorkflow: DeployWorkflow;
@@ -75,6 +96,7 @@ export class BallastStack extends Stack {
     super(scope, id, props);
     this.source = props.source;
     this.resourcePrefix = props.resourcePrefix ?? 'ballast';
+    if (props.secretPrefix) this.secretPrefix = props.secretPrefix;
     this.store = new ArtifactStore(this, 'ArtifactStore', props.artifactStore);
 
     if (props.alarmTopic) {
@@ -84,9 +106,16 @@ export class BallastStack extends Stack {
       this.alarmTopic = new AlarmTopic(this, 'Alarms', { email: props.alarmEmail }).topic;
     }
 
+    const keys = (list: ReadonlyArray<kms.IKey | string> | undefined, id: string) =>
+      (list ?? []).map((key, index) =>
+        typeof key === 'string' ? kms.Key.fromKeyArn(this, `${id}${index}`, key) : key,
+      );
+    const secretKmsKeys = keys(props.secretKmsKeys, 'SecretKey');
     this.sagemakerRole = new SageMakerExecutionRole(this, 'SageMakerExecutionRole', {
       bucket: this.store.bucket,
       resourcePrefix: this.resourcePrefix,
+      ...(props.secretPrefix ? { secretPrefix: props.secretPrefix } : {}),
+      secretKmsKeys,
     });
     this.functions = new WorkflowFunctions(this, 'Functions', {
       bucket: this.store.bucket,
@@ -96,6 +125,9 @@ export class BallastStack extends Stack {
       artifactSourceBuckets: (props.artifactSourceBuckets ?? []).map((bucket, index) =>
         typeof bucket === 'string' ? s3.Bucket.fromBucketName(this, `ArtifactSource${index}`, bucket) : bucket,
       ),
+      artifactKmsKeys: keys(props.artifactKmsKeys, 'ArtifactKey'),
+      ...(props.secretPrefix ? { secretPrefix: props.secretPrefix } : {}),
+      secretKmsKeys,
       logRetention: props.logRetention,
     });
     this.deployWorkflow = new DeployWorkflow(this, 'DeployWorkflow', {

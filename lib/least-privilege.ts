@@ -82,6 +82,16 @@ export function secretArn(stack: Stack, name: string): string {
   });
 }
 
+/** The secrets Models may use: every secret whose name starts with the stack's secret prefix. */
+export function modelSecretsArn(stack: Stack, prefix: string): string {
+  return stack.formatArn({
+    service: 'secretsmanager',
+    resource: 'secret',
+    resourceName: `${prefix}*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
 /** The SageMaker resources Ballast creates, by type: everything named `<prefix>-*`. */
 export function sagemakerArns(
   stack: Stack,

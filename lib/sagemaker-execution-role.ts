@@ -1,8 +1,9 @@
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { allow as grant } from './least-privilege.ts';
+import { allow as grant, modelSecretsArn } from './least-privilege.ts';
 
 export interface SageMakerExecutionRoleProps {
   /** The Ballast store: models read their artifacts from its `artifacts/` prefix. */
@@ -19,6 +20,17 @@ export interface SageMakerExecutionRoleProps {
    * @default - every repository: `arn:<partition>:ecr:*:*:repository/*`
    */
   readonly imageRepositoryArns?: readonly string[];
+  /**
+   * The prefix of the Secrets Manager secrets Models may declare: a model's container reads the
+   * secrets it is given by ARN (`<NAME>_SECRET_ARN`) with this role, so the role may read these.
+   * @default - none: the role reads no secret
+   */
+  readonly secretPrefix?: string;
+  /**
+   * Customer managed KMS keys those secrets are encrypted with.
+   * @default - none (secrets encrypted with aws/secretsmanager need no grant)
+   */
+  readonly secretKmsKeys?: readonly kms.IKey[];
 }
 
 /**
@@ -48,6 +60,34 @@ export class SageMakerExecutionRole extends Construct {
       'Artifacts are stored under content-addressed keys (artifacts/<sha256>) that each Model names at run time; ' +
         'the role reads that prefix only.',
     );
+    // A directory model is ModelDataSource S3Prefix: SageMaker lists the objects under its prefix.
+    allow(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [props.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': ['artifacts/directories/*'] } },
+      }),
+    );
+    if (props.secretPrefix) {
+      allow(
+        new iam.PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+          resources: [modelSecretsArn(stack, props.secretPrefix)],
+        }),
+        `Models name their secrets in Git; a container reads the ones it is given by ARN, and only under the ` +
+          `stack's secret prefix (${props.secretPrefix}), which Validate enforces.`,
+      );
+      const keys = props.secretKmsKeys ?? [];
+      if (keys.length > 0) {
+        allow(
+          new iam.PolicyStatement({
+            actions: ['kms:Decrypt'],
+            resources: keys.map((key) => key.keyArn),
+            conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com` } },
+          }),
+        );
+      }
+    }
 
     allow(
       new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),

@@ -1,12 +1,13 @@
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { BallastFunction, projectPath } from './ballast-function.ts';
 import type { DeployWorkflowFunctions } from './deploy-workflow.ts';
-import { sagemakerArns, secretArn } from './least-privilege.ts';
+import { modelSecretsArn, sagemakerArns, secretArn } from './least-privilege.ts';
 import type { SourceConfig } from './source-config.ts';
 import { DEPLOY_STEPS, type Setting, type StepName, stepSettings, type WorkflowStep } from './workflow-steps.ts';
 
@@ -25,6 +26,24 @@ export interface WorkflowFunctionsProps {
    * @default - none: every artifact must already be readable some other way (e.g. a bucket policy)
    */
   readonly artifactSourceBuckets?: readonly s3.IBucket[];
+  /**
+   * KMS keys of SSE-KMS encrypted source buckets: reading (and copying) an object encrypted with a
+   * customer managed key takes kms:Decrypt on that key, through S3 only.
+   * @default - none: objects encrypted with SSE-S3 (or the AWS managed key aws/s3) need no grant
+   */
+  readonly artifactKmsKeys?: readonly kms.IKey[];
+  /**
+   * The prefix of the Secrets Manager secrets Models may declare (`spec.secrets`): Validate may
+   * describe them and Deploy may read one a Model asks to have injected; nothing else.
+   * @default - none: a Model that declares a secret is refused by Validate
+   */
+  readonly secretPrefix?: string;
+  /**
+   * KMS keys that encrypt those secrets, when they use a customer managed key (Deploy decrypts an
+   * injected secret's value through Secrets Manager only).
+   * @default - none: secrets encrypted with the AWS managed key aws/secretsmanager need no grant
+   */
+  readonly secretKmsKeys?: readonly kms.IKey[];
   /**
    * How long the functions' log events are kept.
    * @default logs.RetentionDays.ONE_MONTH
@@ -55,6 +74,7 @@ export class WorkflowFunctions extends Construct {
       BALLAST_GITHUB_TOKEN_SECRET_NAME: source.type === 'github' ? source.tokenSecretName : undefined,
       BALLAST_ACCOUNT_ID: stack.account,
       BALLAST_REGION: stack.region,
+      BALLAST_SECRET_PREFIX: props.secretPrefix,
     };
     const codecommitRepositoryArn =
       source.type === 'codecommit' ? stack.formatArn({ service: 'codecommit', resource: source.repositoryName }) : '';
@@ -115,7 +135,26 @@ export class WorkflowFunctions extends Construct {
       if (p.githubToken && source.type === 'github') {
         fn.allow(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [tokenSecretArn] }));
       }
-      if (p.artifactSources) grantArtifactSources(fn, bucket, props.artifactSourceBuckets ?? []);
+      if (p.artifactSources) {
+        grantArtifactSources(fn, props.artifactSourceBuckets ?? []);
+        // Source buckets may be in other regions (the S3 client follows region redirects).
+        grantDecrypt(fn, props.artifactKmsKeys ?? [], 's3.*.amazonaws.com');
+      }
+      if (p.artifactCopies) grantArtifactCopies(fn, bucket);
+      if (p.modelSecrets && props.secretPrefix) {
+        fn.allow(
+          new iam.PolicyStatement({
+            actions: [
+              p.modelSecrets === 'describe' ? 'secretsmanager:DescribeSecret' : 'secretsmanager:GetSecretValue',
+            ],
+            resources: [modelSecretsArn(stack, props.secretPrefix)],
+          }),
+          `Models name their secrets in Git; the grant stops at the secret prefix the stack owner chose (${props.secretPrefix}), which Validate enforces.`,
+        );
+        if (p.modelSecrets === 'read') {
+          grantDecrypt(fn, props.secretKmsKeys ?? [], `secretsmanager.${stack.region}.amazonaws.com`);
+        }
+      }
       functions[name] = fn.function;
     }
     this.byStep = functions as DeployWorkflowFunctions;
@@ -151,8 +190,8 @@ function cloudwatchStatement(
   }
 }
 
-/** Register reads artifacts in the buckets the stack owner listed, and copies them into the store. */
-function grantArtifactSources(fn: BallastFunction, bucket: s3.IBucket, sources: readonly s3.IBucket[]): void {
+/** Validate and RegisterFiles read artifacts (and manifests) in the buckets the stack owner listed. */
+function grantArtifactSources(fn: BallastFunction, sources: readonly s3.IBucket[]): void {
   for (const source of sources) {
     // The copy names the exact version it hashed (versionId), and S3 copies an object's tags by
     // default, which needs the tagging read on the source and the tagging write on the copy.
@@ -166,10 +205,32 @@ function grantArtifactSources(fn: BallastFunction, bucket: s3.IBucket, sources: 
     );
     fn.allow(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [source.bucketArn] }));
   }
-  if (sources.length > 0) {
-    fn.allow(
-      new iam.PolicyStatement({ actions: ['s3:PutObjectTagging'], resources: [bucket.arnForObjects('artifacts/*')] }),
-      "Artifacts are copied to content-addressed keys (artifacts/sha256/<digest>) named at run time; S3 copies the source object's tags with it.",
-    );
-  }
+}
+
+/**
+ * RegisterFiles copies into the store: S3 copies the source object's tags with it (a copy from an
+ * already pinned file reads the store's own tags), and a multipart copy that fails is aborted so
+ * its parts stop costing storage (the bucket's lifecycle rule catches one a timeout cut short).
+ */
+function grantArtifactCopies(fn: BallastFunction, bucket: s3.IBucket): void {
+  fn.allow(
+    new iam.PolicyStatement({
+      actions: ['s3:PutObjectTagging', 's3:GetObjectTagging', 's3:AbortMultipartUpload'],
+      resources: [bucket.arnForObjects('artifacts/*')],
+    }),
+    'Model files are pinned to keys named by their digests at run time (artifacts/sha256/<digest>.tar.gz, ' +
+      'artifacts/directories/<digest>/<path>); the grant stops at the artifacts/ prefix.',
+  );
+}
+
+/** kms:Decrypt on the listed keys, and only for calls that come through `viaService` (never a direct Decrypt). */
+function grantDecrypt(fn: BallastFunction, keys: readonly kms.IKey[], viaService: string): void {
+  if (keys.length === 0) return;
+  fn.allow(
+    new iam.PolicyStatement({
+      actions: ['kms:Decrypt'],
+      resources: keys.map((key) => key.keyArn),
+      conditions: { StringLike: { 'kms:ViaService': viaService } },
+    }),
+  );
 }

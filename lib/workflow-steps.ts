@@ -16,7 +16,8 @@ export type Setting =
   | 'BALLAST_GITHUB_API_URL'
   | 'BALLAST_GITHUB_TOKEN_SECRET_NAME'
   | 'BALLAST_ACCOUNT_ID'
-  | 'BALLAST_REGION';
+  | 'BALLAST_REGION'
+  | 'BALLAST_SECRET_PREFIX';
 
 /** The settings a step reads only when the watched repository is on GitHub. */
 export const GITHUB_SETTINGS: readonly Setting[] = ['BALLAST_GITHUB_API_URL', 'BALLAST_GITHUB_TOKEN_SECRET_NAME'];
@@ -42,8 +43,19 @@ export interface StepPermissions {
   readonly codecommit?: readonly string[];
   /** Reads the GitHub token secret (GitHub sources). */
   readonly githubToken?: boolean;
-  /** Reads the artifact source buckets the stack owner lists (Register). */
+  /**
+   * Reads the artifact source buckets the stack owner lists, with kms:Decrypt on the KMS keys the
+   * owner lists for SSE-KMS buckets (Validate reads manifests, RegisterFiles verifies and copies).
+   */
   readonly artifactSources?: boolean;
+  /** Copies into the store: the copy carries the source's tags, and abandoned multipart copies are aborted. */
+  readonly artifactCopies?: boolean;
+  /**
+   * Secrets Manager on the secrets under the stack's secret prefix (ballast:secretPrefix):
+   * `describe` (Validate: does it exist, what is its ARN) or `read` (Deploy: a value the Model asks
+   * to have injected into the container's environment).
+   */
+  readonly modelSecrets?: 'describe' | 'read';
 }
 
 export interface WorkflowStep {
@@ -66,6 +78,8 @@ export type StepName =
   | 'validate'
   | 'lease'
   | 'register'
+  | 'registerFiles'
+  | 'pin'
   | 'deploy'
   | 'checkRollout'
   | 'record'
@@ -103,8 +117,13 @@ export const DEPLOY_STEPS: Readonly<Record<StepName, WorkflowStep>> = {
     // The only step that parses and validates the repository: a repository at the 16 MiB limit
     // needs about 750 MB to validate (measured), so this is the one large function.
     memorySize: 1769,
-    settings: ['BALLAST_STATE_BUCKET'],
-    permissions: { store: { readWrite: ['commits/', 'environments/'] } },
+    settings: ['BALLAST_STATE_BUCKET', 'BALLAST_SECRET_PREFIX'],
+    permissions: {
+      store: { readWrite: ['commits/', 'environments/'] },
+      // A directory model's manifest file is read (and its sha256 checked) before any fleet exists.
+      artifactSources: true,
+      modelSecrets: 'describe',
+    },
   },
   lease: {
     placeholder: 'Lease',
@@ -118,15 +137,36 @@ export const DEPLOY_STEPS: Readonly<Record<StepName, WorkflowStep>> = {
   register: {
     placeholder: 'Register',
     file: 'register.ts',
-    // Streams each artifact through sha256 and copies it: time and network bound, so generous.
-    description: 'Ballast Register: verify artifact digests, store them content-addressed, write the version pointer',
+    description: "Ballast Register: pin prompts and configs, plan the model's files into batches",
+    timeoutSeconds: 60,
+    memorySize: 512,
+    settings: ['BALLAST_STATE_BUCKET'],
+    permissions: { store: { readWrite: ['artifacts/'], read: ['commits/', 'state/'] } },
+  },
+  registerFiles: {
+    placeholder: 'RegisterFiles',
+    file: 'register-files.ts',
+    // Streams each file through sha256 and copies it: network bound. Lambda's network bandwidth
+    // grows with its memory, and Validate refuses a file one invocation cannot hash in time
+    // (lambdas/spec/manifest.ts MAX_FILE_BYTES), so: the longest timeout and generous memory.
+    description: "Ballast RegisterFiles: verify one batch of a model's files and pin them write-once",
     timeoutSeconds: 900,
     memorySize: 1769,
     settings: ['BALLAST_STATE_BUCKET'],
     permissions: {
-      store: { readWrite: ['artifacts/', 'pointers/'], read: ['commits/', 'state/'] },
+      store: { readWrite: ['artifacts/'], read: ['commits/'] },
       artifactSources: true,
+      artifactCopies: true,
     },
+  },
+  pin: {
+    placeholder: 'Pin',
+    file: 'pin.ts',
+    description: "Ballast Pin: write the commit's version pointer once every file is pinned",
+    timeoutSeconds: 60,
+    memorySize: 512,
+    settings: ['BALLAST_STATE_BUCKET'],
+    permissions: { store: { readWrite: ['pointers/'], read: ['commits/'] } },
   },
   deploy: {
     placeholder: 'Deploy',
@@ -150,6 +190,8 @@ export const DEPLOY_STEPS: Readonly<Record<StepName, WorkflowStep>> = {
       ],
       passSageMakerRole: true,
       cloudwatch: ['DescribeAlarms'],
+      // Only for a secret a Model asks to have injected as a value (delivery: environment).
+      modelSecrets: 'read',
     },
   },
   checkRollout: {

@@ -11,6 +11,8 @@ import {
   type PutFileEntry,
 } from '@aws-sdk/client-codecommit';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseAllDocuments } from 'yaml';
 import type { Sandbox } from './sandbox.ts';
 
@@ -28,6 +30,8 @@ export function sandboxClients(sandbox: Sandbox) {
     s3: new S3Client(config),
     cloudwatch: new CloudWatchClient(config),
     codecommit: new CodeCommitClient(config),
+    secretsManager: new SecretsManagerClient(config),
+    sagemaker: new SageMakerClient(config),
   };
 }
 
@@ -42,27 +46,68 @@ export async function readTree(dir: string): Promise<Record<string, string>> {
   return files;
 }
 
+/** The prefix of the secrets the example's Models declare (the stack's ballast:secretPrefix). */
+export const EXAMPLE_SECRET_PREFIX = 'acme-ml/';
+
+interface ArtifactIndex {
+  readonly directories: ReadonlyArray<{
+    readonly directory: string;
+    readonly manifest: string;
+    readonly model: string;
+    readonly prefix: string;
+    readonly manifestUri: string;
+  }>;
+}
+
 /**
- * What the example repository expects to exist in the account: the model artifacts at the S3
- * URIs its Models declare (matched to examples/artifacts by sha256) and the CloudWatch alarms its
- * Endpoints name for rollback.
+ * What the example repository expects to exist in the account: the model artifacts where its
+ * Models declare them (an archive matched to examples/artifacts by sha256; a directory's files
+ * and its manifest from examples/artifacts/manifest.json), the secrets its Models name (with a
+ * made-up value), and the CloudWatch alarms its Endpoints name for rollback.
  */
 export async function seedExampleAccount(sandbox: Sandbox, repoFiles: Record<string, string>): Promise<void> {
-  const { s3, cloudwatch } = sandboxClients(sandbox);
+  const { s3, cloudwatch, secretsManager } = sandboxClients(sandbox);
   const artifacts = new Map<string, Buffer>();
-  for (const name of await readdir(EXAMPLE_ARTIFACTS_DIR)) {
-    const bytes = await readFile(join(EXAMPLE_ARTIFACTS_DIR, name));
+  for (const entry of await readdir(EXAMPLE_ARTIFACTS_DIR, { withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const bytes = await readFile(join(EXAMPLE_ARTIFACTS_DIR, entry.name));
     artifacts.set(createHash('sha256').update(bytes).digest('hex'), bytes);
   }
+  const index = JSON.parse(await readFile(join(EXAMPLE_ARTIFACTS_DIR, 'manifest.json'), 'utf8')) as ArtifactIndex;
+  const put = async (uri: string, body: Buffer) => {
+    const [, bucket = '', key = ''] = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri) ?? [];
+    await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch(ignoreExists);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+  };
   for (const doc of documents(repoFiles)) {
     if (doc.kind === 'Model') {
-      const { uri, sha256 } = doc.spec.artifact as { uri: string; sha256: string };
-      const bytes = artifacts.get(sha256);
-      if (!bytes)
-        throw new Error(`no file in examples/artifacts has the sha256 ${sha256} that ${doc.metadata.name} declares`);
-      const [, bucket = '', key = ''] = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri) ?? [];
-      await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch(ignoreExists);
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
+      const artifact = doc.spec.artifact as { uri?: string; sha256?: string; prefix?: string };
+      if (artifact.uri !== undefined) {
+        const bytes = artifacts.get(artifact.sha256 ?? '');
+        if (!bytes) {
+          throw new Error(
+            `no file in examples/artifacts has the sha256 ${artifact.sha256} that ${doc.metadata.name} declares`,
+          );
+        }
+        await put(artifact.uri, bytes);
+      } else {
+        const directory = index.directories.find((d) => d.model === doc.metadata.name);
+        if (!directory) throw new Error(`examples/artifacts/manifest.json has no directory for ${doc.metadata.name}`);
+        const root = join(EXAMPLE_ARTIFACTS_DIR, '..', directory.directory);
+        for (const [path, body] of Object.entries(await readBinaryTree(root)))
+          await put(`${directory.prefix}${path}`, body);
+        await put(directory.manifestUri, await readFile(join(EXAMPLE_ARTIFACTS_DIR, '..', directory.manifest)));
+      }
+      for (const secret of Object.values((doc.spec.secrets ?? {}) as Record<string, { secretId: string }>)) {
+        await secretsManager
+          .send(
+            new CreateSecretCommand({
+              Name: secret.secretId,
+              SecretString: `sandbox-secret-${createHash('sha256').update(secret.secretId).digest('hex').slice(0, 24)}`,
+            }),
+          )
+          .catch(ignoreExists);
+      }
     }
     if (doc.kind === 'Endpoint') {
       for (const alarm of (doc.spec.alarms as string[] | undefined) ?? []) {
@@ -86,6 +131,18 @@ export async function seedExampleAccount(sandbox: Sandbox, repoFiles: Record<str
   }
   s3.destroy();
   cloudwatch.destroy();
+  secretsManager.destroy();
+}
+
+/** Every file of a directory as posix path -> bytes. */
+export async function readBinaryTree(dir: string): Promise<Record<string, Buffer>> {
+  const files: Record<string, Buffer> = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    files[relative(dir, path).split(sep).join('/')] = await readFile(path);
+  }
+  return files;
 }
 
 /**
@@ -144,6 +201,6 @@ function documents(files: Record<string, string>): Doc[] {
 }
 
 function ignoreExists(error: unknown): void {
-  if (error instanceof Error && /AlreadyOwnedByYou|AlreadyExists|NameExists/.test(error.name)) return;
+  if (error instanceof Error && /AlreadyOwnedByYou|AlreadyExists|NameExists|ResourceExists/.test(error.name)) return;
   throw error;
 }

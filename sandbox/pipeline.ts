@@ -66,6 +66,13 @@ export interface LocalPipelineOptions {
   readonly resourcePrefix?: string;
   /** Only pushes to these CodeCommit repositories start deployments. @default every repository */
   readonly repositories?: readonly string[];
+  /** The stack's ballast:secretPrefix: the secrets Models may declare. @default none (Models may declare no secrets) */
+  readonly secretPrefix?: string;
+  /**
+   * The handlers bound to the ASL's Task states, by placeholder (`Register`, `Pin`, ...). Benchmarks
+   * wrap the real ones to time a phase. @default DEPLOY_FUNCTIONS
+   */
+  readonly functions?: Readonly<Record<string, LambdaHandler>>;
 }
 
 /**
@@ -105,6 +112,8 @@ export class LocalPipeline {
       BALLAST_REGION: sandbox.region,
       BALLAST_DEPLOY_STATE_MACHINE_ARN: deployStateMachineArn(sandbox),
     });
+    if (options.secretPrefix) process.env.BALLAST_SECRET_PREFIX = options.secretPrefix;
+    else delete process.env.BALLAST_SECRET_PREFIX;
     // Handler logs are for CloudWatch; locally they would drown the narration. BALLAST_LOG_LEVEL=INFO shows them.
     logger.setLogLevel((process.env.BALLAST_LOG_LEVEL ?? 'SILENT') as 'SILENT');
     resetClients();
@@ -119,7 +128,7 @@ export class LocalPipeline {
       new PutBucketVersioningCommand({ Bucket: stateBucket, VersioningConfiguration: { Status: 'Enabled' } }),
     );
     s3.destroy();
-    const pipeline = new LocalPipeline(options, DEPLOY_FUNCTIONS);
+    const pipeline = new LocalPipeline(options, options.functions ?? DEPLOY_FUNCTIONS);
     pipeline.triggers.onEvent(CODECOMMIT_PUSH_PATTERN, 'deploy', (event) => pipeline.watches(event));
     // Through `pipeline.runner` at call time, like the triggers.
     sandbox.stepfunctions.bind(

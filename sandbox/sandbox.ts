@@ -68,7 +68,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   const s3 = createS3Service(ctx);
   const cloudwatch = createCloudWatchService(ctx);
-  const sagemaker = createSageMakerService(ctx, { alarms: cloudwatch });
+  // SageMaker reads S3 only through the narrow ModelDataReader (does the model data exist, in which
+  // region), the way its AutoRollbackConfiguration reads CloudWatch through AlarmStateReader.
+  const sagemaker = createSageMakerService(ctx, { alarms: cloudwatch, modelData: s3 });
   const codecommit = createCodeCommitService(ctx, { reposDir });
   await codecommit.ready();
   const secretsmanager = createSecretsManagerService(ctx);

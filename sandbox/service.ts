@@ -68,3 +68,17 @@ export interface AlarmStateReader {
   /** True when the alarm was in ALARM at any instant of [fromMs, toMs] (simulated epoch ms). */
   wasInAlarm(alarmName: string, fromMs: number, toMs: number): boolean;
 }
+
+/**
+ * What SageMaker's fleet provisioning needs to know about S3: whether the model data a container names
+ * can be downloaded. The S3 service implements it from its own store, so the SageMaker service can fail
+ * a fleet whose model data is missing, as AWS does, without knowing anything else about S3.
+ */
+export interface ModelDataReader {
+  /** The region of a bucket, or undefined when there is no such bucket. */
+  bucketRegion(bucket: string): string | undefined;
+  /** True when the key's current version is an object (not absent, not a delete marker). */
+  objectExists(bucket: string, key: string): boolean;
+  /** True when at least one current object's key starts with `prefix`. */
+  hasObjectsUnder(bucket: string, prefix: string): boolean;
+}

@@ -8,9 +8,11 @@ import {
   type DescribeEndpointCommandOutput,
   UpdateEndpointCommand,
 } from '@aws-sdk/client-sagemaker';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { cloudwatch } from '../aws/cloudwatch.ts';
 import { classify, InvalidInputError, TransientError } from '../aws/errors.ts';
 import { sagemaker } from '../aws/sagemaker.ts';
+import { secretsManager } from '../aws/secrets-manager.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
 import {
   decideDeploy,
@@ -23,8 +25,7 @@ import {
 import { type DeployInput, deployInput } from '../workflow/payloads.ts';
 import { where } from '../workflow/plan.ts';
 import type { Release, Rollout } from '../workflow/types.ts';
-import { assertLease } from './register.ts';
-import { logger, nowIso, readRelease, resourcePrefix, setting, stateStore } from './runtime.ts';
+import { assertLease, logger, nowIso, readRelease, resourcePrefix, setting, stateStore } from './runtime.ts';
 
 /** How long to wait for another rollout on the same endpoint before checking again. */
 const BUSY_RETRY_SECONDS = 120;
@@ -109,7 +110,7 @@ export async function deploy(input: DeployInput): Promise<Rollout> {
           new UpdateEndpointCommand({
             EndpointName: names.endpointName,
             EndpointConfigName: names.endpointConfigName,
-            DeploymentConfig: deploymentConfig(release.rollout, release.alarms),
+            DeploymentConfig: deploymentConfig(release.rollout, release.alarms, release.target.instanceCount),
             RetainAllVariantProperties: false,
           }),
         )
@@ -145,16 +146,67 @@ async function createResources(
   names: ReturnType<typeof sagemakerNames>,
 ): Promise<void> {
   const client = sagemaker();
+  const secretValues = await injectedSecretValues(release);
   await createIfAbsent(() =>
-    client.send(
-      new CreateModelCommand(
-        modelInput(release, names, input.registration.pinned, input.push.commit, setting('BALLAST_SAGEMAKER_ROLE_ARN')),
-      ),
-    ),
+    client
+      .send(
+        new CreateModelCommand(
+          modelInput(
+            release,
+            names,
+            input.registration.pinned,
+            input.push.commit,
+            setting('BALLAST_SAGEMAKER_ROLE_ARN'),
+            secretValues,
+          ),
+        ),
+      )
+      .catch((error: unknown) => {
+        // A ValidationException may quote the value it refused; the error becomes the execution's
+        // history and the ledger's reason, where a secret's value must never appear.
+        throw redacted(error, Object.values(secretValues));
+      }),
   );
   await createIfAbsent(() =>
     client.send(new CreateEndpointConfigCommand(endpointConfigInput(release, names, input.push.commit))),
   );
+}
+
+/**
+ * The values of the secrets a Model asks to have injected (`delivery: environment`), read right
+ * before CreateModel and passed nowhere else: not returned, not logged. Secrets delivered by
+ * reference (the default) are never read by Ballast at all.
+ */
+async function injectedSecretValues(release: Release): Promise<Record<string, string>> {
+  const values: Record<string, string> = {};
+  for (const secret of release.model.secrets) {
+    if (secret.delivery !== 'environment') continue;
+    const response = await secretsManager()
+      .send(new GetSecretValueCommand({ SecretId: secret.secretArn }))
+      .catch((error: unknown) => {
+        if (error instanceof Error && error.name === 'ResourceNotFoundException') {
+          throw new InvalidInputError(
+            `${where(secret.at)}: Model ${release.model.name}: secret ${secret.secretArn} no longer exists`,
+          );
+        }
+        return classify(error, `GetSecretValue for ${secret.env}`);
+      });
+    if (response.SecretString === undefined) {
+      throw new InvalidInputError(
+        `${where(secret.at)}: Model ${release.model.name}: secret ${secret.secretArn} has no string value to inject (binary secrets cannot be environment variables)`,
+      );
+    }
+    values[secret.env] = response.SecretString;
+  }
+  return values;
+}
+
+function redacted(error: unknown, values: readonly string[]): unknown {
+  if (!(error instanceof Error) || values.length === 0) return error;
+  const hide = (text: string) => values.reduce((out, value) => (value ? out.split(value).join('****') : out), text);
+  error.message = hide(error.message);
+  if (error.stack) error.stack = hide(error.stack);
+  return error;
 }
 
 async function describe(endpointName: string): Promise<DescribeEndpointCommandOutput | undefined> {

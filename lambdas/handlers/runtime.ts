@@ -2,11 +2,12 @@
  * What the workflow handlers share beyond the runtime (lambdas/runtime/): the release documents
  * Validate writes for the per-endpoint steps.
  */
-import { InvalidInputError } from '../aws/errors.ts';
+import { InvalidInputError, LeaseLostError } from '../aws/errors.ts';
 import { optionalSetting } from '../runtime/environment.ts';
+import { type EndpointState, holdsLease } from '../state/endpoint-state.ts';
 import type { JsonStore } from '../state/json-store.ts';
 import { keys } from '../state/keys.ts';
-import type { Release } from '../workflow/types.ts';
+import type { EndpointWork, Release } from '../workflow/types.ts';
 
 export { nowIso, optionalSetting, resourcePrefix, setting, stateStore, useClock } from '../runtime/environment.ts';
 // The Logger and the settings live in lambdas/runtime/ (a handler that needs no spec imports them
@@ -47,4 +48,14 @@ export function answerSettings(): { githubApiUrl?: string; githubTokenSecretName
   const githubApiUrl = optionalSetting('BALLAST_GITHUB_API_URL');
   const githubTokenSecretName = optionalSetting('BALLAST_GITHUB_TOKEN_SECRET_NAME');
   return { ...(githubApiUrl ? { githubApiUrl } : {}), ...(githubTokenSecretName ? { githubTokenSecretName } : {}) };
+}
+
+/** Steps that act for the endpoint first check that this execution still holds its lease. */
+export async function assertLease(store: JsonStore, work: EndpointWork): Promise<void> {
+  const state = await store.get<EndpointState>(keys.state(work.environment, work.endpoint));
+  if (!holdsLease(state?.value, work.execution)) {
+    throw new LeaseLostError(
+      `a newer push (${state?.value.lease?.commit.slice(0, 12) ?? 'none'}) took ${work.endpoint}; ${work.push.commit.slice(0, 12)} stops here`,
+    );
+  }
 }

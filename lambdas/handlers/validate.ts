@@ -1,11 +1,18 @@
-import { InvalidInputError } from '../aws/errors.ts';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { classify, InvalidInputError } from '../aws/errors.ts';
+import { s3 } from '../aws/s3.ts';
+import { secretsManager } from '../aws/secrets-manager.ts';
+import { optionalSetting } from '../runtime/environment.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
 import { mapPool } from '../runtime/pool.ts';
 import { resolveEndpoints, validateRepository } from '../spec/index.ts';
 import { isNewer } from '../state/endpoint-state.ts';
+import { isStatus } from '../state/json-store.ts';
 import { keys } from '../state/keys.ts';
 import { type ValidateInput, validateInput } from '../workflow/payloads.ts';
 import { carryNotLive, type EnvironmentHead, planPush } from '../workflow/plan.ts';
+import { type PreflightReads, preflight } from '../workflow/preflight.ts';
 import { type Snapshot, snapshotSource } from '../workflow/snapshot.ts';
 import type { Plan, PlanDocument } from '../workflow/types.ts';
 import { logger, stateStore } from './runtime.ts';
@@ -53,7 +60,22 @@ export async function validate(input: ValidateInput): Promise<Plan> {
   const headKey = keys.head(input.environment);
   const head = await store.get<EnvironmentHead>(headKey);
   const plan = planPush(input.push, input.environment, resolved, head?.value, force);
-  await mapPool(plan.releases, WRITE_CONCURRENCY, (release) =>
+  // What the repository alone cannot tell (a manifest in S3, the secrets), before anything is written.
+  const checked = await preflight(plan.releases, awsReads(), {
+    secretPrefix: optionalSetting('BALLAST_SECRET_PREFIX'),
+  });
+  if (checked.issues.length > 0) {
+    await store.putIfAbsent(keys.validation(input.push.commit, input.environment), { issues: checked.issues });
+    logger.warn('commit rejected by the remote checks', { errors: checked.issues.length });
+    return {
+      valid: false,
+      issueCount: checked.issues.length,
+      issues: checked.issues.slice(0, ISSUES_IN_PAYLOAD),
+      items: [],
+      counts: { changed: 0, unchanged: 0, deferred: 0 },
+    };
+  }
+  await mapPool(checked.releases, WRITE_CONCURRENCY, (release) =>
     store.putIfAbsent(keys.release(input.push.commit, input.environment, input.execution, release.name), release),
   );
   // The plan is this execution's, write-once: a retried Validate (its first attempt's response
@@ -90,6 +112,40 @@ export async function validate(input: ValidateInput): Promise<Plan> {
       changed: document.endpoints.length,
       unchanged: document.unchanged.length,
       deferred: document.deferred.length,
+    },
+  };
+}
+
+/** The two reads the remote checks make, on the SDK clients of this function. */
+function awsReads(): PreflightReads {
+  return {
+    readObject: async (bucket, key, maxBytes) => {
+      try {
+        const response = await s3().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        if ((response.ContentLength ?? 0) > maxBytes) {
+          (response.Body as { destroy?: () => void } | undefined)?.destroy?.();
+          return { status: 'too-large', sizeBytes: response.ContentLength ?? 0 };
+        }
+        return {
+          status: 'found',
+          body: await (response.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+        };
+      } catch (error) {
+        if (isStatus(error, 404) || (error instanceof Error && error.name === 'NoSuchKey'))
+          return { status: 'missing' };
+        if (isStatus(error, 403)) return { status: 'forbidden' };
+        return classify(error, `reading s3://${bucket}/${key}`);
+      }
+    },
+    describeSecret: async (secretId) => {
+      try {
+        const response = await secretsManager().send(new DescribeSecretCommand({ SecretId: secretId }));
+        if (!response.ARN || !response.Name) return undefined;
+        return { arn: response.ARN, name: response.Name, deleted: response.DeletedDate !== undefined };
+      } catch (error) {
+        if (error instanceof Error && error.name === 'ResourceNotFoundException') return undefined;
+        return classify(error, `DescribeSecret ${secretId}`);
+      }
     },
   };
 }

@@ -17,10 +17,18 @@ export interface VersionPointer {
   readonly components: Readonly<Record<string, string>>;
   readonly model: {
     readonly name: string;
+    /** `archive` (one .tar.gz, ModelDataUrl) or `directory` (a prefix of files, ModelDataSource S3Prefix). */
+    readonly form: 'archive' | 'directory';
+    /** The archive's sha256, or the directory's digest (sha256 of its canonical file list). */
     readonly sha256: string;
+    /** The pinned archive's key, or the pinned directory's prefix (ending in `/`). */
     readonly key: string;
     readonly sourceUri: string;
     readonly image: string;
+    /** Every file's digest: the archive itself, or each file of the directory. */
+    readonly files: ReadonlyArray<{ readonly path: string; readonly sha256: string; readonly sizeBytes: number }>;
+    /** The secrets the container is given, by ARN (never a value). */
+    readonly secrets: ReadonlyArray<{ readonly env: string; readonly secretArn: string }>;
   };
   readonly prompts: Readonly<Record<string, { readonly sha256: string; readonly key: string }>>;
   readonly configs: Readonly<Record<string, { readonly sha256: string; readonly key: string }>>;

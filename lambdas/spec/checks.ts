@@ -1,11 +1,29 @@
 /**
  * Semantic checks: what a per-document schema cannot see. References between resources, unique
- * names, environments, repository defaults, rollout timing, GPU requirements, prompt variables.
+ * names, environments, repository defaults, rollout timing and capacity, GPU requirements, the
+ * container environment (reserved names, secrets, SageMaker's limit), prompt variables.
  */
-import { GPU_FAMILY_EXAMPLES, INSTANCE_TYPE_LABELS, instanceInfo, isCudaImageTag } from './instances.ts';
+import {
+  BALLAST_VARIABLES,
+  ballastEnvironmentCount,
+  MAX_CONTAINER_VARIABLES,
+  RESERVED_ENV_PREFIX,
+} from './container-environment.ts';
+import {
+  canaryFits,
+  canarySizeInstances,
+  GPU_FAMILY_EXAMPLES,
+  INSTANCE_TYPE_LABELS,
+  instanceInfo,
+  isCudaImageTag,
+  linearStepFits,
+  linearStepInstances,
+  maxStepPercent,
+} from './instances.ts';
 import { formatJsonPath, type IssueCode, type Path, type Severity, type ValidationIssue } from './issues.ts';
 import { effectiveRollout, effectiveTarget, endpointEnvironments } from './resolve.ts';
 import { DNS_LABEL, type Kind, type PromptSpec, parseEcrImage, type Rollout, type SpecByKind } from './schema.ts';
+import { resolveReferenceSecretId, secretEnvName } from './secrets.ts';
 import type { PositionMode, YamlDocument } from './yaml-reader.ts';
 import { didYouMean, lookup } from './zod-issues.ts';
 
@@ -154,6 +172,7 @@ export function semanticChecks(collected: Collected, files: readonly string[], r
   }
 
   for (const model of collected.models) {
+    checkModelEnvironment(model, report);
     const image = parseEcrImage(model.spec.image);
     if (image && !image.digest && (image.tag === undefined || image.tag === 'latest')) {
       report.at(
@@ -438,6 +457,8 @@ function checkEndpoint(
   const image = model ? parseEcrImage(model.spec.image) : undefined;
   if (partial?.kind === 'sagemaker' && !spec.target.eks) {
     const base = [...targetPath, 'sagemaker'];
+    checkRolloutCapacity(endpoint, repository, partial.target.instanceCount ?? 1, report);
+    if (model) checkEnvironmentLimit(endpoint, model, report);
     const { instanceType, gpus } = partial.target;
     if (instanceType === undefined) {
       report.at(
@@ -562,6 +583,170 @@ function checkEndpoint(
         );
       }
     }
+  }
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/**
+ * A canary or linear step must fit SageMaker's limits for the instance count it runs on
+ * (instances.ts: at most half of the instances, and linear steps at least 10%). Ballast sends
+ * each step as whole instances, rounded up, so a 1-instance endpoint can only roll out all at
+ * once. The rollout and the instance count may each come from ballast.yaml defaults; the issue is
+ * at the endpoint and names where each comes from. Neither depends on the environment, so one
+ * check per endpoint covers every environment it deploys to.
+ */
+function checkRolloutCapacity(
+  endpoint: Parsed<'Endpoint'>,
+  repository: Parsed<'Repository'> | undefined,
+  instanceCount: number,
+  report: Reporter,
+): void {
+  const { spec, doc } = endpoint;
+  const rollout = effectiveRollout(spec, repository?.spec);
+  if (rollout.strategy === 'allAtOnce') return;
+  const canary = rollout.strategy === 'canary';
+  const field = canary ? ['canary', 'percent'] : ['linear', 'stepPercent'];
+  const percent = canary ? rollout.canary.percent : rollout.linear.stepPercent;
+  const instances = canary ? canarySizeInstances(instanceCount, percent) : linearStepInstances(instanceCount, percent);
+  if (canary ? canaryFits(instanceCount, instances) : linearStepFits(instanceCount, instances)) return;
+
+  const own = spec.rollout !== undefined;
+  const ownCount = spec.target.sagemaker?.instanceCount !== undefined;
+  const fromRepository = (path: Path) => {
+    const at = repository?.doc.position(path);
+    return at ? `${repository?.doc.file}:${at.line}` : 'ballast.yaml';
+  };
+  const sources = [
+    own
+      ? undefined
+      : `the rollout comes from defaults.rollout in ${fromRepository(['spec', 'defaults', 'rollout', ...field])}`,
+    ownCount
+      ? undefined
+      : repository?.spec.defaults?.sagemaker?.instanceCount !== undefined
+        ? `instanceCount comes from defaults.sagemaker in ${fromRepository(['spec', 'defaults', 'sagemaker', 'instanceCount'])}`
+        : 'instanceCount is the default, 1',
+  ].filter((source) => source !== undefined);
+  const step = canary ? `a canary of ${percent}%` : `a linear step of ${percent}%`;
+  const rule = canary
+    ? "SageMaker allows a canary of at most 50% of the variant's instances"
+    : "SageMaker allows linear steps of 10% to 50% of the variant's instances";
+  const consequence =
+    instanceCount === 1
+      ? `, so a 1-instance endpoint cannot ${canary ? 'canary' : 'shift traffic linearly'}: SageMaker would refuse the deployment`
+      : '';
+  const max = maxStepPercent(instanceCount);
+  const percentName = canary ? 'canary.percent' : 'linear.stepPercent';
+  report.at(
+    doc,
+    own
+      ? ['spec', 'rollout', ...field]
+      : ownCount
+        ? ['spec', 'target', 'sagemaker', 'instanceCount']
+        : ['spec', 'target', 'sagemaker'],
+    own || ownCount ? 'value' : 'key',
+    'rollout-capacity',
+    `${step} of ${plural(instanceCount, 'instance')} is ${plural(instances, 'instance')} (Ballast rounds up to whole instances), more than half of them: ${rule}${consequence}${
+      sources.length > 0 ? ` (${sources.join('; ')})` : ''
+    }`,
+    instanceCount === 1
+      ? 'instanceCount: 2 or more, or strategy: allAtOnce'
+      : `${percentName} of at most ${max} for ${instanceCount} instances, a larger instanceCount, or strategy: allAtOnce`,
+  );
+}
+
+/**
+ * SageMaker's CreateModel takes at most 100 environment variables per container, and Ballast adds
+ * its own (container-environment.ts): the count is the endpoint's, since prompts and configs add
+ * one each.
+ */
+function checkEnvironmentLimit(endpoint: Parsed<'Endpoint'>, model: Parsed<'Model'>, report: Reporter): void {
+  const { spec, doc, name } = endpoint;
+  const total = ballastEnvironmentCount(model.spec, spec);
+  if (total <= MAX_CONTAINER_VARIABLES) return;
+  const own = Object.keys(model.spec.environment ?? {}).length;
+  const secrets = Object.keys(model.spec.secrets ?? {}).length;
+  const added = total - own - secrets;
+  report.at(
+    doc,
+    ['spec', 'model'],
+    'value',
+    'env-limit',
+    `endpoint '${name}' would give its container ${total} environment variables: ${own} from model '${model.name}', ${plural(secrets, 'secret')}, and ${added} Ballast sets (${BALLAST_VARIABLES.length} of its own, one per prompt and config); SageMaker allows at most ${MAX_CONTAINER_VARIABLES}`,
+    `at most ${MAX_CONTAINER_VARIABLES} in all: fewer variables or secrets in the model, or fewer prompts or configs`,
+  );
+}
+
+/**
+ * The Model's own variables and secrets: BALLAST_ names are Ballast's; a secret must not produce
+ * a variable the environment (or another secret) also sets; and a `{{resolve:secretsmanager:...}}`
+ * string is not resolved by Ballast (the container would get the literal text), so it must become
+ * a declared secret.
+ */
+function checkModelEnvironment(model: Parsed<'Model'>, report: Reporter): void {
+  const { spec, doc } = model;
+  const environment = spec.environment ?? {};
+  const reserved = `names starting with ${RESERVED_ENV_PREFIX} are reserved for the variables Ballast sets (${BALLAST_VARIABLES.join(', ')}, BALLAST_PROMPT_<NAME>, BALLAST_CONFIG_<NAME>)`;
+  for (const [key, value] of Object.entries(environment)) {
+    if (key.startsWith(RESERVED_ENV_PREFIX)) {
+      report.at(
+        doc,
+        ['spec', 'environment', key],
+        'key',
+        'reserved-name',
+        `${key}: ${reserved}`,
+        `a name that does not start with ${RESERVED_ENV_PREFIX}`,
+      );
+    }
+    const secretId = resolveReferenceSecretId(value);
+    if (secretId === undefined) continue;
+    report.at(
+      doc,
+      ['spec', 'environment', key],
+      'value',
+      'secret-reference',
+      `${key} is a {{resolve:secretsmanager:...}} reference, which Ballast does not resolve: the container would get this text, not the secret`,
+      `the secret declared under spec.secrets instead: ${key}: { secretId: ${secretId} } (the container then gets ${secretEnvName(key, 'reference')} to read it with; delivery: environment gives it ${key} with the value)`,
+    );
+  }
+  const produced = new Map<string, string>();
+  for (const [name, secret] of Object.entries(spec.secrets ?? {})) {
+    const path = ['spec', 'secrets', name];
+    if (name.startsWith(RESERVED_ENV_PREFIX)) {
+      report.at(
+        doc,
+        path,
+        'key',
+        'reserved-name',
+        `${name}: ${reserved}`,
+        `a name that does not start with ${RESERVED_ENV_PREFIX}`,
+      );
+      continue;
+    }
+    const env = secretEnvName(name, secret.delivery);
+    const gives = env === name ? `gives the container ${env}` : `gives the container ${env} (delivery: reference)`;
+    const other = produced.get(env);
+    if (Object.hasOwn(environment, env)) {
+      report.at(
+        doc,
+        path,
+        'key',
+        'env-conflict',
+        `secret ${name} ${gives}, which spec.environment also sets`,
+        `${env} in only one place: remove it from spec.environment`,
+      );
+    } else if (other !== undefined) {
+      report.at(
+        doc,
+        path,
+        'key',
+        'env-conflict',
+        `secret ${name} ${gives}, which secret ${other} also gives it`,
+        'secrets that give the container different variables',
+      );
+    } else produced.set(env, name);
   }
 }
 

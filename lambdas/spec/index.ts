@@ -4,6 +4,20 @@
  */
 
 export {
+  BALLAST_VARIABLES,
+  ballastEnvironmentCount,
+  MAX_CONTAINER_VARIABLES,
+  modelEnvironmentCount,
+  RESERVED_ENV_PREFIX,
+} from './container-environment.ts';
+export {
+  canaryFits,
+  canarySizeInstances,
+  linearStepFits,
+  linearStepInstances,
+  maxStepPercent,
+} from './instances.ts';
+export {
   compareIssues,
   formatJsonPath,
   type IssueCode,
@@ -13,6 +27,19 @@ export {
   type ValidationIssue,
 } from './issues.ts';
 export { buildJsonSchema, JSON_SCHEMA_ID, jsonSchemaText } from './json-schema.ts';
+export {
+  checkFiles,
+  directoryDigest,
+  MANIFEST_API_VERSION,
+  MANIFEST_KIND,
+  MAX_FILE_BYTES,
+  MAX_FILES,
+  MAX_MANIFEST_BYTES,
+  MAX_PATH_LENGTH,
+  type ManifestFile,
+  parseManifest,
+  renderManifest,
+} from './manifest.ts';
 export {
   canonicalJson,
   digestOf,
@@ -28,7 +55,20 @@ export {
   UnknownEnvironmentError,
 } from './resolve.ts';
 export * from './schema.ts';
-export { isSecretReference, keyedSecretKind, mask, type SecretFinding, scanText } from './secrets.ts';
+export {
+  isSecretId,
+  isSecretReference,
+  keyedSecretKind,
+  mask,
+  resolveReferenceSecretId,
+  SECRET_ARN_SUFFIX,
+  SECRET_DELIVERIES,
+  type SecretDelivery,
+  type SecretFinding,
+  scanText,
+  secretEnvName,
+  secretNameOfArn,
+} from './secrets.ts';
 export {
   directorySource,
   isCandidatePath,

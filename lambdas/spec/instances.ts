@@ -97,3 +97,52 @@ export const INSTANCE_TYPE_LABELS = [
 export function isCudaImageTag(tag: string | undefined): boolean {
   return tag !== undefined && /(^|[-_.])(gpu|cu\d{3})([-_.]|$)/.test(tag);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Traffic shifting in whole instances
+//
+// SageMaker's blue/green TrafficRoutingConfig sizes the canary and each linear step as a
+// CapacitySize. Ballast sends it as INSTANCE_COUNT, rounded up so that a step is never zero
+// instances, and checks SageMaker's limits for the declared instance count (SageMaker API
+// Reference, TrafficRoutingConfig): "CanarySize ... must be less than or equal to 50% of the
+// variant's total instance count"; "LinearStepSize ... must be 10-50% of the variant's total
+// instance count". One instance is more than 50% of one, so a 1-instance endpoint can neither
+// canary nor shift linearly: it can only replace all at once.
+
+/** Instances in the canary: ceil(instanceCount × percent / 100), so at least one. */
+export function canarySizeInstances(instanceCount: number, percent: number): number {
+  return ceilPercent(instanceCount, percent);
+}
+
+/** Instances shifted per linear step: ceil(instanceCount × stepPercent / 100), so at least one. */
+export function linearStepInstances(instanceCount: number, stepPercent: number): number {
+  return ceilPercent(instanceCount, stepPercent);
+}
+
+function ceilPercent(count: number, percent: number): number {
+  // Integer arithmetic: count and percent are whole numbers, so no floating-point rounding.
+  return Math.floor((count * percent + 99) / 100);
+}
+
+/** Whether SageMaker accepts a canary of `instances` on a variant of `instanceCount` (at most 50%). */
+export function canaryFits(instanceCount: number, instances: number): boolean {
+  return instances >= 1 && 2 * instances <= instanceCount;
+}
+
+/** Whether SageMaker accepts linear steps of `instances` on a variant of `instanceCount` (10% to 50%). */
+export function linearStepFits(instanceCount: number, instances: number): boolean {
+  return 10 * instances >= instanceCount && 2 * instances <= instanceCount;
+}
+
+/**
+ * The largest whole percent (at most 50) whose step, rounded up to whole instances, SageMaker
+ * accepts on `instanceCount` instances; 0 when there is none (one instance). The same bound holds
+ * for canary.percent and linear.stepPercent: for a stepPercent of at least 10 (the schema's
+ * minimum), a step rounded up is always at least 10% of the instances.
+ */
+export function maxStepPercent(instanceCount: number): number {
+  for (let percent = 50; percent >= 1; percent--) {
+    if (canaryFits(instanceCount, ceilPercent(instanceCount, percent))) return percent;
+  }
+  return 0;
+}

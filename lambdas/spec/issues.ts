@@ -55,7 +55,12 @@ export type IssueCode =
   | 'undeclared-variable'
   | 'unused-variable'
   | 'prompt-model'
-  | 'secret';
+  | 'secret'
+  | 'secret-reference'
+  | 'reserved-name'
+  | 'env-conflict'
+  | 'env-limit'
+  | 'rollout-capacity';
 
 export type Severity = 'error' | 'warning';
 

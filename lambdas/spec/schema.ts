@@ -10,11 +10,27 @@
  * default here; the resolver applies repository defaults, then built-in ones.
  */
 import { z } from 'zod';
-import { CONTROL_CHARACTER, parseS3Uri } from './s3-uri.ts';
+import { BALLAST_VARIABLES, MAX_CONTAINER_VARIABLES } from './container-environment.ts';
+import type { IssueCode } from './issues.ts';
+import {
+  FILE_SHA256_EXPECTED,
+  FILE_SIZE_EXPECTED,
+  FILES_EXPECTED,
+  fileListProblems,
+  MAX_FILE_BYTES,
+  MAX_FILES,
+  MAX_PATH_LENGTH,
+  PATH_EXPECTED,
+  pathProblem,
+  sizeProblem,
+} from './manifest.ts';
+import { CONTROL_CHARACTER, MAX_S3_KEY_BYTES, parseS3Prefix, parseS3Uri, utf8Length } from './s3-uri.ts';
+import { SECRET_ARN, SECRET_ARN_SUFFIX, SECRET_DELIVERIES, SECRET_NAME } from './secrets.ts';
+import type { PositionMode } from './yaml-reader.ts';
 
 export const API_VERSION = 'ballast.dev/v1';
 
-export { CONTROL_CHARACTER, parseS3Uri };
+export { CONTROL_CHARACTER, parseS3Prefix, parseS3Uri };
 export const KINDS = ['Repository', 'Model', 'Endpoint', 'Prompt', 'Config'] as const;
 export type Kind = (typeof KINDS)[number];
 
@@ -92,6 +108,34 @@ function obj<T extends z.core.$ZodLooseShape>(shape: T, expected?: string) {
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
+
+/**
+ * What a refinement tells the validator (zod-issues.ts) about a custom issue: its code, and the
+ * message as `<field> <problem>` (with the offending value shown after the field name when
+ * `showValue`), pointed at with `mode`.
+ */
+export interface ProblemParams {
+  readonly code: IssueCode;
+  readonly problem: string;
+  readonly showValue?: boolean;
+  readonly mode?: PositionMode;
+}
+
+function problem(
+  ctx: z.core.$RefinementCtx,
+  expected: string,
+  params: ProblemParams,
+  path?: readonly (string | number)[],
+): void {
+  ctx.addIssue({ code: 'custom', message: expected, params: { ...params }, ...(path ? { path: [...path] } : {}) });
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Refinements with this run even when the value has other issues, so all of them show at once. */
+const ON_MAPPINGS = { when: (payload: { value: unknown }) => isMapping(payload.value) };
 
 // ---------------------------------------------------------------------------------------------
 // Names and identifiers
@@ -174,7 +218,11 @@ const AllAtOnceRollout = obj({
 const CanaryRollout = obj({
   strategy: z.literal('canary', { error: 'one of: allAtOnce, canary, linear' }),
   canary: obj({
-    percent: int(1, 50, 'Share of traffic (capacity percent) the canary gets first. SageMaker allows 1 to 50.'),
+    percent: int(
+      1,
+      50,
+      'Share of the instances the canary gets first, rounded up to whole instances. SageMaker allows at most half the instances, so a canary needs instanceCount 2 or more.',
+    ),
   }),
   bakeSeconds,
   timeoutSeconds,
@@ -183,7 +231,11 @@ const CanaryRollout = obj({
 const LinearRollout = obj({
   strategy: z.literal('linear', { error: 'one of: allAtOnce, canary, linear' }),
   linear: obj({
-    stepPercent: int(10, 50, 'Share of traffic (capacity percent) shifted at each step. SageMaker allows 10 to 50.'),
+    stepPercent: int(
+      10,
+      50,
+      'Share of the instances shifted at each step, rounded up to whole instances. SageMaker allows 10% to 50% of the instances, so linear needs instanceCount 2 or more.',
+    ),
     intervalSeconds: int(
       0,
       3600,
@@ -325,9 +377,6 @@ export const RepositorySpec = obj({
 
 const SHA256 = /^[a-f0-9]{64}$/;
 
-const s3UriExpected =
-  'an S3 object URI s3://BUCKET/KEY with a valid bucket name (3-63 lowercase letters, digits, "." or "-")';
-
 /** ECR image URIs: ACCOUNT.dkr.ecr[-fips].REGION.amazonaws.com[.cn]/REPOSITORY[:TAG][@sha256:DIGEST]. */
 export const ECR_IMAGE =
   /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/((?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/;
@@ -348,6 +397,247 @@ const imageExpected =
 
 const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/**
+ * A size in bytes Ballast can verify: at most MAX_FILE_BYTES (manifest.ts says why). The limit is
+ * a refinement, not zod's max(), so the message can say what to do instead.
+ */
+function byteSize(form: 'file' | 'archive', description: string) {
+  const expected =
+    form === 'archive'
+      ? `the archive's size in bytes: a whole number from 1 to ${MAX_FILE_BYTES} (40 GiB)`
+      : FILE_SIZE_EXPECTED;
+  return z
+    .number({ error: expected })
+    .int({ error: expected })
+    .min(form === 'archive' ? 1 : 0, { error: expected })
+    .superRefine((size, ctx) => {
+      if (size <= MAX_FILE_BYTES) return;
+      problem(ctx, expected, { code: 'range', problem: sizeProblem(size, form) ?? 'is too large' });
+    })
+    .meta({ description, maximum: MAX_FILE_BYTES });
+}
+
+const archiveUriExpected =
+  "an S3 object URI ending in .tar.gz (s3://BUCKET/KEY.tar.gz): SageMaker's ModelDataUrl must point to a single gzip-compressed tar archive; for an uncompressed model directory use prefix and files instead";
+
+/**
+ * (a) One gzip-compressed tar archive. SageMaker API Reference, CreateModel ContainerDefinition
+ * ModelDataUrl: "This path must point to a single gzip compressed tar archive (.tar.gz suffix)."
+ */
+const ArchiveArtifact = obj({
+  uri: z
+    .string({ error: archiveUriExpected })
+    .max(1100, { error: archiveUriExpected })
+    .superRefine((uri, ctx) => {
+      if (parseS3Uri(uri) === undefined) {
+        problem(ctx, archiveUriExpected, { code: 'format', showValue: true, problem: 'is not a valid S3 object URI' });
+      } else if (!uri.endsWith('.tar.gz')) {
+        problem(ctx, archiveUriExpected, {
+          code: 'format',
+          showValue: true,
+          problem: 'does not end in .tar.gz: SageMaker only loads a gzip-compressed tar archive from one object',
+        });
+      }
+    })
+    .meta({
+      description: 'The model archive (weights never live in Git): s3://BUCKET/KEY.tar.gz, one gzip-compressed tar.',
+      pattern: '^s3://.+\\.tar\\.gz$',
+    }),
+  sha256: text(
+    SHA256,
+    "the archive's SHA-256 digest: 64 lowercase hex characters, in quotes (sha256sum model.tar.gz)",
+    64,
+    'SHA-256 of the archive; Register refuses an archive whose bytes do not match.',
+  ),
+  sizeBytes: byteSize(
+    'archive',
+    'Size of the archive in bytes (at most 40 GiB: Register verifies it in one Lambda). Validate refuses a size that does not match.',
+  ),
+}).meta({ title: 'Archive', description: 'The model as one .tar.gz archive in S3, pinned by its digest and size.' });
+
+const FileEntry = obj({
+  path: z
+    .string({ error: PATH_EXPECTED })
+    .superRefine((path, ctx) => {
+      const found = pathProblem(path);
+      if (found) problem(ctx, PATH_EXPECTED, { code: 'format', showValue: true, problem: found });
+    })
+    .meta({
+      description:
+        'Path of the file relative to the prefix (and to /opt/ml/model in the container), e.g. tokenizer/vocab.json.',
+      minLength: 1,
+      maxLength: MAX_PATH_LENGTH,
+    }),
+  sha256: text(
+    SHA256,
+    FILE_SHA256_EXPECTED,
+    64,
+    'SHA-256 of the file; Register refuses a file whose bytes do not match.',
+  ),
+  sizeBytes: byteSize('file', 'Size of the file in bytes (0 to 40 GiB: Register verifies each file in one Lambda).'),
+}).meta({ description: 'One file of the model directory.' });
+
+const s3ObjectExpected =
+  'an S3 object URI s3://BUCKET/KEY with a valid bucket name (3-63 lowercase letters, digits, "." or "-")';
+
+const ManifestReference = obj({
+  uri: z
+    .string({ error: s3ObjectExpected })
+    .max(1100, { error: s3ObjectExpected })
+    .refine((uri) => parseS3Uri(uri) !== undefined, { error: s3ObjectExpected, params: { code: 'format' } })
+    .meta({
+      description: 'The manifest file (JSON, kind ModelManifest, written by `ballast manifest`): s3://BUCKET/KEY.',
+    }),
+  sha256: text(
+    SHA256,
+    "the manifest file's SHA-256 digest: 64 lowercase hex characters, in quotes (sha256sum dir.manifest.json)",
+    64,
+    'SHA-256 of the manifest file, so the file list is pinned by Git like everything else.',
+  ),
+}).meta({ description: 'A manifest in S3 that lists the files, itself pinned by its digest.' });
+
+const prefixExpected =
+  'an S3 prefix ending in "/" (s3://BUCKET/PATH/) with a valid bucket name: the folder that holds the model\'s files';
+
+/**
+ * (b) An uncompressed model directory under an S3 prefix, delivered as SageMaker
+ * ModelDataSource.S3DataSource (S3DataType S3Prefix, CompressionType None): the way LMI, TGI and
+ * vLLM containers load LLMs (safetensors shards, tokenizer, config). Every file is pinned.
+ */
+const DirectoryArtifact = obj({
+  prefix: z
+    .string({ error: prefixExpected })
+    .max(1100, { error: prefixExpected })
+    .superRefine((prefix, ctx) => {
+      if (parseS3Prefix(prefix) !== undefined) return;
+      const fixed = prefix.endsWith('/') ? undefined : parseS3Prefix(`${prefix}/`);
+      problem(ctx, prefixExpected, {
+        code: 'format',
+        showValue: true,
+        problem: fixed ? 'does not end in "/"' : 'is not a valid S3 prefix',
+      });
+    })
+    .meta({
+      description: 'The S3 folder the files live under: s3://BUCKET/PATH/ (ending in "/").',
+      pattern: '^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.*/)?$',
+    }),
+  files: z
+    .array(FileEntry, { error: FILES_EXPECTED })
+    .min(1, { error: FILES_EXPECTED })
+    .max(MAX_FILES, { error: `${FILES_EXPECTED} (for more, Ballast pins at most ${MAX_FILES} files per directory)` })
+    .superRefine(
+      (files, ctx) => {
+        const paths = files.map((file: unknown) =>
+          isMapping(file) && typeof file.path === 'string' ? file.path : undefined,
+        );
+        for (const found of fileListProblems(paths)) {
+          problem(
+            ctx,
+            'each path once, and no path inside a file',
+            { code: 'duplicate-value', showValue: true, problem: found.problem },
+            [found.index, 'path'],
+          );
+        }
+      },
+      { when: (payload) => Array.isArray(payload.value) },
+    )
+    .optional()
+    .meta({ description: 'Every file of the directory, inline. Exactly one of files or manifest.' }),
+  manifest: ManifestReference.optional(),
+})
+  .superRefine((artifact, ctx) => {
+    const hasFiles = artifact.files !== undefined;
+    const hasManifest = artifact.manifest !== undefined;
+    if (hasFiles && hasManifest) {
+      problem(
+        ctx,
+        'exactly one of: files, manifest',
+        { code: 'exactly-one', problem: 'and files are both given', mode: 'key' },
+        ['manifest'],
+      );
+    } else if (!hasFiles && !hasManifest) {
+      problem(ctx, 'files (the list of files) or manifest (an s3:// manifest file with its sha256)', {
+        code: 'required',
+        problem: 'lists no files: give files or manifest',
+        mode: 'key',
+      });
+    }
+    // SageMaker reads each file at prefix + path; S3 cannot hold a longer key.
+    const prefix = typeof artifact.prefix === 'string' ? parseS3Prefix(artifact.prefix)?.prefix : undefined;
+    if (prefix === undefined || !Array.isArray(artifact.files)) return;
+    artifact.files.forEach((file: unknown, index) => {
+      if (!isMapping(file) || typeof file.path !== 'string') return;
+      const bytes = utf8Length(prefix + file.path);
+      if (bytes <= MAX_S3_KEY_BYTES) return;
+      problem(
+        ctx,
+        `a path that keeps prefix + path within ${MAX_S3_KEY_BYTES} bytes`,
+        {
+          code: 'range',
+          problem: `makes an S3 key of ${bytes} bytes with the prefix; S3 keys are at most ${MAX_S3_KEY_BYTES} bytes`,
+        },
+        ['files', index, 'path'],
+      );
+    });
+  }, ON_MAPPINGS)
+  .meta({
+    title: 'Directory',
+    description: 'The model as an uncompressed directory under an S3 prefix, every file pinned by its digest and size.',
+    oneOf: [{ required: ['files'] }, { required: ['manifest'] }],
+  });
+
+/** The fields of each artifact form (the validator names the form a misplaced field belongs to). */
+export const ARCHIVE_FIELDS: readonly string[] = Object.keys(ArchiveArtifact.shape);
+export const DIRECTORY_FIELDS: readonly string[] = Object.keys(DirectoryArtifact.shape);
+const ARTIFACT_EXPECTED =
+  'a mapping with uri, sha256 and sizeBytes (a .tar.gz archive), or with prefix and files or manifest (an uncompressed model directory)';
+
+/** What the artifact should be, given what it has: the forms are told apart by uri and prefix. */
+function artifactExpected(input: unknown): string {
+  if (!isMapping(input)) return ARTIFACT_EXPECTED;
+  if ('uri' in input && 'prefix' in input)
+    return 'either uri (a .tar.gz archive) or prefix (a model directory), not both';
+  const archive = ARCHIVE_FIELDS.filter((key) => key in input);
+  const directory = DIRECTORY_FIELDS.filter((key) => key in input);
+  if (archive.length > 0 && directory.length > 0) {
+    return `the fields of one form: uri, sha256 and sizeBytes (a .tar.gz archive), or prefix with files or manifest (a model directory); ${archive.join(', ')} and ${directory.join(', ')} belong to different forms`;
+  }
+  return ARTIFACT_EXPECTED;
+}
+
+export const Artifact = z
+  .union([ArchiveArtifact, DirectoryArtifact], { error: (issue) => artifactExpected(issue.input) })
+  .meta({
+    description:
+      'The model artifact, pinned (weights never live in Git): a .tar.gz archive (uri), or an uncompressed directory (prefix) with every file listed.',
+  });
+
+const SecretEnvName = text(
+  ENV_VAR,
+  'an environment variable name: letters, digits and _, not starting with a digit',
+  // SageMaker allows 1024 characters per variable name, and reference delivery appends _SECRET_ARN.
+  1024 - SECRET_ARN_SUFFIX.length,
+);
+
+const secretIdExpected =
+  'a Secrets Manager secret name (letters, digits and /_+=.@-, at most 512 characters) or a full secret ARN arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX';
+
+const Secret = obj({
+  secretId: text(
+    new RegExp(`${SECRET_NAME.source}|${SECRET_ARN.source}`),
+    secretIdExpected,
+    2048,
+    'The secret: its name, or its full ARN. It must exist (and lie under the prefix the stack lets models read) when the workflow validates.',
+  ),
+  delivery: oneOf(
+    SECRET_DELIVERIES,
+    'reference (default): the container gets NAME_SECRET_ARN and reads the secret itself; the value never leaves Secrets Manager. environment: the container gets NAME with the value, for containers that cannot read Secrets Manager (DescribeModel then shows the value).',
+  ).default('reference'),
+}).meta({ description: 'A Secrets Manager secret the container needs.' });
+
+/** The most entries of spec.environment: SageMaker's limit less the variables Ballast always sets. */
+const MAX_MODEL_VARIABLES = MAX_CONTAINER_VARIABLES - BALLAST_VARIABLES.length;
+
 export const ModelSpec = obj({
   framework: text(
     /^[a-z0-9][a-z0-9.+_-]*$/,
@@ -355,24 +645,7 @@ export const ModelSpec = obj({
     64,
     'Serving framework, informational (shown in the ledger and the CLI).',
   ).optional(),
-  artifact: obj({
-    uri: z
-      .string({ error: s3UriExpected })
-      .max(1100, { error: s3UriExpected })
-      .refine((uri) => parseS3Uri(uri) !== undefined, { error: s3UriExpected, params: { code: 'format' } })
-      .meta({ description: 'Where the model artifact lives (weights never live in Git): s3://BUCKET/KEY.' }),
-    sha256: text(
-      SHA256,
-      "the artifact's SHA-256 digest: 64 lowercase hex characters, in quotes (sha256sum model.tar.gz)",
-      64,
-      'SHA-256 of the artifact; Register refuses an artifact whose bytes do not match.',
-    ),
-    sizeBytes: int(
-      1,
-      Number.MAX_SAFE_INTEGER,
-      'Size of the artifact in bytes (optional, checked when given).',
-    ).optional(),
-  }).meta({ description: 'The model artifact: an S3 object pinned by its digest.' }),
+  artifact: Artifact,
   image: z
     .string({ error: imageExpected })
     .max(512, { error: imageExpected })
@@ -386,14 +659,22 @@ export const ModelSpec = obj({
         .max(1024, { error: 'a string of at most 1024 characters' }),
       { error: 'a mapping of environment variable names to string values' },
     )
-    .refine((env) => Object.keys(env).length <= 100, {
-      error: "at most 100 environment variables (SageMaker's limit)",
+    .refine((env) => Object.keys(env).length <= MAX_MODEL_VARIABLES, {
+      error: `at most ${MAX_MODEL_VARIABLES} environment variables (SageMaker allows ${MAX_CONTAINER_VARIABLES} per container and Ballast sets ${BALLAST_VARIABLES.length} of its own)`,
       params: { code: 'range' },
     })
     .optional()
     .meta({
       description:
-        'Container environment variables (string values). Secrets do not belong here: use {{resolve:secretsmanager:NAME}}.',
+        'Container environment variables (string values). Names starting with BALLAST_ are reserved. Secrets do not belong here: declare them under secrets.',
+      maxProperties: MAX_MODEL_VARIABLES,
+    }),
+  secrets: z
+    .record(SecretEnvName, Secret, { error: 'a mapping of environment variable names to secrets' })
+    .optional()
+    .meta({
+      description:
+        'Secrets Manager secrets the container needs, by the environment variable that carries them: NAME_SECRET_ARN (delivery reference, the default) or NAME (delivery environment).',
     }),
 });
 
@@ -624,6 +905,10 @@ export const BallastDocument = z.discriminatedUnion('kind', [
 
 export type RepositorySpec = z.output<typeof RepositorySpec>;
 export type ModelSpec = z.output<typeof ModelSpec>;
+export type ArtifactSpec = ModelSpec['artifact'];
+export type ArchiveArtifactSpec = z.output<typeof ArchiveArtifact>;
+export type DirectoryArtifactSpec = z.output<typeof DirectoryArtifact>;
+export type SecretSpec = z.output<typeof Secret>;
 export type EndpointSpec = z.output<typeof EndpointSpec>;
 export type PromptSpec = z.output<typeof PromptSpec>;
 export type ConfigSpec = z.output<typeof ConfigSpec>;
@@ -644,3 +929,8 @@ export interface SpecByKind {
 /** The rollout an endpoint gets when neither it nor ballast.yaml declares one. */
 export const DEFAULT_ROLLOUT: Rollout = { strategy: 'allAtOnce', bakeSeconds: 300, timeoutSeconds: 3600 };
 export const DEFAULT_VARIANT_NAME = 'AllTraffic';
+
+/** Which form an artifact has: an archive has a uri, a directory a prefix. */
+export function isArchiveArtifact(artifact: ArtifactSpec): artifact is ArchiveArtifactSpec {
+  return 'uri' in artifact;
+}

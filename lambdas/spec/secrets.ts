@@ -11,7 +11,8 @@
  *   such as `eos_token: "</s>"` pass).
  *
  * A value that is a Secrets Manager reference, `{{resolve:secretsmanager:NAME[:...]}}` or a
- * Secrets Manager ARN, is never a secret. Findings carry a masked form only: the secret itself
+ * Secrets Manager ARN, is never a secret (in a Model's environment the validator still refuses the
+ * first: Ballast does not resolve it; secrets are declared under spec.secrets). Findings carry a masked form only: the secret itself
  * never reaches an issue message, a log line or a terminal.
  */
 
@@ -114,9 +115,70 @@ export function mask(secret: string, kind = ''): string {
     : `${secret.length} characters, not shown`;
 }
 
-export const SECRET_EXPECTED = 'no secret in Git: a {{resolve:secretsmanager:SECRET-NAME}} reference instead';
+export const SECRET_EXPECTED =
+  "no secret in Git: store it in Secrets Manager and declare it under the Model's spec.secrets (NAME: { secretId: SECRET-NAME })";
 
 /** An issue message; `what` is "this looks like a GitHub token" or "'password' holds a literal secret". */
 export function secretMessage(what: string, masked: string): string {
-  return `${what} (${masked}): secrets belong in Secrets Manager; store it there and write {{resolve:secretsmanager:SECRET-NAME}} instead (if it was ever pushed, rotate it)`;
+  return `${what} (${masked}): secrets belong in Secrets Manager; store it there and declare it under the Model's spec.secrets instead (if it was ever pushed, rotate it)`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets a Model declares (spec.secrets)
+
+/**
+ * How a declared secret reaches the container:
+ * - `reference` (the default): the container gets NAME_SECRET_ARN, the secret's ARN, and reads the
+ *   value itself with its execution role. The value never leaves Secrets Manager.
+ * - `environment`: the container gets NAME with the value. For containers that cannot call
+ *   Secrets Manager; the value is then part of the SageMaker Model, and DescribeModel shows it.
+ */
+export const SECRET_DELIVERIES = ['reference', 'environment'] as const;
+export type SecretDelivery = (typeof SECRET_DELIVERIES)[number];
+
+/** What `reference` delivery appends to the secret's name to name the variable holding the ARN. */
+export const SECRET_ARN_SUFFIX = '_SECRET_ARN';
+
+/** The container environment variable a secret declared as `name` produces. */
+export function secretEnvName(name: string, delivery: SecretDelivery): string {
+  return delivery === 'reference' ? `${name}${SECRET_ARN_SUFFIX}` : name;
+}
+
+/**
+ * A Secrets Manager secret name: ASCII letters, digits and /_+=.@-, at most 512 characters
+ * (Secrets Manager API Reference, CreateSecret: Name).
+ */
+export const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+
+/**
+ * A full secret ARN: arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX. Secrets
+ * Manager appends a hyphen and six random characters to the name (CreateSecret: Name), so a
+ * secret re-created under the same name gets another ARN.
+ */
+export const SECRET_ARN =
+  /^arn:(aws(?:-[a-z]+)*):secretsmanager:([a-z]{2,4}(?:-[a-z]+)+-\d{1,2}):(\d{12}):secret:([A-Za-z0-9/_+=.@-]{1,512})-([A-Za-z0-9]{6})$/;
+
+/** A secretId Ballast accepts: a secret name, or a full secret ARN. */
+export function isSecretId(secretId: string): boolean {
+  return SECRET_NAME.test(secretId) || SECRET_ARN.test(secretId);
+}
+
+/** The secret's name in a full secret ARN (without the six random characters), or undefined if it is not one. */
+export function secretNameOfArn(arn: string): string | undefined {
+  return SECRET_ARN.exec(arn)?.[4];
+}
+
+const RESOLVE_REFERENCE = /^\{\{resolve:secretsmanager:([^{}\s]+)\}\}$/;
+
+/**
+ * The secret a CloudFormation-style `{{resolve:secretsmanager:SECRET-ID[:SecretString:...]}}`
+ * reference names (its name or ARN), or undefined if `value` is not one. Ballast does not resolve
+ * these; the validator uses this to say what to declare under spec.secrets instead.
+ */
+export function resolveReferenceSecretId(value: string): string | undefined {
+  const inner = RESOLVE_REFERENCE.exec(value.trim())?.[1];
+  if (inner === undefined) return undefined;
+  // An ARN has 7 colon-separated parts; a name has no colon. What follows selects a JSON key or version.
+  const parts = inner.split(':');
+  return inner.startsWith('arn:') ? parts.slice(0, 7).join(':') : parts[0];
 }

@@ -23,7 +23,11 @@ export interface LoadedResource<S> {
    * Where a field of the document is (its value; the nearest ancestor with a position otherwise),
    * e.g. `['spec', 'artifact', 'sha256']`, for errors found after validation. Not serialisable.
    */
-  readonly locate?: (path: readonly (string | number)[]) => { readonly line: number; readonly column: number };
+  /** Where a path inside the resource is: its value, or (`key`) the key that names it. */
+  readonly locate?: (
+    path: readonly (string | number)[],
+    mode?: 'key' | 'value',
+  ) => { readonly line: number; readonly column: number };
 }
 
 export interface LoadedRepository {

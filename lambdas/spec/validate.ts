@@ -431,6 +431,6 @@ function loaded<K extends Kind>(item: Parsed<K>): LoadedResource<SpecByKind[K]> 
     labels: item.labels,
     spec: item.spec,
     source: { file: item.doc.file, document: item.doc.index, line, column },
-    locate: (path) => item.doc.position([...path], 'value'),
+    locate: (path, mode = 'value') => item.doc.position([...path], mode),
   };
 }

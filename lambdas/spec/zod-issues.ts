@@ -5,7 +5,14 @@
  */
 import type { z } from 'zod';
 import type { IssueCode, Path, PathSegment } from './issues.ts';
-import { CONTROL_CHARACTER, FIELDS_PREFIX, ROLLOUT_STRATEGIES } from './schema.ts';
+import {
+  ARCHIVE_FIELDS,
+  CONTROL_CHARACTER,
+  DIRECTORY_FIELDS,
+  FIELDS_PREFIX,
+  type ProblemParams,
+  ROLLOUT_STRATEGIES,
+} from './schema.ts';
 import { keyedSecretKind, scanText } from './secrets.ts';
 import type { PositionMode } from './yaml-reader.ts';
 
@@ -142,7 +149,7 @@ function mapOne(issue: ZodIssue, root: unknown, base: Path, out: DocIssue[]): vo
     case 'unrecognized_keys': {
       for (const unknown of issue.keys) {
         const at = [...path, unknown];
-        error('unknown-field', 'key', unknownFieldMessage(unknown, found.value, expected), at);
+        error('unknown-field', 'key', unknownFieldMessage(unknown, found.value, expected, key), at);
       }
       return;
     }
@@ -175,6 +182,21 @@ function mapOne(issue: ZodIssue, root: unknown, base: Path, out: DocIssue[]): vo
         error('enum', 'value', `${label} ${showValue(found.value, key)} is not allowed`);
         return;
       }
+      if (isMapping(found.value)) {
+        // A mapping was meant as the one form whose fields it uses: report that form's issues.
+        const meant = issue.errors.filter((errors) => !errors.some(isForeign));
+        const [only] = meant;
+        if (meant.length === 1 && only) {
+          for (const inner of only) mapOne(inner, root, path, out);
+          return;
+        }
+        if (meant.length === 0) {
+          error('exactly-one', 'value', `${label} mixes the fields of different forms`);
+          return;
+        }
+        error('required', 'value', `${label} does not say which form it is`);
+        return;
+      }
       error('type', 'value', `${label} is ${typeOf(found.value, key)}`);
       return;
     }
@@ -191,8 +213,12 @@ function mapOne(issue: ZodIssue, root: unknown, base: Path, out: DocIssue[]): vo
       return;
     }
     case 'custom': {
-      const code = (issue.params as { code?: IssueCode } | undefined)?.code ?? 'invalid';
-      if (code === 'range') {
+      const params = issue.params as Partial<ProblemParams> | undefined;
+      const code = params?.code ?? 'invalid';
+      if (params?.problem !== undefined) {
+        const shown = params.showValue ? ` ${showValue(found.value, key)}` : '';
+        error(code, params.mode ?? 'value', `${label}${shown} ${params.problem}`);
+      } else if (code === 'range') {
         const size = found.value && typeof found.value === 'object' ? Object.keys(found.value).length : 0;
         error('range', 'value', `${label} has ${size} entries`);
       } else if (code === 'format') error('format', 'value', `${label} ${showValue(found.value, key)} is not valid`);
@@ -204,12 +230,27 @@ function mapOne(issue: ZodIssue, root: unknown, base: Path, out: DocIssue[]): vo
   }
 }
 
-function unknownFieldMessage(field: string, parent: unknown, expected: string): string {
+function isMapping(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** An issue at the root of a union's option that says the value is not that option: unknown fields, another type. */
+function isForeign(issue: ZodIssue): boolean {
+  return issue.path.length === 0 && (issue.code === 'unrecognized_keys' || issue.code === 'invalid_type');
+}
+
+function unknownFieldMessage(field: string, parent: unknown, expected: string, parentKey?: PathSegment): string {
   const strategy = (parent as { strategy?: unknown } | undefined)?.strategy;
   if (typeof strategy === 'string' && (ROLLOUT_STRATEGIES as readonly string[]).includes(field) && field !== strategy) {
     return `unknown field '${field}': it only applies to strategy: ${field} (this rollout's strategy is ${strategy})`;
   }
   const known = expected.startsWith(FIELDS_PREFIX) ? expected.slice(FIELDS_PREFIX.length).split(', ') : [];
+  if (parentKey === 'artifact' && known.includes('uri') && DIRECTORY_FIELDS.includes(field)) {
+    return `unknown field '${field}': it belongs to a model directory (prefix with files or manifest), but this artifact is a .tar.gz archive (it has uri)`;
+  }
+  if (parentKey === 'artifact' && known.includes('prefix') && ARCHIVE_FIELDS.includes(field)) {
+    return `unknown field '${field}': it belongs to a .tar.gz archive (uri, sha256, sizeBytes), but this artifact is a model directory (it has prefix)`;
+  }
   const suggestion = didYouMean(field, known);
   return `unknown field '${field}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}`;
 }

@@ -2,7 +2,10 @@
  * The layout of Ballast's system-of-record bucket. Every key is derived here so that handlers,
  * the CLI and the IAM grants in lib/ agree on one layout.
  *
- *   artifacts/sha256/<hex>                         immutable content-addressed blobs (models, prompts, configs)
+ *   artifacts/sha256/<hex>                         immutable content-addressed blobs (prompts, configs)
+ *   artifacts/sha256/<hex>.tar.gz                  a model archive, content-addressed, with the suffix SageMaker requires
+ *   artifacts/directories/<digest>/<path>          a model directory: exactly the files its manifest pins (digest of the manifest)
+ *   artifacts/index/<hex>.json                     where a verified copy of a directory file with that sha256 lives
  *   commits/<commit>/snapshot.json                 the Ballast files of a commit, as Resolve read them
  *   commits/<commit>/validation-<environment>.json the full validation report
  *   commits/<commit>/<env>/<execution>/plan.json   an execution's plan: changed, unchanged, deferred, removed endpoints
@@ -18,6 +21,10 @@ export const REPOSITORY_LEDGER = '_repository';
 
 export const keys = {
   artifact: (sha256: string) => `artifacts/sha256/${sha256}`,
+  archive: (sha256: string) => `artifacts/sha256/${sha256}.tar.gz`,
+  directory: (digest: string) => `artifacts/directories/${digest}/`,
+  directoryFile: (digest: string, path: string) => `artifacts/directories/${digest}/${path}`,
+  fileIndex: (sha256: string) => `artifacts/index/${sha256}.json`,
   snapshot: (commit: string) => `commits/${commit}/snapshot.json`,
   validation: (commit: string, environment: string) => `commits/${commit}/validation-${environment}.json`,
   pointer: (environment: string, endpoint: string, commit: string) =>

@@ -15,8 +15,9 @@ import type {
   DescribeEndpointCommandOutput,
   Tag,
 } from '@aws-sdk/client-sagemaker';
+import { canarySizeInstances, linearStepInstances } from '../spec/instances.ts';
 import type { Rollout } from '../spec/schema.ts';
-import type { Release } from '../workflow/types.ts';
+import type { PinnedModel, Release } from '../workflow/types.ts';
 
 const MAX_NAME = 63;
 
@@ -50,7 +51,7 @@ export function sagemakerNames(prefix: string, environment: string, endpoint: st
 
 /** What Register stored for a commit and Deploy hands to SageMaker. */
 export interface PinnedArtifacts {
-  readonly modelDataUrl: string;
+  readonly model: PinnedModel;
   readonly prompts: Readonly<Record<string, string>>;
   readonly configs: Readonly<Record<string, string>>;
 }
@@ -61,7 +62,7 @@ export function envName(kind: 'PROMPT' | 'CONFIG', name: string): string {
 
 /** What the API inputs need of a release (also satisfied by a ResolvedEndpoint's parts). */
 export type Deployable = Pick<Release, 'name' | 'environment' | 'digest' | 'target' | 'rollout' | 'alarms'> & {
-  readonly model: Pick<Release['model'], 'name' | 'spec'>;
+  readonly model: Pick<Release['model'], 'name' | 'spec' | 'secrets'>;
 };
 
 export function tags(resolved: Deployable, commit: string): Tag[] {
@@ -76,7 +77,15 @@ export function tags(resolved: Deployable, commit: string): Tag[] {
 
 /**
  * The Model: the user's image and artifact, with each prompt and config handed over as an
- * environment variable naming its pinned, content-addressed S3 object.
+ * environment variable naming its pinned, content-addressed S3 object, and each secret as a
+ * variable naming its ARN (the container reads the value from Secrets Manager with the execution
+ * role's permission). Only a secret the Model declares with `delivery: environment` is handed over
+ * as its value, from `secretValues`: DescribeModel then shows it, as the README says.
+ *
+ * An archive is `ModelDataUrl` (a single .tar.gz, SageMaker API Reference, ContainerDefinition);
+ * a directory is `ModelDataSource.S3DataSource` with `S3DataType: S3Prefix` and
+ * `CompressionType: None` (S3ModelDataSource: every object under the prefix becomes a file under
+ * /opt/ml/model, named by the rest of its key; the prefix ends with "/").
  */
 export function modelInput(
   resolved: Deployable,
@@ -84,6 +93,7 @@ export function modelInput(
   pinned: PinnedArtifacts,
   commit: string,
   executionRoleArn: string,
+  secretValues: Readonly<Record<string, string>> = {},
 ): CreateModelCommandInput {
   const environment: Record<string, string> = {
     ...resolved.model.spec.environment,
@@ -94,14 +104,31 @@ export function modelInput(
   };
   for (const [name, uri] of Object.entries(pinned.prompts)) environment[envName('PROMPT', name)] = uri;
   for (const [name, uri] of Object.entries(pinned.configs)) environment[envName('CONFIG', name)] = uri;
+  for (const secret of resolved.model.secrets) {
+    if (secret.delivery === 'reference') {
+      environment[secret.env] = secret.secretArn;
+      continue;
+    }
+    const value = secretValues[secret.env];
+    if (value === undefined) throw new Error(`the value of ${secret.env} (${secret.secretArn}) was not read`);
+    environment[secret.env] = value;
+  }
+  const data =
+    pinned.model.form === 'archive'
+      ? { ModelDataUrl: pinned.model.modelDataUrl }
+      : {
+          ModelDataSource: {
+            S3DataSource: {
+              S3Uri: pinned.model.s3Prefix,
+              S3DataType: 'S3Prefix' as const,
+              CompressionType: 'None' as const,
+            },
+          },
+        };
   return {
     ModelName: names.modelName,
     ExecutionRoleArn: executionRoleArn,
-    PrimaryContainer: {
-      Image: resolved.model.spec.image,
-      ModelDataUrl: pinned.modelDataUrl,
-      Environment: environment,
-    },
+    PrimaryContainer: { Image: resolved.model.spec.image, ...data, Environment: environment },
     Tags: tags(resolved, commit),
   };
 }
@@ -133,19 +160,31 @@ export function endpointConfigInput(
  * rollback); canary rollouts also bake the canary for `bakeSeconds` (WaitIntervalInSeconds), and
  * linear rollouts wait `linear.intervalSeconds` between steps. (SageMaker Developer Guide,
  * "All at once traffic shifting": the all-at-once baking period is TerminationWaitInSeconds.)
+ *
+ * Canary and linear sizes go to SageMaker as whole instances (CapacitySize INSTANCE_COUNT), the
+ * declared percent of the instance count rounded up: SageMaker's documentation says the canary
+ * must be at most 50% and a linear step 10-50% "of the variant's total instance count", but not
+ * how it rounds a percent that is not a whole instance, so Ballast decides and Validate checks
+ * the result (lambdas/spec/instances.ts).
  */
-export function deploymentConfig(rollout: Rollout, alarms: readonly string[]): DeploymentConfig {
+export function deploymentConfig(rollout: Rollout, alarms: readonly string[], instanceCount: number): DeploymentConfig {
   const traffic =
     rollout.strategy === 'canary'
       ? {
           Type: 'CANARY' as const,
-          CanarySize: { Type: 'CAPACITY_PERCENT' as const, Value: rollout.canary.percent },
+          CanarySize: {
+            Type: 'INSTANCE_COUNT' as const,
+            Value: canarySizeInstances(instanceCount, rollout.canary.percent),
+          },
           WaitIntervalInSeconds: rollout.bakeSeconds,
         }
       : rollout.strategy === 'linear'
         ? {
             Type: 'LINEAR' as const,
-            LinearStepSize: { Type: 'CAPACITY_PERCENT' as const, Value: rollout.linear.stepPercent },
+            LinearStepSize: {
+              Type: 'INSTANCE_COUNT' as const,
+              Value: linearStepInstances(instanceCount, rollout.linear.stepPercent),
+            },
             WaitIntervalInSeconds: rollout.linear.intervalSeconds,
           }
         : { Type: 'ALL_AT_ONCE' as const, WaitIntervalInSeconds: 0 };

@@ -74,10 +74,15 @@ export const lease = z.object({
   release: z.optional(carriedRelease),
 });
 
+const pinnedModel = z.discriminatedUnion('form', [
+  z.object({ form: z.literal('archive'), modelDataUrl: nonEmpty }),
+  z.object({ form: z.literal('directory'), s3Prefix: z.string().check(z.regex(/^s3:\/\/.+\/$/, 'an s3:// prefix')) }),
+]);
+
 export const registration = z.object({
   pointerKey: nonEmpty,
   pinned: z.object({
-    modelDataUrl: nonEmpty,
+    model: pinnedModel,
     prompts: z.record(z.string(), z.string()),
     configs: z.record(z.string(), z.string()),
   }),
@@ -131,6 +136,11 @@ export const leaseInput = endpointWork;
 export type LeaseInput = z.output<typeof leaseInput>;
 export const registerInput = z.extend(endpointWork, { lease });
 export type RegisterInput = z.output<typeof registerInput>;
+/** One iteration of the files Map: which batch of the release's files (lambdas/registry/batches.ts). */
+export const registerFilesInput = z.extend(endpointWork, { lease, batch: count });
+export type RegisterFilesInput = z.output<typeof registerFilesInput>;
+export const pinInput = z.extend(endpointWork, { lease });
+export type PinInput = z.output<typeof pinInput>;
 export const deployInput = z.extend(endpointWork, { lease, registration, rollout: z.optional(rollout) });
 export type DeployInput = z.output<typeof deployInput>;
 export const checkRolloutInput = z.extend(endpointWork, { rollout });

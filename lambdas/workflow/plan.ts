@@ -12,7 +12,7 @@ import { changedComponents, componentDigests } from '../registry/pointer.ts';
 import type { ResolvedEndpoint } from '../spec/resolve.ts';
 import type { LoadedResource } from '../spec/types.ts';
 import { isNewer } from '../state/endpoint-state.ts';
-import type { Declared, PlanDocument, PlannedEndpoint, Push, Release } from './types.ts';
+import type { Declared, PlanDocument, PlannedEndpoint, PlannedRelease, Push } from './types.ts';
 
 /** The newest commit planned for an environment, with what each endpoint was to run at it. */
 export interface EnvironmentHead {
@@ -37,7 +37,7 @@ export interface HeadEndpoint {
 
 export interface PlanResult {
   readonly document: PlanDocument;
-  readonly releases: readonly Release[];
+  readonly releases: readonly PlannedRelease[];
   /** The head to store: the push's own when it is newer than the stored one, else undefined. */
   readonly head?: EnvironmentHead;
 }
@@ -55,7 +55,7 @@ export function planPush(
   force?: string,
 ): PlanResult {
   const endpoints: PlannedEndpoint[] = [];
-  const releases: Release[] = [];
+  const releases: PlannedRelease[] = [];
   const unchanged: string[] = [];
   const deferred: Array<{ name: string; reason: string }> = [];
   const digests: Record<string, HeadEndpoint> = {};
@@ -152,8 +152,12 @@ export function carryNotLive(next: EnvironmentHead, current: EnvironmentHead | u
   return { ...next, endpoints };
 }
 
-function declared(resource: LoadedResource<unknown>, path?: readonly (string | number)[]): Declared {
-  const at = path && resource.locate ? resource.locate(path) : resource.source;
+function declared(
+  resource: LoadedResource<unknown>,
+  path?: readonly (string | number)[],
+  mode: 'key' | 'value' = 'value',
+): Declared {
+  const at = path && resource.locate ? resource.locate(path, mode) : resource.source;
   return { file: resource.source.file, line: at.line, column: at.column };
 }
 
@@ -163,7 +167,10 @@ export function releaseOf(
   commit: string,
   changes: readonly string[],
   components: Readonly<Record<string, string>>,
-): Release {
+): PlannedRelease {
+  const model = endpoint.model;
+  const artifact = model.spec.artifact;
+  const files = 'files' in artifact && artifact.files ? artifact.files : [];
   return {
     commit,
     name: endpoint.name,
@@ -180,6 +187,18 @@ export function releaseOf(
       spec: endpoint.model.spec,
       declaredAt: declared(endpoint.model),
       artifactAt: declared(endpoint.model, ['spec', 'artifact']),
+      declarations: {
+        files: files.map((_, index) => declared(model, ['spec', 'artifact', 'files', index])),
+        ...('manifest' in artifact && artifact.manifest
+          ? { manifest: declared(model, ['spec', 'artifact', 'manifest'], 'key') }
+          : {}),
+        secrets: Object.fromEntries(
+          Object.keys(model.spec.secrets ?? {}).map((name) => [
+            name,
+            declared(model, ['spec', 'secrets', name], 'key'),
+          ]),
+        ),
+      },
     },
     prompts: endpoint.prompts.map((p) => ({ name: p.name, spec: p.spec, declaredAt: declared(p) })),
     configs: endpoint.configs.map((c) => ({ name: c.name, spec: c.spec, declaredAt: declared(c) })),

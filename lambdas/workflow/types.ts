@@ -129,9 +129,75 @@ export interface Release {
     readonly declaredAt: Declared;
     /** Where `spec.artifact` is declared: artifact errors point here. */
     readonly artifactAt: Declared;
+    /** The artifact as Register pins it: every file, with a manifest already read and checked. */
+    readonly artifact: ReleaseArtifact;
+    /** The secrets the container gets, resolved to their ARNs (never their values). */
+    readonly secrets: readonly ReleaseSecret[];
   };
   readonly prompts: ReadonlyArray<{ readonly name: string; readonly spec: PromptSpec; readonly declaredAt: Declared }>;
   readonly configs: ReadonlyArray<{ readonly name: string; readonly spec: ConfigSpec; readonly declaredAt: Declared }>;
+}
+
+/**
+ * A release as the plan makes it, from the repository alone: what Validate's remote checks
+ * (lambdas/workflow/preflight.ts: a manifest read from S3, each secret looked up) complete into a
+ * {@link Release}. Carries where the artifact's files and the secrets are declared, for their errors.
+ */
+export type PlannedRelease = Omit<Release, 'model'> & {
+  readonly model: Omit<Release['model'], 'artifact' | 'secrets'> & {
+    readonly declarations: {
+      /** Per inline file of a directory artifact, where it is declared. */
+      readonly files: readonly Declared[];
+      readonly manifest?: Declared;
+      /** Per secret the Model names (`spec.secrets.NAME`). */
+      readonly secrets: Readonly<Record<string, Declared>>;
+    };
+  };
+};
+
+/** One file Register verifies and pins. */
+export interface ReleaseFile {
+  /** Relative path in the model directory (for an archive, its file name). */
+  readonly path: string;
+  readonly sha256: string;
+  readonly sizeBytes: number;
+  /** Where the file is declared, when inline in the Model (a manifest's files are named by index). */
+  readonly at?: Declared;
+}
+
+/**
+ * A Model's artifact, resolved by Validate: (a) one gzip-compressed tar archive, SageMaker's
+ * ModelDataUrl form; (b) an uncompressed directory under a prefix, SageMaker's
+ * ModelDataSource.S3DataSource (S3Prefix, CompressionType None) form, with every file pinned.
+ */
+export type ReleaseArtifact =
+  | {
+      readonly form: 'archive';
+      readonly uri: string;
+      readonly source: { readonly bucket: string; readonly key: string };
+      readonly file: ReleaseFile;
+    }
+  | {
+      readonly form: 'directory';
+      /** The source prefix, `s3://bucket/prefix/`. */
+      readonly uri: string;
+      readonly source: { readonly bucket: string; readonly prefix: string };
+      /** sha256 of the canonical file list: names the pinned directory (artifacts/directories/<digest>/). */
+      readonly digest: string;
+      readonly files: readonly ReleaseFile[];
+      /** Set when the files come from a manifest file in S3 (which Validate read and checked). */
+      readonly manifest?: { readonly uri: string; readonly sha256: string };
+    };
+
+/** A secret a Model declares, as the container receives it. */
+export interface ReleaseSecret {
+  /** The variable the Model names (`HF_TOKEN`). */
+  readonly name: string;
+  /** The variable the container gets: `HF_TOKEN_SECRET_ARN` (reference) or `HF_TOKEN` (environment). */
+  readonly env: string;
+  readonly secretArn: string;
+  readonly delivery: 'reference' | 'environment';
+  readonly at: Declared;
 }
 
 /** Input of every per-endpoint state (the Map's item selector builds it). */
@@ -154,12 +220,25 @@ export interface Lease {
   readonly release?: Release;
 }
 
+/** What Register (the first half) hands to the files Map: the batches to verify, by index. */
+export interface FilePlan {
+  /** One item per batch of files (their indexes in {@link ReleaseArtifact}); see lambdas/registry/batches.ts. */
+  readonly batches: readonly number[];
+  readonly files: number;
+  readonly bytes: number;
+}
+
+/** Where the pinned model data is, in the form SageMaker takes it. */
+export type PinnedModel =
+  | { readonly form: 'archive'; readonly modelDataUrl: string }
+  | { readonly form: 'directory'; readonly s3Prefix: string };
+
 export interface Registration {
   /** S3 key of the version pointer written for (environment, endpoint, commit). */
   readonly pointerKey: string;
   /** The pinned, content-addressed copies Deploy hands to SageMaker (`s3://` URIs). */
   readonly pinned: {
-    readonly modelDataUrl: string;
+    readonly model: PinnedModel;
     readonly prompts: Readonly<Record<string, string>>;
     readonly configs: Readonly<Record<string, string>>;
   };

@@ -16,7 +16,7 @@ import {
   xmlResponse,
   xmlText,
 } from '../protocols/rest-xml.ts';
-import type { SandboxRequest, SandboxResponse, SandboxService, ServiceContext } from '../service.ts';
+import type { ModelDataReader, SandboxRequest, SandboxResponse, SandboxService, ServiceContext } from '../service.ts';
 import { AwsServiceError } from '../service.ts';
 
 /*
@@ -33,7 +33,11 @@ import { AwsServiceError } from '../service.ts';
  * - ListObjectsV2 pagination with delimiters;
  * - multipart uploads (artifacts over 5 GiB can only be copied with UploadPartCopy): parts, ranged
  *   part copies, the 5 MiB part minimum, multipart ETags, composite and full-object checksums and
- *   conditional completion.
+ *   conditional completion;
+ * - buckets in regions: CreateBucket's LocationConstraint (us-east-1 when absent), GetBucketLocation,
+ *   HeadBucket's x-amz-bucket-region, and the 301 PermanentRedirect a request signed for another
+ *   region than the bucket's gets, which the SDK's `followRegionRedirects` follows (see
+ *   `redirectToBucketRegion`).
  * ACLs, object lock, replication and GetObject by partNumber are not modelled (501 NotImplemented).
  */
 
@@ -285,7 +289,8 @@ export interface S3UploadView {
   readonly parts: ReadonlyArray<{ readonly partNumber: number; readonly size: number; readonly etag: string }>;
 }
 
-export interface S3Sandbox extends SandboxService {
+/** The in-process S3: the service, what tests and the demo read, and what SageMaker downloads model data from. */
+export interface S3Sandbox extends SandboxService, ModelDataReader {
   /** Names of every bucket, sorted. */
   bucketNames(): string[];
   /** The versioning status as GetBucketVersioning reports it (undefined: never configured). */
@@ -855,9 +860,52 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
 
   // ---- bucket operations ----------------------------------------------------------------------
 
+  /**
+   * The region a request is signed for: the REGION of the SigV4 credential scope
+   * (`Credential=AKID/DATE/REGION/s3/aws4_request`) in the Authorization header or, for a presigned
+   * URL, in X-Amz-Credential. Undefined for an unsigned request.
+   */
+  function signedRegion(request: SandboxRequest): string | undefined {
+    const credential =
+      /Credential=([^,\s]+)/.exec(request.headers.authorization ?? '')?.[1] ??
+      request.query.get('X-Amz-Credential') ??
+      undefined;
+    return credential?.split('/')[2];
+  }
+
   function requestRegion(request: SandboxRequest): string {
-    const credential = /Credential=([^,\s]+)/.exec(request.headers.authorization ?? '')?.[1];
-    return credential?.split('/')[2] ?? ctx.region;
+    return signedRegion(request) ?? ctx.region;
+  }
+
+  /**
+   * A request signed for another region than the bucket's gets what S3 answers a request that reached
+   * the wrong regional endpoint: 301 PermanentRedirect ("The bucket you are attempting to access must
+   * be addressed using the specified endpoint", https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList)
+   * with the bucket's region in `x-amz-bucket-region`. That header and the 301 are exactly what the
+   * SDK's region-redirect middleware (@aws-sdk/middleware-sdk-s3, `regionRedirectMiddleware`, enabled
+   * by `followRegionRedirects: true`) needs to re-sign the request for that region and send it again;
+   * without the option the call fails with PermanentRedirect. HEAD answers carry the header and no body,
+   * as S3's do.
+   *
+   * The sandbox has one endpoint for every region, so the signature's region stands for the endpoint
+   * the request was sent to, and the error's Endpoint names the host the request came to (the right
+   * place to send it again, signed for the bucket's region).
+   *
+   * Unsigned requests are not redirected: they name no region, and the sandbox lets them through as
+   * before. CreateBucket keeps its own region rules, and GetBucketLocation answers from any region
+   * (it is how a caller finds the region in the first place).
+   */
+  function redirectToBucketRegion(request: SandboxRequest, operation: string, bucket: Bucket): void {
+    if (operation === 'CreateBucket' || operation === 'GetBucketLocation') return;
+    const region = signedRegion(request);
+    if (region === undefined || region === bucket.region) return;
+    throw new S3Error(
+      'PermanentRedirect',
+      'The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.',
+      301,
+      { Endpoint: request.headers.host ?? '', Bucket: bucket.name },
+      { 'x-amz-bucket-region': bucket.region },
+    );
   }
 
   function createBucket(request: SandboxRequest, target: Target): SandboxResponse {
@@ -883,9 +931,13 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
     }
     const callerRegion = requestRegion(request);
     if (callerRegion !== 'us-east-1' && callerRegion !== region) {
+      // Without a LocationConstraint S3 calls it "unspecified" (the bucket would go to us-east-1). The
+      // SDK never sends that from outside us-east-1: its location-constraint middleware fills in the
+      // client's region (@aws-sdk/middleware-sdk-s3, locationConstraintMiddleware).
+      const named = region === 'us-east-1' ? 'unspecified' : region;
       throw new S3Error(
         'IllegalLocationConstraintException',
-        `The ${region} location constraint is incompatible for the region specific endpoint this request was sent to.`,
+        `The ${named} location constraint is incompatible for the region specific endpoint this request was sent to.`,
         400,
       );
     }
@@ -2181,6 +2233,8 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
 
   function dispatch(request: SandboxRequest, operation: string): SandboxResponse {
     const target = targetOf(request);
+    const addressed = target.bucket === undefined ? undefined : buckets.get(target.bucket);
+    if (addressed) redirectToBucketRegion(request, operation, addressed);
     switch (operation) {
       case 'ListBuckets':
         return listBuckets(request);
@@ -2281,6 +2335,19 @@ export function createS3Service(ctx: ServiceContext): S3Sandbox {
     },
     bucketNames() {
       return [...buckets.keys()].sort();
+    },
+    bucketRegion(name) {
+      return buckets.get(name)?.region;
+    },
+    objectExists(name, key) {
+      const bucket = buckets.get(name);
+      return bucket !== undefined && live(bucket, key) !== undefined;
+    },
+    hasObjectsUnder(name, prefix) {
+      const bucket = buckets.get(name);
+      if (!bucket) return false;
+      for (const key of bucket.objects.keys()) if (key.startsWith(prefix) && live(bucket, key)) return true;
+      return false;
     },
     versioning(name) {
       return buckets.get(name)?.versioning;

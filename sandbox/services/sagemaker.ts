@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { awsJsonService } from '../protocols/aws-json.ts';
-import type { AlarmStateReader, AwsServiceError, SandboxService, ServiceContext } from '../service.ts';
+import type { AlarmStateReader, AwsServiceError, ModelDataReader, SandboxService, ServiceContext } from '../service.ts';
 import {
   arnOf,
   DEFAULT_TIMINGS,
@@ -13,6 +13,7 @@ import {
   type Fleet,
   type FleetVariant,
   type Json,
+  type ModelDataLocation,
   type ModelRecord,
   type ResourceKind,
   type SageMakerTimings,
@@ -22,6 +23,8 @@ import {
 } from './sagemaker/model.ts';
 import {
   advance,
+  healthCheckFailure,
+  modelDataFailure,
   type Operation,
   type Phase,
   planBlueGreen,
@@ -30,6 +33,7 @@ import {
   variantStatusFor,
 } from './sagemaker/rollout.ts';
 import {
+  checkModelData,
   decodeToken,
   ENDPOINT_STATUSES,
   encodeToken,
@@ -53,9 +57,18 @@ export { DEFAULT_TIMINGS, FAIL_ENV, type SageMakerTimings } from './sagemaker/mo
  * (`X-Amz-Target: SageMaker.<Operation>`), with endpoint status transitions and blue/green rollouts
  * (ALL_AT_ONCE, CANARY, LINEAR, baking periods, alarm-driven auto-rollback) driven by simulated time.
  *
- * Making a model fail: put `BALLAST_SANDBOX_FAIL=startup` in a container's `Environment`. A fleet running
+ * Making a model fail: put `SANDBOX_FAIL=startup` in a container's `Environment`. A fleet running
  * that model never passes its health check: CreateEndpoint ends `Failed`, UpdateEndpoint rolls back to
  * the old fleet (InService, old EndpointConfigName, FailureReason set).
+ *
+ * Model data: CreateModel validates ModelDataUrl and ModelDataSource as the API reference describes
+ * (`checkModelData` in sagemaker/validation.ts). When the service is given a `ModelDataReader` (the
+ * sandbox gives it its own S3), a fleet is provisioned only if every container's model data can be
+ * downloaded when provisioning ends: the archive object exists, or at least one object lies under the
+ * S3Prefix, in a bucket of the endpoint's region ("The model artifacts must be in an S3 bucket that is
+ * in the same region as the model or endpoint you are creating", ContainerDefinition.ModelDataUrl).
+ * Otherwise the fleet fails like a health-check failure, with AWS's "Failed to download model data …"
+ * FailureReason: CreateEndpoint ends `Failed`, UpdateEndpoint rolls back to the old fleet.
  *
  * What DescribeEndpoint shows, and why (citations in the comments below and in `sagemaker/rollout.ts`):
  *  - CreateEndpoint: `Creating` with a PendingDeploymentSummary (variant status `Creating`), then
@@ -110,7 +123,7 @@ export interface EndpointView {
   readonly lastUpdate?: {
     readonly configName: string;
     readonly outcome: 'succeeded' | 'rolled-back';
-    /** For a rollback: `alarm:<AlarmName>`, `health-check` or `timeout`. */
+    /** For a rollback: `alarm:<AlarmName>`, `model-data`, `health-check` or `timeout`. */
     readonly cause?: string;
     readonly at: Date;
   };
@@ -122,7 +135,12 @@ const DEPLOYMENT_STATE_CHANGE = 'SageMaker Endpoint Deployment State Change';
 
 export function createSageMakerService(
   ctx: ServiceContext,
-  deps: { alarms: AlarmStateReader; timings?: Partial<SageMakerTimings> },
+  deps: {
+    alarms: AlarmStateReader;
+    /** Where fleets download model data from; without it, model data is not checked at provisioning. */
+    modelData?: ModelDataReader;
+    timings?: Partial<SageMakerTimings>;
+  },
 ): SageMakerSandbox {
   const timings: SageMakerTimings = { ...DEFAULT_TIMINGS, ...deps.timings };
   const models = new Map<string, ModelRecord>();
@@ -269,6 +287,26 @@ export function createSageMakerService(
       endpoints.delete(key(endpoint.name));
       lastUpdates.delete(key(endpoint.name));
     },
+    provisioningFailure(fleet) {
+      // The instances download the model data before the containers start, so a download failure is
+      // reported ahead of any health check.
+      for (const variant of fleet.variants) {
+        const missing = variant.modelData.find((location) => !downloadable(location));
+        if (missing)
+          return { reason: modelDataFailure(missing.container, missing.uri, missing.kind), cause: 'model-data' };
+      }
+      const failing = fleet.variants.find((v) => v.failsStartup);
+      return failing ? { reason: healthCheckFailure(failing.name), cause: 'health-check' } : undefined;
+    },
+  };
+
+  const downloadable = (location: ModelDataLocation): boolean => {
+    const store = deps.modelData;
+    if (!store) return true;
+    if (store.bucketRegion(location.bucket) !== ctx.region) return false;
+    return location.kind === 'object'
+      ? store.objectExists(location.bucket, location.key)
+      : store.hasObjectsUnder(location.bucket, location.key);
   };
 
   const tick = (): void => {
@@ -307,6 +345,7 @@ export function createSageMakerService(
           .map((c) => c.Image)
           .filter((image): image is string => typeof image === 'string')
           .map((image) => resolveImage(image, at)),
+        modelData: containers.flatMap((c, i) => modelDataOf(c, `container_${i + 1}`)),
         failsStartup: containers.some((c) => isObject(c.Environment) && c.Environment[FAIL_ENV] === 'startup'),
         multiContainer: containers.length > 1,
         networkIsolation: model.input.EnableNetworkIsolation === true,
@@ -513,6 +552,12 @@ export function createSageMakerService(
       v.boolean('enableNetworkIsolation', input.EnableNetworkIsolation);
       validateTags(v, 'tags', input.Tags);
       v.done();
+      if (isObject(input.PrimaryContainer)) checkModelData(input.PrimaryContainer, 'PrimaryContainer');
+      if (Array.isArray(input.Containers)) {
+        input.Containers.forEach((c, i) => {
+          if (isObject(c)) checkModelData(c, `Containers.${i + 1}`);
+        });
+      }
       const name = input.ModelName as string;
       if (models.has(key(name))) throw alreadyExists('model', name);
       const record: ModelRecord = {
@@ -602,7 +647,14 @@ export function createSageMakerService(
             `Either InstanceType and InitialInstanceCount, or ServerlessConfig, must be specified for production variant ${pv.VariantName}.`,
           );
         }
-        getModel(pv.ModelName);
+        const model = getModel(pv.ModelName);
+        // "Currently you cannot use ModelDataSource in conjunction with … SageMaker serverless endpoints"
+        // (API reference, ContainerDefinition.ModelDataSource). The wording is the sandbox's.
+        if (isObject(pv.ServerlessConfig) && containersOf(model).some((c) => isObject(c.ModelDataSource))) {
+          throw invalid(
+            `Model "${model.name}" of production variant ${pv.VariantName} uses ModelDataSource, which serverless endpoints do not support.`,
+          );
+        }
       }
       const record: EndpointConfigRecord = {
         name,
@@ -1044,6 +1096,23 @@ function phaseName(phase: Phase): NonNullable<EndpointView['pending']>['phase'] 
     case 'weights':
       return 'Scaling';
   }
+}
+
+/**
+ * The S3 model data a container downloads: its ModelDataUrl, or ModelDataSource.S3DataSource (an object
+ * or, for S3Prefix, every object under the prefix). https URLs and MultiModel containers (whose models
+ * are loaded on invocation, not at provisioning) are not checked.
+ */
+function modelDataOf(container: Json, name: string): ModelDataLocation[] {
+  if (container.Mode === 'MultiModel') return [];
+  const s3 = isObject(container.ModelDataSource) ? container.ModelDataSource.S3DataSource : undefined;
+  const uri = typeof container.ModelDataUrl === 'string' ? container.ModelDataUrl : isObject(s3) ? s3.S3Uri : undefined;
+  if (typeof uri !== 'string') return [];
+  const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri);
+  if (!match) return [];
+  const [, bucket = '', key = ''] = match;
+  const kind = isObject(s3) && s3.S3DataType === 'S3Prefix' ? 'prefix' : 'object';
+  return [{ container: name, uri, bucket, key, kind }];
 }
 
 /** `repo:tag` resolves to `repo@sha256:…` (DeployedImage); the digest is derived from the image string. */

@@ -1,7 +1,8 @@
 /**
  * The deploy workflow's S3 + SageMaker-create path, run against the sandbox AND against moto: the
  * real ASL (aws-local-stepfunctions), the real handlers, a first deployment of the example
- * repository's SageMaker endpoint. moto makes endpoints InService at once and has no
+ * repository's SageMaker endpoints (an archive model whose token is a Secrets Manager reference, and
+ * a directory model pinned by a manifest). moto makes endpoints InService at once and has no
  * CodeCommit, so the execution starts from a GitHub-shaped input whose snapshot is already in S3
  * (Resolve reuses a snapshot it finds, as it does on a retry).
  */
@@ -26,6 +27,7 @@ import type { Sandbox } from '../../sandbox/sandbox.ts';
 import { createCloudWatchService } from '../../sandbox/services/cloudwatch.ts';
 import { createS3Service } from '../../sandbox/services/s3.ts';
 import { createSageMakerService } from '../../sandbox/services/sagemaker.ts';
+import { createSecretsManagerService } from '../../sandbox/services/secretsmanager.ts';
 import {
   type AwsTarget,
   clientConfig,
@@ -40,7 +42,12 @@ describeConformance(
   'deploy workflow: first deployment (S3 + SageMaker create path)',
   (ctx) => {
     const cloudwatch = createCloudWatchService(ctx);
-    return [createS3Service(ctx), cloudwatch, createSageMakerService(ctx, { alarms: cloudwatch })];
+    return [
+      createS3Service(ctx),
+      cloudwatch,
+      createSageMakerService(ctx, { alarms: cloudwatch }),
+      createSecretsManagerService(ctx),
+    ];
   },
   (target, name) => {
     it('registers the artifact, creates the endpoint and records it as live', async () => {
@@ -57,6 +64,8 @@ describeConformance(
           BALLAST_STATE_BUCKET: bucket,
           BALLAST_RESOURCE_PREFIX: prefix,
           BALLAST_SAGEMAKER_ROLE_ARN: 'arn:aws:iam::123456789012:role/ballast-sagemaker',
+          // The example's secrets are under acme-ml/ (models/summarizer-llm.yaml).
+          BALLAST_SECRET_PREFIX: 'acme-ml/',
         });
         delete process.env.BALLAST_ACCOUNT_ID;
         delete process.env.BALLAST_REGION;
@@ -74,10 +83,9 @@ describeConformance(
         if (name === 'moto') {
           // moto 5.2.1 validates InstanceType against an outdated list without the g5 family (AWS has
           // offered ml.g5 endpoints since 2022); a GPU type it knows keeps the rest of the path identical.
-          files['endpoints/summarizer.yaml'] = (files['endpoints/summarizer.yaml'] ?? '').replace(
-            'ml.g5.2xlarge',
-            'ml.g4dn.2xlarge',
-          );
+          for (const path of ['endpoints/summarizer.yaml', 'endpoints/assistant.yaml']) {
+            files[path] = (files[path] ?? '').replaceAll(/ml\.g5\.(\d*x?large)/g, 'ml.g4dn.$1');
+          }
         }
         await seedExampleAccount(asSandbox(target()), files);
         const store = new JsonStore(s3, bucket);
@@ -101,7 +109,10 @@ describeConformance(
         };
         assert.deepEqual(
           output.plan?.items?.map((r) => [r.endpoint, r.outcome]),
-          [['summarizer', 'deployed']],
+          [
+            ['assistant', 'deployed'],
+            ['summarizer', 'deployed'],
+          ],
         );
 
         const state = (await store.get<EndpointState>(keys.state('prod', 'summarizer')))?.value;
@@ -127,6 +138,28 @@ describeConformance(
         assert.equal(described.EndpointConfigName, state?.live?.endpointConfigName);
         const model = await sagemaker.send(new DescribeModelCommand({ ModelName: described.EndpointConfigName ?? '' }));
         assert.equal(model.PrimaryContainer?.ModelDataUrl, `s3://${bucket}/${pointer.model.key}`);
+        assert.match(pointer.model.key, /^artifacts\/sha256\/[0-9a-f]{64}\.tar\.gz$/);
+        // The token goes by reference: the ARN the emulator gave the secret, never its value.
+        assert.match(
+          model.PrimaryContainer?.Environment?.HF_TOKEN_SECRET_ARN ?? '',
+          /^arn:aws:secretsmanager:us-east-1:\d{12}:secret:acme-ml\/huggingface-token-\w{6}$/,
+        );
+
+        const assistant = await sagemaker.send(
+          new DescribeEndpointCommand({ EndpointName: `${prefix}-prod-assistant` }),
+        );
+        assert.equal(assistant.EndpointStatus, 'InService');
+        const llm = await sagemaker.send(new DescribeModelCommand({ ModelName: assistant.EndpointConfigName ?? '' }));
+        const source = llm.PrimaryContainer?.ModelDataSource?.S3DataSource;
+        assert.equal(source?.S3DataType, 'S3Prefix');
+        assert.equal(source?.CompressionType, 'None');
+        const directory = /^s3:\/\/([^/]+)\/(artifacts\/directories\/[0-9a-f]{64}\/)$/.exec(source?.S3Uri ?? '');
+        assert.ok(directory, `the directory model is served from its pinned prefix (got ${source?.S3Uri})`);
+        assert.equal(directory[1], bucket);
+        const shard = await s3.send(
+          new HeadObjectCommand({ Bucket: bucket, Key: `${directory[2]}model-00001-of-00003.safetensors` }),
+        );
+        assert.ok((shard.ContentLength ?? 0) > 0, 'each file of the directory was pinned under its prefix');
         assert.match(
           model.PrimaryContainer?.Environment?.BALLAST_PROMPT_SUMMARIZE ?? '',
           /^s3:\/\/.+\/artifacts\/sha256\/[0-9a-f]{64}$/,

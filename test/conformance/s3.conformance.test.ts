@@ -526,6 +526,67 @@ describeConformance(
       );
     });
 
+    /**
+     * A model directory of many files under one prefix (Register lists a prefix of up to 10,000 pinned
+     * files): 1,200 keys under `model/`, 1,000 per page by default ("MaxKeys … By default the action
+     * returns up to 1,000 key names", API reference, ListObjectsV2), with keys outside the prefix on
+     * either side so the prefix, not the bucket, bounds the listing.
+     */
+    let manyKeys: Promise<{ bucket: string; keys: string[] }> | undefined;
+    const bucketOfManyKeys = () => {
+      manyKeys ??= (async () => {
+        const bucket = await newBucket();
+        const keys = Array.from({ length: 1200 }, (_, i) => `model/shard-${String(i).padStart(5, '0')}.safetensors`);
+        const all = ['a-before', ...keys, 'model-after/x', 'zz'];
+        for (let i = 0; i < all.length; i += 25) {
+          await Promise.all(
+            all
+              .slice(i, i + 25)
+              .map((key) => client().send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: '' }))),
+          );
+        }
+        return { bucket, keys };
+      })();
+      return manyKeys;
+    };
+    const listAll = async (bucket: string, maxKeys?: number) => {
+      const pages: string[][] = [];
+      let token: string | undefined;
+      do {
+        const out: ListObjectsV2CommandOutput = await client().send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: 'model/', MaxKeys: maxKeys, ContinuationToken: token }),
+        );
+        pages.push((out.Contents ?? []).map((c) => c.Key ?? ''));
+        token = out.IsTruncated ? out.NextContinuationToken : undefined;
+      } while (token && pages.length < 20);
+      return pages;
+    };
+
+    it('lists every one of 1,200 keys under a prefix exactly once, in key order, across pages', async () => {
+      const { bucket, keys } = await bucketOfManyKeys();
+      const pages = await listAll(bucket);
+      assert.ok(pages.length > 0);
+      assert.deepEqual(pages.flat(), keys);
+    });
+
+    it('pages 1,200 keys under a prefix 1,000 at a time by default', async () => {
+      const { bucket } = await bucketOfManyKeys();
+      const pages = await listAll(bucket);
+      assert.deepEqual(
+        pages.map((p) => p.length),
+        [1000, 200],
+      );
+    });
+
+    it('pages 1,200 keys under a prefix by MaxKeys with continuation tokens', async () => {
+      const { bucket } = await bucketOfManyKeys();
+      const pages = await listAll(bucket, 500);
+      assert.deepEqual(
+        pages.map((p) => p.length),
+        [500, 500, 200],
+      );
+    });
+
     it('groups keys into CommonPrefixes with a delimiter, across pages', async () => {
       const bucket = await newBucket();
       for (const key of ['models/a/1', 'models/a/2', 'models/b/1', 'models/top', 'prompts/p', 'root']) {

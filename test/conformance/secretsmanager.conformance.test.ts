@@ -84,6 +84,81 @@ describeConformance(
       assert.notEqual(again.ARN?.slice(-6), arn.slice(-6), 'the suffix is random');
     });
 
+    it('describes a secret by its name, its full ARN and its partial ARN (without the suffix)', async () => {
+      const secretId = secretName();
+      const created = await sm().send(new CreateSecretCommand({ Name: secretId, SecretString: 'hf_token' }));
+      const arn = created.ARN ?? '';
+      const ids = [secretId, arn, arn.slice(0, -'-AbCdEf'.length)];
+      const described = [];
+      for (const id of ids) described.push(await sm().send(new DescribeSecretCommand({ SecretId: id })));
+      assert.ok(described.length > 0);
+      assert.deepEqual(
+        described.map((d) => [d.ARN, d.Name]),
+        ids.map(() => [arn, secretId]),
+      );
+    });
+
+    /** DescribeSecret and GetSecretValue of a secret that does not exist, as `name status message`. */
+    const missingAnswers = async (): Promise<string[]> => {
+      const missing = secretName();
+      const answers: string[] = [];
+      for (const send of [
+        () => sm().send(new DescribeSecretCommand({ SecretId: missing })),
+        () => sm().send(new GetSecretValueCommand({ SecretId: missing })),
+      ]) {
+        try {
+          await send();
+          answers.push('succeeded');
+        } catch (error) {
+          const e = error as SecretsManagerServiceException;
+          answers.push(`${e.name} ${e.$metadata.httpStatusCode} ${e.message}`);
+        }
+      }
+      return answers;
+    };
+
+    it('answers a missing secret with ResourceNotFoundException "Secrets Manager can\'t find the specified secret."', async () => {
+      const answers = await missingAnswers();
+      assert.deepEqual(
+        answers.map((a) => a.replace(/ \d{3} /, ' ')),
+        [
+          "ResourceNotFoundException Secrets Manager can't find the specified secret.",
+          "ResourceNotFoundException Secrets Manager can't find the specified secret.",
+        ],
+      );
+    });
+
+    it(
+      'answers a missing secret with HTTP 400',
+      knownDifference(name, {
+        moto: 'moto 5.2.1 answers ResourceNotFoundException with 404; the Secrets Manager API Reference lists it under "HTTP Status Code: 400" (GetSecretValue, DescribeSecret: Errors)',
+      }),
+      async () => {
+        const answers = await missingAnswers();
+        assert.deepEqual(
+          answers.map((a) => a.split(' ')[1]),
+          ['400', '400'],
+        );
+      },
+    );
+
+    it('does not find a secret by the ARN of another region or account', async () => {
+      const secretId = secretName();
+      const created = await sm().send(new CreateSecretCommand({ Name: secretId, SecretString: 'x' }));
+      const arn = created.ARN ?? '';
+      const elsewhere = [arn.replace(':us-east-1:', ':eu-west-1:'), arn.replace(':123456789012:', ':210987654321:')];
+      const names = [];
+      for (const id of elsewhere) {
+        try {
+          await sm().send(new DescribeSecretCommand({ SecretId: id }));
+          names.push('found');
+        } catch (error) {
+          names.push((error as Error).name);
+        }
+      }
+      assert.deepEqual(names, ['ResourceNotFoundException', 'ResourceNotFoundException']);
+    });
+
     it('keeps a binary secret as bytes', async () => {
       const bytes = new Uint8Array([0, 1, 2, 250, 255]);
       const secretId = secretName();

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { before, it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ArtifactIntegrityError, InvalidInputError } from '../../lambdas/aws/errors.ts';
-import { registerArtifact, storeContent } from '../../lambdas/registry/artifacts.ts';
+import { pinFile, registerArchive, storeContent } from '../../lambdas/registry/artifacts.ts';
 import { JsonStore } from '../../lambdas/state/json-store.ts';
 import { createS3Service } from '../../sandbox/services/s3.ts';
 import { clientConfig, describeConformance, knownDifference, uniqueName } from '../support/aws-targets.ts';
@@ -66,11 +66,15 @@ describeConformance(
       const bytes = Buffer.from(`weights ${uniqueName('w')}`);
       const sha = createHash('sha256').update(bytes).digest('hex');
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'src/model.tar.gz', Body: bytes }));
-      const first = await registerArtifact(s3, bucket, { bucket, key: 'src/model.tar.gz' }, sha);
-      assert.deepEqual([first.status, first.key, first.size], ['created', `artifacts/sha256/${sha}`, bytes.length]);
+      const file = { source: { bucket, key: 'src/model.tar.gz' }, sha256: sha, sizeBytes: bytes.length };
+      const first = await registerArchive(s3, bucket, file);
+      assert.deepEqual(
+        [first.status, first.key, first.size],
+        ['created', `artifacts/sha256/${sha}.tar.gz`, bytes.length],
+      );
       const copy = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: first.key }));
       assert.equal(Buffer.from((await copy.Body?.transformToByteArray()) ?? []).toString(), bytes.toString());
-      const again = await registerArtifact(s3, bucket, { bucket, key: 'src/model.tar.gz' }, sha);
+      const again = await registerArchive(s3, bucket, file);
       assert.equal(again.status, 'existing', 'a retry or a later commit reuses the copy');
     });
 
@@ -80,10 +84,8 @@ describeConformance(
       for (let i = 0; i < bytes.length; i += 4096) bytes.writeUInt32BE(i, i);
       const sha = createHash('sha256').update(bytes).digest('hex');
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'src/big.bin', Body: bytes }));
-      const stored = await registerArtifact(s3, bucket, { bucket, key: 'src/big.bin' }, sha, {
-        multipartThreshold: 0,
-        partBytes: 5 * 1024 * 1024,
-      });
+      const file = { source: { bucket, key: 'src/big.bin' }, sha256: sha, sizeBytes: bytes.length };
+      const stored = await registerArchive(s3, bucket, file, { multipartThreshold: 0, partBytes: 5 * 1024 * 1024 });
       assert.deepEqual([stored.status, stored.size], ['created', bytes.length]);
       const copy = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: stored.key }));
       const copied = Buffer.from((await copy.Body?.transformToByteArray()) ?? []);
@@ -93,14 +95,51 @@ describeConformance(
 
     it('refuses an artifact whose bytes do not match the declared sha256, and a missing one', async () => {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'src/other.bin', Body: 'other bytes' }));
+      const other = { source: { bucket, key: 'src/other.bin' }, sha256: 'f'.repeat(64), sizeBytes: 11 };
       await assert.rejects(
-        registerArtifact(s3, bucket, { bucket, key: 'src/other.bin' }, 'f'.repeat(64)),
+        registerArchive(s3, bucket, other),
         (error: unknown) => error instanceof ArtifactIntegrityError && /declares f{64}/.test(error.message),
       );
+      const missing = { source: { bucket, key: 'src/nope.bin' }, sha256: 'e'.repeat(64), sizeBytes: 1 };
       await assert.rejects(
-        registerArtifact(s3, bucket, { bucket, key: 'src/nope.bin' }, 'e'.repeat(64)),
+        registerArchive(s3, bucket, missing),
         (error: unknown) => error instanceof InvalidInputError && /does not exist/.test(error.message),
       );
+    });
+
+    it('refuses a file of another size than declared before hashing it', async () => {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'src/sized.bin', Body: 'twelve bytes' }));
+      const file = { source: { bucket, key: 'src/sized.bin' }, sha256: 'a'.repeat(64), sizeBytes: 13 };
+      await assert.rejects(
+        pinFile(s3, bucket, file, 'artifacts/directories/x/sized.bin'),
+        (error: unknown) =>
+          error instanceof ArtifactIntegrityError && /is 12 bytes, but the repository declares 13/.test(error.message),
+      );
+    });
+
+    it('pins a directory file once, and copies it server-side for another directory that shares it', async () => {
+      const bytes = Buffer.from(`shard ${uniqueName('s')}`);
+      const sha = createHash('sha256').update(bytes).digest('hex');
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'src/v1/model-00001.safetensors', Body: bytes }));
+      const file = {
+        source: { bucket, key: 'src/v1/model-00001.safetensors' },
+        sha256: sha,
+        sizeBytes: bytes.length,
+      };
+      const v1 = await pinFile(s3, bucket, file, 'artifacts/directories/v1/model-00001.safetensors', { index: true });
+      assert.equal(v1.status, 'verified');
+      const again = await pinFile(s3, bucket, file, 'artifacts/directories/v1/model-00001.safetensors', {
+        index: true,
+      });
+      assert.equal(again.status, 'existing', 'a re-run finds the pinned file (one HEAD)');
+      // v2's source is gone: only the store's verified copy can provide the bytes.
+      const v2file = { ...file, source: { bucket, key: 'src/v2/model-00001.safetensors' } };
+      const v2 = await pinFile(s3, bucket, v2file, 'artifacts/directories/v2/model-00001.safetensors', { index: true });
+      assert.equal(v2.status, 'copied');
+      const copy = await s3.send(
+        new GetObjectCommand({ Bucket: bucket, Key: 'artifacts/directories/v2/model-00001.safetensors' }),
+      );
+      assert.equal(Buffer.from((await copy.Body?.transformToByteArray()) ?? []).toString(), bytes.toString());
     });
 
     it(

@@ -344,9 +344,7 @@ test('a newer push takes the lease while the older rollout is Updating: the olde
 test('after a superseded rollout completed, the state says what the endpoint really runs', async () => {
   // B = A's model with a container that never starts: SageMaker rolls B back to A's fleet.
   const { w, a, b } = await pushDuringRollout((_, filesA) => ({
-    [MODEL_FILE]: editYaml(requireFile(filesA, MODEL_FILE), [
-      [['spec', 'environment', 'BALLAST_SANDBOX_FAIL'], 'startup'],
-    ]),
+    [MODEL_FILE]: editYaml(requireFile(filesA, MODEL_FILE), [[['spec', 'environment', 'SANDBOX_FAIL'], 'startup']]),
   }));
   try {
     const endpoint = await w.describe(SUMMARIZER);

@@ -89,7 +89,7 @@ test('first deploy: the endpoint runs the commit, pinned artifacts in S3, state,
     );
     const variant = endpointConfig.ProductionVariants?.[0];
     assert.equal(variant?.InstanceType, 'ml.g5.2xlarge');
-    assert.equal(variant?.InitialInstanceCount, 1);
+    assert.equal(variant?.InitialInstanceCount, 2);
     const model = await w.clients.sagemaker.send(new DescribeModelCommand({ ModelName: variant?.ModelName }));
 
     // The version pointer: commit → pinned, content-addressed copies.
@@ -99,7 +99,7 @@ test('first deploy: the endpoint runs the commit, pinned artifacts in S3, state,
     assert.equal(pointer.commit, commit);
     assert.equal(pointer.digest, planned.digest);
     assert.equal(pointer.model.sha256, declared);
-    assert.equal(pointer.model.key, `artifacts/sha256/${declared}`);
+    assert.equal(pointer.model.key, `artifacts/sha256/${declared}.tar.gz`);
     assert.equal(sha256(await w.bytes(STATE_BUCKET, pointer.model.key)), declared, 'the pinned copy has the bytes');
     const prompt = pointer.prompts.summarize;
     assert.ok(prompt, 'the prompt is pinned');
@@ -166,12 +166,12 @@ test('canary update: the new model bakes on a canary, then takes all traffic; ol
     },
   });
   try {
-    // Ten instances, so that a 10% canary is one instance and a 10/90 split (with one instance the
-    // canary would be the whole fleet).
+    // Ten instances and a 10% canary: one instance of ten, a 10/90 split.
     const initial = {
       ...w.files,
       [ENDPOINT_FILE]: editYaml(requireFile(w.files, ENDPOINT_FILE), [
         [['spec', 'target', 'sagemaker', 'instanceCount'], 10],
+        [['spec', 'rollout', 'canary', 'percent'], 10],
       ]),
     };
     const first = await w.deploy(initial, 'initial');
@@ -204,7 +204,8 @@ test('canary update: the new model bakes on a canary, then takes all traffic; ol
     assert.equal(during.ProductionVariants?.[0]?.CurrentInstanceCount, 10, 'the blue fleet is still up');
     const policy = during.LastDeploymentConfig?.BlueGreenUpdatePolicy;
     assert.equal(policy?.TrafficRoutingConfiguration?.Type, 'CANARY');
-    assert.deepEqual(policy?.TrafficRoutingConfiguration?.CanarySize, { Type: 'CAPACITY_PERCENT', Value: 10 });
+    // The percent, as whole instances (lambdas/targets/sagemaker.ts deploymentConfig).
+    assert.deepEqual(policy?.TrafficRoutingConfiguration?.CanarySize, { Type: 'INSTANCE_COUNT', Value: 1 });
     assert.equal(policy?.TrafficRoutingConfiguration?.WaitIntervalInSeconds, 600);
     assert.deepEqual(
       during.LastDeploymentConfig?.AutoRollbackConfiguration?.Alarms?.map((a) => a.AlarmName),
@@ -251,7 +252,7 @@ test('canary update: the new model bakes on a canary, then takes all traffic; ol
     const pointer = await w.json<VersionPointer>(`pointers/prod/summarizer/${second}.json`);
     assert.equal(pointer?.model.sha256, artifact.sha256);
     assert.equal(pointer?.model.sourceUri, artifact.uri);
-    assert.deepEqual(await w.bytes(STATE_BUCKET, `artifacts/sha256/${artifact.sha256}`), weights);
+    assert.deepEqual(await w.bytes(STATE_BUCKET, `artifacts/sha256/${artifact.sha256}.tar.gz`), weights);
     assert.equal(state?.live?.pointerKey, `pointers/prod/summarizer/${second}.json`);
     const ledger = await w.ledger('summarizer');
     assert.deepEqual(
@@ -279,7 +280,7 @@ test('canary update: the new model bakes on a canary, then takes all traffic; ol
     // The old artifact stays pinned (rolling back to the first commit needs it).
     assert.equal(
       (await w.json<VersionPointer>(`pointers/prod/summarizer/${first}.json`))?.model.key,
-      `artifacts/sha256/${/sha256: ([0-9a-f]{64})/.exec(requireFile(w.files, MODEL_FILE))?.[1]}`,
+      `artifacts/sha256/${/sha256: ([0-9a-f]{64})/.exec(requireFile(w.files, MODEL_FILE))?.[1]}.tar.gz`,
     );
   } finally {
     await w.stop();

@@ -13,7 +13,13 @@ import { JsonStore } from '../../lambdas/state/json-store.ts';
 import { keys } from '../../lambdas/state/keys.ts';
 import { readLedger } from '../../lambdas/state/ledger.ts';
 import type { EventBridgeEvent, EventPattern } from '../../sandbox/events.ts';
-import { commitFiles, EXAMPLE_REPO_DIR, readTree, seedExampleAccount } from '../../sandbox/example-world.ts';
+import {
+  commitFiles,
+  EXAMPLE_REPO_DIR,
+  EXAMPLE_SECRET_PREFIX,
+  readTree,
+  seedExampleAccount,
+} from '../../sandbox/example-world.ts';
 import { DEPLOY_ASL, DEPLOY_FUNCTIONS, LocalPipeline } from '../../sandbox/pipeline.ts';
 import type { LoggedRequest } from '../../sandbox/request-log.ts';
 import { type LambdaHandler, type LocalExecution, LocalRunner } from '../../sandbox/runner.ts';
@@ -37,6 +43,8 @@ export type HandlerName =
   | 'Validate'
   | 'Lease'
   | 'Register'
+  | 'RegisterFiles'
+  | 'Pin'
   | 'Deploy'
   | 'CheckRollout'
   | 'Record'
@@ -53,7 +61,17 @@ export type Around = (input: any, next: (input: unknown) => Promise<unknown>) =>
 
 export interface WorldOptions {
   readonly around?: Partial<Record<HandlerName, Around>>;
+  /**
+   * The whole example repository. By default the world leaves out its directory model and the
+   * endpoint serving it (`assistant`), so that the scenarios about one SageMaker endpoint (call
+   * counts, comments, faults) see that one endpoint; test/e2e/artifacts.test.ts uses the whole.
+   * @default false
+   */
+  readonly fullExample?: boolean;
 }
+
+/** What the default world leaves out of the example (see {@link WorldOptions.fullExample}). */
+export const DIRECTORY_MODEL_FILES = ['endpoints/assistant.yaml', 'models/assistant-llm.yaml'];
 
 export interface World {
   readonly sandbox: Sandbox;
@@ -108,8 +126,9 @@ export async function world(options: WorldOptions = {}): Promise<World> {
   let pipeline: LocalPipeline;
   try {
     files = await readTree(EXAMPLE_REPO_DIR);
+    if (!options.fullExample) for (const path of DIRECTORY_MODEL_FILES) delete files[path];
     await seedExampleAccount(sandbox, files);
-    pipeline = await LocalPipeline.start({ sandbox });
+    pipeline = await LocalPipeline.start({ sandbox, secretPrefix: EXAMPLE_SECRET_PREFIX });
     if (options.around) useWrappedHandlers(pipeline, sandbox, options.around);
   } catch (error) {
     await sandbox.stop();

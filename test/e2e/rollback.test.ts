@@ -184,9 +184,7 @@ test('a fleet that fails its health check leaves the endpoint on the last good v
     const good = await w.deploy(w.files, 'initial');
     const goodConfig = await liveConfig(w);
 
-    const model = editYaml(requireFile(w.files, MODEL_FILE), [
-      [['spec', 'environment', 'BALLAST_SANDBOX_FAIL'], 'startup'],
-    ]);
+    const model = editYaml(requireFile(w.files, MODEL_FILE), [[['spec', 'environment', 'SANDBOX_FAIL'], 'startup']]);
     const bad = await w.deploy({ [MODEL_FILE]: model }, 'summarizer-llm: a container that never starts');
 
     const [execution] = w.executions(bad);
@@ -229,9 +227,7 @@ test('a fleet that fails its health check leaves the endpoint on the last good v
 test('a first deploy whose fleet never starts is recorded as failed, with the reason', async () => {
   const w = await world();
   try {
-    const broken = editYaml(requireFile(w.files, MODEL_FILE), [
-      [['spec', 'environment', 'BALLAST_SANDBOX_FAIL'], 'startup'],
-    ]);
+    const broken = editYaml(requireFile(w.files, MODEL_FILE), [[['spec', 'environment', 'SANDBOX_FAIL'], 'startup']]);
     const bad = await w.deploy({ ...w.files, [MODEL_FILE]: broken }, 'initial, with a container that never starts');
 
     const [execution] = w.executions(bad);
@@ -257,9 +253,7 @@ test('a first deploy whose fleet never starts is recorded as failed, with the re
 test('after a failed first deploy, a fixed commit replaces the endpoint that never served', async () => {
   const w = await world();
   try {
-    const broken = editYaml(requireFile(w.files, MODEL_FILE), [
-      [['spec', 'environment', 'BALLAST_SANDBOX_FAIL'], 'startup'],
-    ]);
+    const broken = editYaml(requireFile(w.files, MODEL_FILE), [[['spec', 'environment', 'SANDBOX_FAIL'], 'startup']]);
     await w.deploy({ ...w.files, [MODEL_FILE]: broken }, 'initial, with a container that never starts');
     const fixed = await w.deploy({ [MODEL_FILE]: requireFile(w.files, MODEL_FILE) }, 'Revert the broken container');
     const entry = (await w.ledger('summarizer')).find((e) => e.commit === fixed);

@@ -122,7 +122,7 @@ test('linear rollout: 25% steps every 300 s, traffic seen at 25% mid-rollout, th
     const endpoint = await w.describe(SUMMARIZER);
     const policy = endpoint.LastDeploymentConfig?.BlueGreenUpdatePolicy;
     assert.equal(policy?.TrafficRoutingConfiguration?.Type, 'LINEAR');
-    assert.deepEqual(policy?.TrafficRoutingConfiguration?.LinearStepSize, { Type: 'CAPACITY_PERCENT', Value: 25 });
+    assert.deepEqual(policy?.TrafficRoutingConfiguration?.LinearStepSize, { Type: 'INSTANCE_COUNT', Value: 1 });
     assert.equal(policy?.TrafficRoutingConfiguration?.WaitIntervalInSeconds, 300);
     assert.equal(policy?.TerminationWaitInSeconds, 120, 'bakeSeconds');
     assert.equal(policy?.MaximumExecutionTimeoutInSeconds, 3600);

@@ -94,7 +94,8 @@ interface Machine {
 interface Located {
   readonly name: string;
   readonly state: State;
-  readonly scope: 'push' | 'endpoint';
+  /** `files`: inside the files Map of an endpoint's execution (RegisterFiles). */
+  readonly scope: 'push' | 'endpoint' | 'files';
   /** The states of the machine the state belongs to (where its Next and Catch targets are). */
   readonly siblings: Record<string, State>;
 }
@@ -103,7 +104,9 @@ interface Located {
 function statesOf(machine: Machine, scope: Located['scope'] = 'push'): Located[] {
   return Object.entries(machine.States).flatMap(([name, state]) => [
     { name, state, scope, siblings: machine.States },
-    ...[state.ItemProcessor, state.Iterator].flatMap((nested) => (nested ? statesOf(nested, 'endpoint') : [])),
+    ...[state.ItemProcessor, state.Iterator].flatMap((nested) =>
+      nested ? statesOf(nested, scope === 'push' ? 'endpoint' : 'files') : [],
+    ),
     ...(state.Branches ?? []).flatMap((branch) => statesOf(branch, scope)),
   ]);
 }
@@ -177,8 +180,15 @@ describe('DeployWorkflow', () => {
 
   it('records every per-endpoint failure: each endpoint Task catches into a Record state', () => {
     const { machine } = definition();
-    const steps = tasks(machine).filter((t) => t.scope === 'endpoint' && !invokes(t, 'record'));
+    // The files Map catches for the tasks inside it: a bad file fails the Map, which is recorded.
+    const steps = statesOf(machine).filter(
+      (t) => t.scope === 'endpoint' && (t.state.Type === 'Task' || t.state.Type === 'Map') && !invokes(t, 'record'),
+    );
     assert.ok(steps.length > 0, 'the Map runs tasks besides Record');
+    assert.ok(
+      steps.some((t) => t.state.Type === 'Map'),
+      'the files Map is among them',
+    );
     for (const { name, state, siblings } of steps) {
       const caught = catchAll(state);
       assert.ok(caught, `${name} catches States.ALL`);
@@ -217,8 +227,8 @@ describe('DeployWorkflow', () => {
 
   it('rolls endpoints out in a Distributed Map of STANDARD child executions, at most 40 at a time', () => {
     const { machine } = definition();
-    const maps = statesOf(machine).filter((s) => s.state.Type === 'Map');
-    assert.equal(maps.length, 1, 'one Map: the endpoints');
+    const maps = statesOf(machine).filter((s) => s.state.Type === 'Map' && s.scope === 'push');
+    assert.equal(maps.length, 1, 'one Map per push: the endpoints');
     const [map] = maps;
     assert.ok(map, 'the endpoints Map');
     assert.equal(map.state.ItemProcessor?.ProcessorConfig?.Mode, 'DISTRIBUTED', 'a Distributed Map');
@@ -226,6 +236,28 @@ describe('DeployWorkflow', () => {
     const concurrency = map.state.MaxConcurrency ?? 0;
     assert.ok(concurrency > 0, 'MaxConcurrency is bounded (0 means unbounded)');
     assert.ok(concurrency <= 40, `MaxConcurrency ${concurrency} is at most 40`);
+  });
+
+  it('verifies a model’s files in an inline Map of bounded concurrency that keeps no results', () => {
+    const { machine } = definition();
+    const maps = statesOf(machine).filter((s) => s.state.Type === 'Map' && s.scope === 'endpoint');
+    assert.deepEqual(
+      maps.map((m) => m.name),
+      ['RegisterFiles'],
+    );
+    const [map] = maps;
+    assert.ok(map);
+    assert.equal(map.state.ItemProcessor?.ProcessorConfig?.Mode, 'INLINE');
+    const concurrency = map.state.MaxConcurrency ?? 0;
+    assert.ok(concurrency > 0 && concurrency <= 40, `MaxConcurrency ${concurrency} is bounded`);
+    // 500 batches' results would crowd the endpoint's 256 KiB payload; Pin reads what it needs.
+    assert.equal((map.state as { ResultPath?: unknown }).ResultPath, null);
+    const inner = statesOf(machine).filter((s) => s.scope === 'files' && s.state.Type === 'Task');
+    assert.ok(inner.length > 0);
+    assert.ok(
+      inner.every((t) => invokes(t, 'registerFiles')),
+      'each iteration is one RegisterFiles',
+    );
   });
 
   it('maps over the plan’s endpoint names and passes each child the parent’s execution name (the lease identity)', () => {

@@ -74,7 +74,15 @@ function grantsOf(template: Template, placeholder: string): Grant[] {
  * What the manifest's permissions for a step mean as IAM statements, written out with literal
  * ARNs: an independent reading of DEPLOY_STEPS against which the synthesized roles are compared.
  */
-function expectedGrants(step: WorkflowStep, source: 'codecommit' | 'github', artifactBuckets: string[] = []): Grant[] {
+interface Configured {
+  readonly artifactBuckets?: readonly string[];
+  readonly artifactKeys?: readonly string[];
+  readonly secretPrefix?: string;
+  readonly secretKeys?: readonly string[];
+}
+
+function expectedGrants(step: WorkflowStep, source: 'codecommit' | 'github', configured: Configured = {}): Grant[] {
+  const artifactBuckets = configured.artifactBuckets ?? [];
   const p = step.permissions;
   const grants: Grant[] = [];
   const actionsFor = { read: ['s3:GetObject'], write: ['s3:PutObject'], readWrite: ['s3:GetObject', 's3:PutObject'] };
@@ -118,29 +126,92 @@ function expectedGrants(step: WorkflowStep, source: 'codecommit' | 'github', art
         grant(['s3:ListBucket'], [`arn:<AWS::Partition>:s3:::${bucket}`]),
       );
     }
-    if (artifactBuckets.length > 0) grants.push(grant(['s3:PutObjectTagging'], [`${STORE}/artifacts/*`]));
+    const keys = configured.artifactKeys ?? [];
+    if (keys.length > 0)
+      grants.push(grant(['kms:Decrypt'], keys, { StringLike: { 'kms:ViaService': 's3.*.amazonaws.com' } }));
+  }
+  if (p.artifactCopies) {
+    grants.push(
+      grant(['s3:PutObjectTagging', 's3:GetObjectTagging', 's3:AbortMultipartUpload'], [`${STORE}/artifacts/*`]),
+    );
+  }
+  if (p.modelSecrets && configured.secretPrefix) {
+    const action = p.modelSecrets === 'describe' ? 'secretsmanager:DescribeSecret' : 'secretsmanager:GetSecretValue';
+    grants.push(
+      grant([action], [`arn:<AWS::Partition>:secretsmanager:${REGION_ACCOUNT}:secret:${configured.secretPrefix}*`]),
+    );
+    const keys = configured.secretKeys ?? [];
+    if (p.modelSecrets === 'read' && keys.length > 0) {
+      grants.push(
+        grant(['kms:Decrypt'], keys, { StringLike: { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' } }),
+      );
+    }
   }
   return grants.sort(byJson);
 }
 
+const ARTIFACT_KEY = 'arn:aws:kms:eu-west-1:111122223333:key/0b6a5f4e-1c2d-4e3f-8a9b-0c1d2e3f4a5b';
+const SECRET_KEY = 'arn:aws:kms:us-east-1:111122223333:key/mrk-0123456789abcdef0123456789abcdef';
+
 describe('least privilege', () => {
   const { template, stack } = ballastStack({ artifactSourceBuckets: ['acme-model-artifacts'] });
   const github = ballastStack({ source: GITHUB });
+  const encrypted = ballastStack({
+    artifactSourceBuckets: ['acme-model-artifacts'],
+    artifactKmsKeys: [ARTIFACT_KEY],
+    secretPrefix: 'acme-ml/',
+    secretKmsKeys: [SECRET_KEY],
+  });
 
   it('grants each function exactly the statements its manifest permissions describe, statement by statement', () => {
     assert.ok(STEPS.length > 0, 'the manifest has steps');
-    for (const [t, source, buckets] of [
-      [template, 'codecommit', ['acme-model-artifacts']],
-      [github.template, 'github', []],
+    for (const [t, source, configured] of [
+      [template, 'codecommit', { artifactBuckets: ['acme-model-artifacts'] }],
+      [github.template, 'github', {}],
+      [
+        encrypted.template,
+        'codecommit',
+        {
+          artifactBuckets: ['acme-model-artifacts'],
+          artifactKeys: [ARTIFACT_KEY],
+          secretPrefix: 'acme-ml/',
+          secretKeys: [SECRET_KEY],
+        },
+      ],
     ] as const) {
       for (const [name, step] of STEPS) {
         assert.deepEqual(
           grantsOf(t, step.placeholder),
-          expectedGrants(step, source, [...buckets]),
+          expectedGrants(step, source, configured),
           `${name} (${source})`,
         );
       }
     }
+  });
+
+  it('lets only Validate and RegisterFiles decrypt SSE-KMS artifacts, and only through S3 of any region', () => {
+    const decrypting = STEPS.filter(([, step]) =>
+      statementsAllowing(encrypted.template, role(step.placeholder), 'kms:Decrypt').some((s) =>
+        resourcesOf(s).includes(ARTIFACT_KEY),
+      ),
+    ).map(([name]) => name);
+    assert.deepEqual(decrypting.sort(), ['registerFiles', 'validate']);
+    const [statement] = statementsAllowing(encrypted.template, role('RegisterFiles'), 'kms:Decrypt');
+    assert.deepEqual(statement?.Condition, { StringLike: { 'kms:ViaService': 's3.*.amazonaws.com' } });
+  });
+
+  it('lets the SageMaker execution role read exactly the secrets under the prefix, and list only pinned directories', () => {
+    const [secrets] = statementsAllowing(encrypted.template, 'SageMakerExecutionRole', 'secretsmanager:GetSecretValue');
+    assert.deepEqual(resourcesOf(secrets ?? ({} as never)).map(flat), [
+      `arn:<AWS::Partition>:secretsmanager:${REGION_ACCOUNT}:secret:acme-ml/*`,
+    ]);
+    const [decrypt] = statementsAllowing(encrypted.template, 'SageMakerExecutionRole', 'kms:Decrypt');
+    assert.deepEqual(decrypt?.Condition, {
+      StringEquals: { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' },
+    });
+    assert.deepEqual(statementsAllowing(template, 'SageMakerExecutionRole', 'secretsmanager:GetSecretValue'), []);
+    const [list] = statementsAllowing(template, 'SageMakerExecutionRole', 's3:ListBucket');
+    assert.deepEqual(list?.Condition, { StringLike: { 's3:prefix': ['artifacts/directories/*'] } });
   });
 
   it('gives every function only its own log group and tracing besides', () => {
@@ -301,10 +372,25 @@ describe('least privilege', () => {
         's3:ListBucket': ['(bucket)'],
       },
       Lease: { 's3:GetObject': ['commits/*', 'state/*'], 's3:PutObject': ['state/*'], 's3:ListBucket': ['(bucket)'] },
+      // Register pins prompts and configs (content-addressed) and plans the files.
       Register: {
-        's3:GetObject': ['artifacts/*', 'commits/*', 'pointers/*', 'state/*'],
-        's3:PutObject': ['artifacts/*', 'pointers/*'],
+        's3:GetObject': ['artifacts/*', 'commits/*', 'state/*'],
+        's3:PutObject': ['artifacts/*'],
+        's3:ListBucket': ['(bucket)'],
+      },
+      // RegisterFiles verifies and copies model files into artifacts/ (tags copied with them).
+      RegisterFiles: {
+        's3:GetObject': ['artifacts/*', 'commits/*'],
+        's3:PutObject': ['artifacts/*'],
         's3:PutObjectTagging': ['artifacts/*'],
+        's3:GetObjectTagging': ['artifacts/*'],
+        's3:AbortMultipartUpload': ['artifacts/*'],
+        's3:ListBucket': ['(bucket)'],
+      },
+      // Pin writes the version pointer, write-once (and reads it back on a retry).
+      Pin: {
+        's3:GetObject': ['commits/*', 'pointers/*'],
+        's3:PutObject': ['pointers/*'],
         's3:ListBucket': ['(bucket)'],
       },
       Deploy: { 's3:GetObject': ['commits/*', 'state/*'], 's3:ListBucket': ['(bucket)'] },
@@ -330,10 +416,10 @@ describe('least privilege', () => {
     const pointerWriters = FUNCTIONS.filter((step) =>
       storeAccess(template, role(step))['s3:PutObject']?.includes('pointers/*'),
     );
-    assert.deepEqual(pointerWriters, ['Register'], 'only Register writes version pointers');
+    assert.deepEqual(pointerWriters, ['Pin'], 'only Pin writes version pointers');
   });
 
-  it('lets only Register read the artifact source buckets', () => {
+  it('lets only Validate (manifests) and RegisterFiles read the artifact source buckets', () => {
     const readers = FUNCTIONS.filter((step) =>
       statementsOfRole(template, role(step)).some((s) =>
         resourcesOf(s)
@@ -341,8 +427,8 @@ describe('least privilege', () => {
           .some((r) => r.includes('acme-model-artifacts')),
       ),
     );
-    assert.deepEqual(readers, ['Register']);
-    const [statement] = statementsAllowing(template, role('Register'), 's3:GetObjectVersion');
+    assert.deepEqual(readers.sort(), ['RegisterFiles', 'Validate']);
+    const [statement] = statementsAllowing(template, role('RegisterFiles'), 's3:GetObjectVersion');
     assert.deepEqual(resourcesOf(statement as Statement).map(flat), [
       'arn:<AWS::Partition>:s3:::acme-model-artifacts/*',
     ]);
@@ -477,6 +563,12 @@ describe('SageMakerExecutionRole', () => {
     const { statements, bucketArn } = synth();
     assert.deepEqual(statements, [
       { actions: ['s3:GetObject'], resources: [`${bucketArn}/artifacts/*`] },
+      // A directory model (ModelDataSource S3Prefix): SageMaker lists the pinned prefix.
+      {
+        actions: ['s3:ListBucket'],
+        resources: [bucketArn],
+        condition: { StringLike: { 's3:prefix': ['artifacts/directories/*'] } },
+      },
       { actions: ['ecr:GetAuthorizationToken'], resources: ['*'] },
       {
         actions: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],

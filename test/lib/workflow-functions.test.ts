@@ -67,13 +67,17 @@ function expectedValues(stack: BallastStack): Record<Setting, unknown> {
     BALLAST_GITHUB_TOKEN_SECRET_NAME: source.type === 'github' ? source.tokenSecretName : undefined,
     BALLAST_ACCOUNT_ID: stack.account,
     BALLAST_REGION: stack.region,
+    BALLAST_SECRET_PREFIX: stack.secretPrefix,
   };
 }
 
 describe('WorkflowFunctions', () => {
   const codecommit = synth();
   const github = synth({ source: GITHUB });
-  const enterprise = synth({ source: { ...GITHUB, apiUrl: 'https://github.acme.internal/api/v3' } });
+  const enterprise = synth({
+    source: { ...GITHUB, apiUrl: 'https://github.acme.internal/api/v3' },
+    secretPrefix: 'acme-ml/',
+  });
 
   it('has one function per manifest step, and no other workflow function', () => {
     assert.ok(STEPS.length > 0, 'the manifest has steps');
@@ -100,7 +104,10 @@ describe('WorkflowFunctions', () => {
       const values = expectedValues(stack);
       for (const [step, manifest] of STEPS) {
         const expected: Record<string, unknown> = { ...SHARED };
-        for (const setting of stepSettings(manifest, sourceType)) expected[setting] = values[setting];
+        for (const setting of stepSettings(manifest, sourceType)) {
+          // A setting the stack has no value for (no secret prefix) is left out, not set empty.
+          if (values[setting] !== undefined) expected[setting] = values[setting];
+        }
         assert.deepEqual(
           functionOf(stack, step).Environment?.Variables ?? {},
           expected,
@@ -141,11 +148,11 @@ describe('WorkflowFunctions', () => {
       assert.equal(fn.MemorySize, manifest.memorySize, `${step} memory`);
       assert.equal(fn.Description, manifest.description, `${step} description`);
     }
-    // Register streams multi-GB artifacts through sha256 and copies them.
+    // RegisterFiles streams multi-GB model files through sha256 and copies them.
     assert.deepEqual(
-      { timeout: DEPLOY_STEPS.register.timeoutSeconds, memory: DEPLOY_STEPS.register.memorySize },
+      { timeout: DEPLOY_STEPS.registerFiles.timeoutSeconds, memory: DEPLOY_STEPS.registerFiles.memorySize },
       { timeout: 900, memory: 1769 },
-      'Register is the long, large function',
+      'RegisterFiles is the long, large function',
     );
   });
 

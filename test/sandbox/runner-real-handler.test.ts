@@ -8,7 +8,7 @@ import { memorySource } from '../../lambdas/spec/source.ts';
 import { JsonStore } from '../../lambdas/state/json-store.ts';
 import { keys } from '../../lambdas/state/keys.ts';
 import { captureSnapshot } from '../../lambdas/workflow/snapshot.ts';
-import { EXAMPLE_REPO_DIR, readTree } from '../../sandbox/example-world.ts';
+import { EXAMPLE_REPO_DIR, readTree, seedExampleAccount } from '../../sandbox/example-world.ts';
 import { type LambdaHandler, LocalRunner } from '../../sandbox/runner.ts';
 import { startSandbox } from '../../sandbox/sandbox.ts';
 
@@ -19,12 +19,18 @@ it('runs a state machine whose task is a real Ballast handler, talking to the sa
   const sandbox = await startSandbox();
   const saved = { ...process.env };
   try {
-    Object.assign(process.env, sandbox.env(), { BALLAST_STATE_BUCKET: 'runner-test' });
+    // The example's secrets are under acme-ml/ (models/summarizer-llm.yaml).
+    Object.assign(process.env, sandbox.env(), {
+      BALLAST_STATE_BUCKET: 'runner-test',
+      BALLAST_SECRET_PREFIX: 'acme-ml/',
+    });
     resetClients();
     logger.setLogLevel('SILENT');
     const s3 = new S3Client({ endpoint: sandbox.url, region: sandbox.region });
     await s3.send(new CreateBucketCommand({ Bucket: 'runner-test' }));
     const files = await readTree(EXAMPLE_REPO_DIR);
+    // Validate reads the directory model's manifest and describes the declared secrets.
+    await seedExampleAccount(sandbox, files);
     await new JsonStore(s3, 'runner-test').putIfAbsent(
       keys.snapshot(COMMIT),
       await captureSnapshot(memorySource(files), COMMIT),
@@ -49,8 +55,9 @@ it('runs a state machine whose task is a real Ballast handler, talking to the sa
       execution: 'runner-test',
     }).result) as { plan: { valid: boolean; items: string[] } };
     assert.equal(output.plan.valid, true);
-    assert.deepEqual(output.plan.items, ['summarizer']);
+    assert.deepEqual(output.plan.items, ['assistant', 'summarizer']);
     assert.ok(sandbox.requests.count('s3', 'GetObject') >= 1, 'the handler read the snapshot over the wire');
+    assert.ok(sandbox.requests.count('secretsmanager', 'DescribeSecret') >= 1, 'the handler described the secret');
   } finally {
     process.env = saved;
     resetClients();

@@ -261,9 +261,9 @@ describe('SageMaker sandbox: endpoint lifecycle', () => {
     });
   });
 
-  it('ends Failed when the model never passes its health check (BALLAST_SANDBOX_FAIL=startup)', async () => {
+  it('ends Failed when the model never passes its health check (SANDBOX_FAIL=startup)', async () => {
     await withHarness(async (h) => {
-      await createModel(h, 'broken', IMAGE_V1, { BALLAST_SANDBOX_FAIL: 'startup' });
+      await createModel(h, 'broken', IMAGE_V1, { SANDBOX_FAIL: 'startup' });
       await createConfig(h, 'cfg-broken', 'broken', 1);
       await h.client.send(new CreateEndpointCommand({ EndpointName: 'ep', EndpointConfigName: 'cfg-broken' }));
       h.advance(T.createMs / 1000);
@@ -755,7 +755,7 @@ describe('SageMaker sandbox: blue/green updates', () => {
 
   it('a failed update (green fleet fails its health check) leaves the endpoint InService on the old config with a FailureReason', async () => {
     await withHarness(async (h) => {
-      await liveEndpoint(h, { v2Env: { BALLAST_SANDBOX_FAIL: 'startup' } });
+      await liveEndpoint(h, { v2Env: { SANDBOX_FAIL: 'startup' } });
       await h.client.send(
         new UpdateEndpointCommand({ EndpointName: 'ep', EndpointConfigName: 'cfg-v2', DeploymentConfig: canary() }),
       );

@@ -39,11 +39,11 @@ export const DEFAULT_TIMINGS: SageMakerTimings = {
 };
 
 /**
- * Put `BALLAST_SANDBOX_FAIL=startup` in a model container's `Environment` to make every fleet that runs
+ * Put `SANDBOX_FAIL=startup` in a model container's `Environment` to make every fleet that runs
  * the model fail its health check: CreateEndpoint ends `Failed`, UpdateEndpoint rolls back to the old
  * fleet. The variable means nothing to AWS (it reaches the container as a plain environment variable).
  */
-export const FAIL_ENV = 'BALLAST_SANDBOX_FAIL';
+export const FAIL_ENV = 'SANDBOX_FAIL';
 
 export interface Tag {
   readonly Key: string;
@@ -86,6 +86,21 @@ export interface DeployedImage {
   readonly ResolutionTimeMs: number;
 }
 
+/**
+ * Where one container's model data lives, as SageMaker downloads it when a fleet is provisioned:
+ * an object (ModelDataUrl, or ModelDataSource with S3Object) or every object under a key prefix
+ * (ModelDataSource with S3Prefix). Only `s3://` locations are recorded; https URLs are not checked.
+ */
+export interface ModelDataLocation {
+  /** How SageMaker names the container in its messages: `container_1` for the first one. */
+  readonly container: string;
+  readonly uri: string;
+  readonly bucket: string;
+  /** The object key, or the key prefix (ends with `/`). */
+  readonly key: string;
+  readonly kind: 'object' | 'prefix';
+}
+
 /** One production variant of one fleet (blue or green) as the endpoint runs it. */
 export interface FleetVariant {
   readonly name: string;
@@ -99,7 +114,9 @@ export interface FleetVariant {
   currentWeight: number;
   currentInstanceCount: number;
   readonly images: readonly DeployedImage[];
-  /** The model carries `BALLAST_SANDBOX_FAIL=startup`: its containers never pass the ping health check. */
+  /** The model data every container downloads when the fleet is provisioned. */
+  readonly modelData: readonly ModelDataLocation[];
+  /** The model carries `SANDBOX_FAIL=startup`: its containers never pass the ping health check. */
   readonly failsStartup: boolean;
   /** Whether the model uses features that exclude the endpoint from deployment guardrails. */
   readonly multiContainer: boolean;

@@ -17,7 +17,8 @@ import type { EndpointRecord, Fleet, FleetVariant, SageMakerTimings, VariantStat
  *              (WaitIntervalInSeconds after a canary/linear step, TerminationWaitInSeconds after the
  *              green fleet is fully active)
  *   terminate  the blue fleet is terminated            Deleting (on the blue variants)
- * If an alarm trips during any baking period, or the green fleet fails its health check, or
+ * If an alarm trips during any baking period, or the green fleet cannot download its model data or fails
+ * its health check, or
  * MaximumExecutionTimeoutInSeconds passes before the traffic shift is done, all traffic returns to the
  * blue fleet and the green fleet is torn down (rollback), and the endpoint ends `InService` on the old
  * EndpointConfigName.
@@ -82,11 +83,39 @@ export interface RolloutHooks {
   statusChanged(endpoint: EndpointRecord, atMs: number): void;
   /** DeleteEndpoint finished: drop the record. */
   removed(endpoint: EndpointRecord): void;
+  /**
+   * Why a fleet that has just been provisioned cannot serve (its model data could not be downloaded, or
+   * its containers fail the health check), or undefined when it can.
+   */
+  provisioningFailure(fleet: Fleet): ProvisioningFailure | undefined;
+}
+
+export interface ProvisioningFailure {
+  /** The endpoint's FailureReason, in AWS's words. */
+  readonly reason: string;
+  /** For the in-process view: `model-data` or `health-check`. */
+  readonly cause: 'model-data' | 'health-check';
 }
 
 /** The health-check failure SageMaker reports when a model's container never answers /ping. */
 export function healthCheckFailure(variantName: string): string {
   return `The primary container for production variant ${variantName} did not pass the ping health check. Please check CloudWatch logs for this endpoint.`;
+}
+
+/**
+ * The failure SageMaker reports when a fleet cannot download a container's model data, as AWS words it
+ * for an object (quoted in aws-samples/cvat-on-aws-china#3 and
+ * aws-solutions-library-samples/fraud-detection-using-machine-learning#9):
+ *   Failed to download model data for container "container_1" from URL: "s3://…/model.tar.gz". Please
+ *   ensure that there is an object located at the URL and that the role passed to CreateModel has
+ *   permissions to download the object.
+ * For an S3Prefix with no object under it the sandbox keeps that shape and says "objects under the
+ * prefix" (AWS's wording for that case is not documented).
+ */
+export function modelDataFailure(container: string, uri: string, kind: 'object' | 'prefix'): string {
+  const what =
+    kind === 'object' ? 'there is an object located at the URL' : 'there are objects under the S3 prefix at the URL';
+  return `Failed to download model data for container "${container}" from URL: "${uri}". Please ensure that ${what} and that the role passed to CreateModel has permissions to download the object.`;
 }
 
 export interface BlueGreenPlan {
@@ -266,11 +295,11 @@ function completePhase(endpoint: EndpointRecord, op: Operation, phase: Phase, ho
   const at = phase.end;
   switch (phase.kind) {
     case 'create': {
-      const failing = op.green?.variants.find((v) => v.failsStartup);
+      const failure = op.green ? hooks.provisioningFailure(op.green) : undefined;
       endpoint.operation = undefined;
-      if (failing) {
+      if (failure) {
         endpoint.status = 'Failed';
-        endpoint.failureReason = healthCheckFailure(failing.name);
+        endpoint.failureReason = failure.reason;
       } else if (op.green) {
         for (const v of op.green.variants) {
           v.currentWeight = v.desiredWeight;
@@ -284,9 +313,9 @@ function completePhase(endpoint: EndpointRecord, op: Operation, phase: Phase, ho
       return;
     }
     case 'provision': {
-      const failing = op.green?.variants.find((v) => v.failsStartup);
-      if (failing) {
-        startRollback(endpoint, op, at, healthCheckFailure(failing.name), 'health-check', hooks);
+      const failure = op.green ? hooks.provisioningFailure(op.green) : undefined;
+      if (failure) {
+        startRollback(endpoint, op, at, failure.reason, failure.cause, hooks);
         return;
       }
       break;

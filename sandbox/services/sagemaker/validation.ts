@@ -201,10 +201,44 @@ export function validateResourceArn(v: Validator, path: string, value: unknown):
   return v.string(path, value, { required: true, max: 256, pattern: RESOURCE_ARN_PATTERN });
 }
 
+/**
+ * `S3ModelUri` in the service model: ContainerDefinition.ModelDataUrl and S3ModelDataSource.S3Uri
+ * ("Length Constraints: Maximum length of 1024. Pattern: ^(https|s3)://([^/]+)/?(.*)$", API reference,
+ * ContainerDefinition and S3ModelDataSource).
+ */
+export const S3_MODEL_URI_PATTERN = '^(https|s3)://([^/]+)/?(.*)$';
+const S3_MODEL_URI_MAX = 1024;
+
+/**
+ * The shape of ContainerDefinition.ModelDataSource (API reference, ModelDataSource and
+ * S3ModelDataSource, https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_S3ModelDataSource.html):
+ * S3Uri (required, S3ModelUri), S3DataType (required, `S3Prefix | S3Object`), CompressionType
+ * (required, `None | Gzip`), ModelAccessConfig.AcceptEula (required boolean when the struct is given),
+ * ManifestS3Uri (an S3ModelUri), ETag and ManifestEtag (strings). The rules between the members are in
+ * `checkModelData`, after the shape.
+ */
+export function validateModelDataSource(v: Validator, path: string, value: unknown): void {
+  if (!v.struct(path, value)) return;
+  const s3 = value.S3DataSource;
+  const p = `${path}.s3DataSource`;
+  if (!v.struct(p, s3)) return;
+  v.string(`${p}.s3Uri`, s3.S3Uri, { required: true, max: S3_MODEL_URI_MAX, pattern: S3_MODEL_URI_PATTERN });
+  v.string(`${p}.s3DataType`, s3.S3DataType, { required: true, enum: ['S3Prefix', 'S3Object'] });
+  v.string(`${p}.compressionType`, s3.CompressionType, { required: true, enum: ['None', 'Gzip'] });
+  if (v.struct(`${p}.modelAccessConfig`, s3.ModelAccessConfig)) {
+    const eula = s3.ModelAccessConfig.AcceptEula;
+    if (v.required(`${p}.modelAccessConfig.acceptEula`, eula)) v.boolean(`${p}.modelAccessConfig.acceptEula`, eula);
+  }
+  v.string(`${p}.manifestS3Uri`, s3.ManifestS3Uri, { max: S3_MODEL_URI_MAX, pattern: S3_MODEL_URI_PATTERN });
+  v.string(`${p}.eTag`, s3.ETag, {});
+  v.string(`${p}.manifestEtag`, s3.ManifestEtag, {});
+}
+
 export function validateContainer(v: Validator, path: string, value: unknown, required = false): void {
   if (!v.struct(path, value, required)) return;
   v.string(`${path}.image`, value.Image, { max: 255, pattern: IMAGE_PATTERN });
-  v.string(`${path}.modelDataUrl`, value.ModelDataUrl, { max: 1024, pattern: '^(https|s3)://([^/]+)/?(.*)$' });
+  v.string(`${path}.modelDataUrl`, value.ModelDataUrl, { max: S3_MODEL_URI_MAX, pattern: S3_MODEL_URI_PATTERN });
+  validateModelDataSource(v, `${path}.modelDataSource`, value.ModelDataSource);
   v.string(`${path}.containerHostname`, value.ContainerHostname, { max: 63, pattern: NAME_PATTERN });
   v.string(`${path}.mode`, value.Mode, { enum: ['SingleModel', 'MultiModel'] });
   const env = value.Environment;
@@ -217,6 +251,69 @@ export function validateContainer(v: Validator, path: string, value: unknown, re
     for (const [key, val] of entries) {
       v.string(`${path}.environment.key`, key, { max: 1024, pattern: ENV_KEY_PATTERN });
       v.string(`${path}.environment.value`, val, { max: 1024 });
+    }
+  }
+}
+
+/**
+ * The rules between a container's model data members that the service model's shape cannot say, checked
+ * after the shape (so every value here is well-formed). Throws one ValidationException for the first
+ * rule broken. `containerName` is how the message names the container ("PrimaryContainer",
+ * "Containers.2").
+ *
+ * - ModelDataUrl: "This path must point to a single gzip compressed tar archive (.tar.gz suffix)"
+ *   (API reference, ContainerDefinition.ModelDataUrl). Not for `Mode: MultiModel`, where ModelDataUrl is
+ *   the S3 prefix that holds the models ("Multi-model endpoints", SageMaker developer guide).
+ * - ModelDataSource: "If specified, you must specify one and only one of the available data sources"
+ *   (API reference, ModelDataSource); S3DataSource is the only one.
+ * - S3Prefix: "A valid key name prefix identified by S3Uri always ends with a forward slash (/)"
+ *   (API reference, S3ModelDataSource.S3DataType).
+ * - Gzip: "If you choose Gzip and choose S3Object as the value of S3DataType, S3Uri identifies an object
+ *   that is a gzip-compressed TAR archive" (S3ModelDataSource.CompressionType); the reference defines
+ *   no meaning for Gzip with S3Prefix (only "None and S3Prefix"), so the sandbox refuses it.
+ * - "Currently you cannot use ModelDataSource in conjunction with SageMaker batch transform, SageMaker
+ *   serverless endpoints, SageMaker multi-model endpoints, and SageMaker Marketplace" (API reference,
+ *   ContainerDefinition.ModelDataSource): MultiModel here, serverless at CreateEndpointConfig.
+ * - ModelDataUrl and ModelDataSource together: the API reference does not forbid it in words, but both
+ *   name the data SageMaker puts into /opt/ml/model and ModelDataSource allows "one and only one" data
+ *   source. The sandbox refuses the combination so that a caller meaning one form never sends two;
+ *   the wording is the sandbox's own.
+ * The messages are the sandbox's wording (AWS's for these rules is not documented).
+ */
+export function checkModelData(container: Record<string, unknown>, containerName: string): void {
+  const url = container.ModelDataUrl;
+  const source = container.ModelDataSource as Record<string, unknown> | undefined | null;
+  const multiModel = container.Mode === 'MultiModel';
+  if (typeof url === 'string' && source !== undefined && source !== null) {
+    throw invalid(
+      `${containerName} specifies both ModelDataUrl and ModelDataSource; specify the model data with only one of them.`,
+    );
+  }
+  // An https URL may carry a query string: the suffix rule is about the object's path.
+  if (typeof url === 'string' && !multiModel && !url.split('?')[0]?.endsWith('.tar.gz')) {
+    throw invalid(
+      `ModelDataUrl "${url}" of ${containerName} must point to a single gzip compressed tar archive (.tar.gz suffix). For uncompressed model data, use ModelDataSource with S3DataType S3Prefix and CompressionType None.`,
+    );
+  }
+  if (source === undefined || source === null) return;
+  if (multiModel) {
+    throw invalid(`ModelDataSource of ${containerName} cannot be used with Mode MultiModel (multi-model endpoints).`);
+  }
+  const s3 = source.S3DataSource as Record<string, unknown> | undefined | null;
+  if (s3 === undefined || s3 === null) {
+    throw invalid(`ModelDataSource of ${containerName} must specify exactly one data source: S3DataSource.`);
+  }
+  const uri = s3.S3Uri as string;
+  if (s3.S3DataType === 'S3Prefix') {
+    if (!uri.endsWith('/')) {
+      throw invalid(
+        `S3Uri "${uri}" of ${containerName}.ModelDataSource.S3DataSource must end with a forward slash (/) when S3DataType is S3Prefix.`,
+      );
+    }
+    if (s3.CompressionType === 'Gzip') {
+      throw invalid(
+        `CompressionType Gzip of ${containerName}.ModelDataSource.S3DataSource requires S3DataType S3Object; an S3Prefix takes CompressionType None.`,
+      );
     }
   }
 }

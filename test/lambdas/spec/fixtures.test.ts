@@ -25,9 +25,9 @@ describe('schema errors', () => {
       'error format models/broken.yaml:4:9 $.metadata.name',
       'error format models/broken.yaml:7:10 $.spec.artifact.uri',
       'error format models/broken.yaml:8:13 $.spec.artifact.sha256',
-      'error format models/broken.yaml:9:10 $.spec.image',
-      'error type models/broken.yaml:11:11 $.spec.environment.PORT',
-      'error format models/broken.yaml:12:5 $.spec.environment["bad-name"]',
+      'error format models/broken.yaml:10:10 $.spec.image',
+      'error type models/broken.yaml:12:11 $.spec.environment.PORT',
+      'error format models/broken.yaml:13:5 $.spec.environment["bad-name"]',
       'error required models/incomplete.yaml:5:1 $.spec.artifact',
       'error type models/llm.yaml:8:13 $.spec.artifact.sha256',
     ]);
@@ -50,7 +50,10 @@ describe('schema errors', () => {
     assert.match(only(result, 'type', '$.spec.environment.PORT').expected ?? '', /quote numbers/);
     const missing = only(result, 'required', '$.spec.artifact');
     assert.equal(missing.message, "missing required field 'artifact'");
-    assert.equal(missing.expected, 'a mapping with uri, sha256');
+    assert.equal(
+      missing.expected,
+      'a mapping with uri, sha256 and sizeBytes (a .tar.gz archive), or with prefix and files or manifest (an uncompressed model directory)',
+    );
     // An all-digit digest written without quotes is a YAML number: the hint says to quote it.
     const digest = result.issues.find((issue) => issue.file === 'models/llm.yaml');
     assert.match(digest?.message ?? '', /is the number 0/);
@@ -161,7 +164,7 @@ describe('GPU and target checks', () => {
       'error required endpoints/sagemaker.yaml:52:5 $.spec.target.sagemaker',
       'warning region-mismatch endpoints/sagemaker.yaml:59:10 $.spec.model',
       'warning region-mismatch endpoints/sagemaker.yaml:59:10 $.spec.model',
-      'warning mutable-image models/west.yaml:9:10 $.spec.image',
+      'warning mutable-image models/west.yaml:10:10 $.spec.image',
     ]);
     const neuron = result.issues.find((issue) => issue.line === 16 && issue.code === 'gpu-instance');
     assert.match(neuron?.message ?? '', /ml\.inf2\.xlarge is an AWS Neuron/);
@@ -210,16 +213,19 @@ describe('prompts', () => {
 });
 
 describe('secrets', () => {
-  it('finds secrets in values and comments, allows Secrets Manager references, never prints them', async () => {
+  it('finds secrets in values and comments, refuses unresolved Secrets Manager references, never prints them', async () => {
     const result = await validateFixture('secrets');
     assert.deepEqual(briefs(result), [
       'error secret configs/leaky.yaml:14:9 $.spec.data.tls.key',
       'error secret configs/leaky.yaml:18:30 $.spec.data.aws.aws_secret_access_key',
       'error secret configs/leaky.yaml:19:20 $.spec.data.client_secret',
       'error secret models/leaky.yaml:1:28 $',
-      'error secret models/leaky.yaml:12:18 $.spec.environment.DB_PASSWORD',
+      'error secret models/leaky.yaml:13:18 $.spec.environment.DB_PASSWORD',
+      'error secret-reference models/leaky.yaml:14:20 $.spec.environment.SAFE_PASSWORD',
     ]);
-    for (const issue of result.issues) {
+    const secrets = result.issues.filter((issue) => issue.code === 'secret');
+    assert.equal(secrets.length, 5);
+    for (const issue of secrets) {
       assert.match(issue.message, /secrets belong in Secrets Manager/);
       for (const secret of ['AKIAIOSFODNN7EXAMPLE', 'hunter2', 'wJalrXUtnFEMI', 's3cr3t-value', 'MHcCAQEE']) {
         assert.ok(!JSON.stringify(issue).includes(secret), `${issue.code} at ${issue.path} leaks ${secret}`);

@@ -95,6 +95,7 @@ spec:
   artifact:
     uri: s3://acme-models/merged/model.tar.gz
     sha256: &digest e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+    sizeBytes: 1024
   image: 763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.31.0-lmi13.0.0-cu124
   environment:
     <<: &common
@@ -297,7 +298,7 @@ describe('keys and values', () => {
   });
 
   it('does not echo a secret-looking value in a schema error', async () => {
-    const text = `apiVersion: ballast.dev/v1\nkind: Model\nmetadata:\n  name: leaky\nspec:\n  artifact:\n    uri: AKIAIOSFODNN7EXAMPLE\n    sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n  image: 763104351884.dkr.ecr.us-east-1.amazonaws.com/x:1\n`;
+    const text = `apiVersion: ballast.dev/v1\nkind: Model\nmetadata:\n  name: leaky\nspec:\n  artifact:\n    uri: AKIAIOSFODNN7EXAMPLE\n    sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n    sizeBytes: 1024\n  image: 763104351884.dkr.ecr.us-east-1.amazonaws.com/x:1\n`;
     const result = await validateRepository(withRepository({ 'models/leaky.yaml': text }));
     assert.deepEqual(briefs(result), [
       'error format models/leaky.yaml:7:10 $.spec.artifact.uri',

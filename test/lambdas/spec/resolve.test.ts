@@ -113,18 +113,21 @@ describe('resolveEndpoints', () => {
       '  configs: [retrieval]\n',
       '  configs: [retrieval]\n  environments: [staging]\n',
     );
-    assert.deepEqual(Object.keys(await digests(stagingOnly, 'prod')), ['summarizer']);
-    assert.deepEqual(Object.keys(await digests(stagingOnly, 'staging')), ['embeddings', 'summarizer']);
+    assert.deepEqual(Object.keys(await digests(stagingOnly, 'prod')), ['assistant', 'summarizer']);
+    assert.deepEqual(Object.keys(await digests(stagingOnly, 'staging')), ['assistant', 'embeddings', 'summarizer']);
   });
 
   it('resolves references and defaults, and refuses an unknown environment', async () => {
     const repo = await load(await exampleFiles());
-    const [embeddings, summarizer] = resolveEndpoints(repo, 'staging');
+    const staging = resolveEndpoints(repo, 'staging');
+    const embeddings = staging.find((e) => e.name === 'embeddings');
+    const summarizer = staging.find((e) => e.name === 'summarizer');
     assert.equal(summarizer?.model.name, 'summarizer-llm');
-    assert.equal(
-      summarizer?.model.spec.artifact.sha256,
-      'ccc98855247654187a9b4cd8e94d72eac3df6009208d976d28ea7d448d39cd6c',
-    );
+    assert.deepEqual(summarizer?.model.spec.artifact, {
+      uri: 's3://acme-ml-artifacts-111122223333/models/summarizer-llm/2025-01-15/model.tar.gz',
+      sha256: 'ccc98855247654187a9b4cd8e94d72eac3df6009208d976d28ea7d448d39cd6c',
+      sizeBytes: 1744,
+    });
     assert.equal(summarizer?.environment.name, 'staging');
     assert.equal(embeddings?.target.kind === 'eks' && embeddings.target.namespace, 'serving');
     assert.deepEqual(embeddings?.rollout, {
@@ -141,10 +144,10 @@ describe('resolveEndpoints', () => {
     const noRollout = edit(
       files,
       'endpoints/summarizer.yaml',
-      '  rollout:\n    strategy: canary\n    canary:\n      percent: 10\n    bakeSeconds: 600\n    timeoutSeconds: 3600\n',
+      '  rollout:\n    strategy: canary\n    canary:\n      # 50% of 2 instances: the canary is one instance.\n      percent: 50\n    bakeSeconds: 600\n    timeoutSeconds: 3600\n',
       '',
     );
-    const [, fromDefaults] = resolveEndpoints(await load(noRollout), 'prod');
+    const fromDefaults = resolveEndpoints(await load(noRollout), 'prod').find((e) => e.name === 'summarizer');
     assert.deepEqual(fromDefaults?.rollout, { strategy: 'allAtOnce', bakeSeconds: 300, timeoutSeconds: 3600 });
   });
 });

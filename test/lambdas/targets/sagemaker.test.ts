@@ -40,11 +40,12 @@ describe('SageMaker names', () => {
 
 describe('deploymentConfig', () => {
   it('maps a canary to CANARY with the canary bake and a final bake, and the alarms to auto-rollback', () => {
-    assert.deepEqual(deploymentConfig(canary, ['a', 'b']), {
+    // 10% of 10 instances: one instance.
+    assert.deepEqual(deploymentConfig(canary, ['a', 'b'], 10), {
       BlueGreenUpdatePolicy: {
         TrafficRoutingConfiguration: {
           Type: 'CANARY',
-          CanarySize: { Type: 'CAPACITY_PERCENT', Value: 10 },
+          CanarySize: { Type: 'INSTANCE_COUNT', Value: 1 },
           WaitIntervalInSeconds: 600,
         },
         TerminationWaitInSeconds: 600,
@@ -55,12 +56,13 @@ describe('deploymentConfig', () => {
   });
 
   it('maps linear steps and all-at-once (whose bake is the termination wait)', () => {
-    assert.deepEqual(deploymentConfig(linear, ['x']).BlueGreenUpdatePolicy?.TrafficRoutingConfiguration, {
+    // 20% of 4 instances is 0.8: rounded up to one whole instance.
+    assert.deepEqual(deploymentConfig(linear, ['x'], 4).BlueGreenUpdatePolicy?.TrafficRoutingConfiguration, {
       Type: 'LINEAR',
-      LinearStepSize: { Type: 'CAPACITY_PERCENT', Value: 20 },
+      LinearStepSize: { Type: 'INSTANCE_COUNT', Value: 1 },
       WaitIntervalInSeconds: 120,
     });
-    const once = deploymentConfig(allAtOnce, []);
+    const once = deploymentConfig(allAtOnce, [], 1);
     assert.deepEqual(once.BlueGreenUpdatePolicy?.TrafficRoutingConfiguration, {
       Type: 'ALL_AT_ONCE',
       WaitIntervalInSeconds: 0,

@@ -88,10 +88,14 @@ const changesByName = (result: PlanResult) =>
 describe('planPush: the first push of an environment', () => {
   it("plans every SageMaker endpoint as ['initial'] and defers the EKS one", async () => {
     const result = planPush(pushOf(A, T0), 'prod', await resolve(files), undefined);
-    assert.deepEqual(changesByName(result), { classifier: ['initial'], summarizer: ['initial'] });
+    assert.deepEqual(changesByName(result), {
+      assistant: ['initial'],
+      classifier: ['initial'],
+      summarizer: ['initial'],
+    });
     assert.deepEqual(
       result.document.endpoints.map((e) => e.target),
-      ['sagemaker', 'sagemaker'],
+      ['sagemaker', 'sagemaker', 'sagemaker'],
     );
     assert.deepEqual(result.document.deferred, [
       { name: 'embeddings', reason: 'EKS targets are validated but not rolled out by this version of Ballast' },
@@ -103,7 +107,7 @@ describe('planPush: the first push of an environment', () => {
     assert.equal(result.document.environment, 'prod');
     assert.deepEqual(
       result.releases.map((r) => r.name),
-      ['classifier', 'summarizer'],
+      ['assistant', 'classifier', 'summarizer'],
     );
   });
 
@@ -114,8 +118,8 @@ describe('planPush: the first push of an environment', () => {
     assert.equal(head.commit, A);
     assert.equal(head.pushedAt, T0);
     assert.equal(head.previousCommit, C);
-    assert.deepEqual(Object.keys(head.endpoints).sort(), ['classifier', 'embeddings', 'summarizer']);
-    assert.equal(resolved.length, 3);
+    assert.deepEqual(Object.keys(head.endpoints).sort(), ['assistant', 'classifier', 'embeddings', 'summarizer']);
+    assert.equal(resolved.length, 4);
     for (const endpoint of resolved) assert.equal(head.endpoints[endpoint.name]?.digest, endpoint.digest);
   });
 });
@@ -125,7 +129,7 @@ describe('planPush: against the head', () => {
     const head = await headAtA();
     const result = planPush(pushOf(B, T1, A), 'prod', await resolve(files), head);
     assert.deepEqual(result.document.endpoints, []);
-    assert.deepEqual(result.document.unchanged, ['classifier', 'embeddings', 'summarizer']);
+    assert.deepEqual(result.document.unchanged, ['assistant', 'classifier', 'embeddings', 'summarizer']);
     assert.deepEqual(result.document.deferred, [], 'an unchanged EKS endpoint is unchanged, not deferred');
     assert.deepEqual(result.document.removed, []);
     assert.equal(result.document.comparedWith, A);
@@ -140,7 +144,7 @@ describe('planPush: against the head', () => {
     const head = { ...atA, endpoints: { ...atA.endpoints, summarizer: { ...summarizer, notLive: true as const } } };
     const result = planPush(pushOf(B, T1, A), 'prod', await resolve(files), head);
     assert.deepEqual(changesByName(result), { summarizer: [] }, 'planned, so that Lease answers for it');
-    assert.deepEqual(result.document.unchanged, ['classifier', 'embeddings']);
+    assert.deepEqual(result.document.unchanged, ['assistant', 'classifier', 'embeddings']);
     assert.equal(headOf(result).endpoints.summarizer?.notLive, true);
   });
 
@@ -170,7 +174,7 @@ describe('planPush: against the head', () => {
     );
     const result = planPush(pushOf(B, T1, A), 'prod', await resolve(changed), head);
     assert.deepEqual(changesByName(result), { summarizer: ['prompt:summarize'] });
-    assert.deepEqual(result.document.unchanged, ['classifier', 'embeddings']);
+    assert.deepEqual(result.document.unchanged, ['assistant', 'classifier', 'embeddings']);
   });
 
   it('names a changed model for every endpoint that serves it', async () => {
@@ -186,7 +190,7 @@ describe('planPush: against the head', () => {
       classifier: ['model:summarizer-llm'],
       summarizer: ['model:summarizer-llm'],
     });
-    assert.deepEqual(result.document.unchanged, ['embeddings']);
+    assert.deepEqual(result.document.unchanged, ['assistant', 'embeddings']);
   });
 
   it('names an added config, then a changed one; a changed EKS endpoint is deferred', async () => {
@@ -207,7 +211,7 @@ describe('planPush: against the head', () => {
       result.document.deferred.map((d) => d.name),
       ['embeddings'],
     );
-    assert.deepEqual(result.document.unchanged, ['summarizer']);
+    assert.deepEqual(result.document.unchanged, ['assistant', 'summarizer']);
   });
 
   it("names the endpoint's own settings as 'endpoint'", async () => {
@@ -243,7 +247,7 @@ describe('planPush: against the head', () => {
     const result = planPush(pushOf(B, T1, A), 'prod', await resolve(withoutClassifier), head);
     assert.deepEqual(result.document.removed, ['another', 'classifier']);
     assert.deepEqual(result.document.endpoints, [], 'a removal deploys nothing');
-    assert.deepEqual(Object.keys(headOf(result).endpoints).sort(), ['embeddings', 'summarizer']);
+    assert.deepEqual(Object.keys(headOf(result).endpoints).sort(), ['assistant', 'embeddings', 'summarizer']);
   });
 });
 
@@ -375,10 +379,11 @@ describe('planPush: releases', () => {
     assert.equal(release.rollout.strategy, 'canary');
     assert.deepEqual(release.alarms, ['summarizer-5xx', 'summarizer-p99-latency']);
     assert.equal(release.model.name, 'summarizer-llm');
-    assert.equal(
-      release.model.spec.artifact.sha256,
-      'ccc98855247654187a9b4cd8e94d72eac3df6009208d976d28ea7d448d39cd6c',
-    );
+    assert.deepEqual(release.model.spec.artifact, {
+      uri: 's3://acme-ml-artifacts-111122223333/models/summarizer-llm/2025-01-15/model.tar.gz',
+      sha256: 'ccc98855247654187a9b4cd8e94d72eac3df6009208d976d28ea7d448d39cd6c',
+      sizeBytes: 1744,
+    });
   });
 });
 
