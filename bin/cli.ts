@@ -17,6 +17,11 @@ const commands: ReadonlyArray<{ name: string; summary: string; load: () => Promi
     load: async () => (await import('./commands/validate.ts')).validateCommand,
   },
   {
+    name: 'manifest',
+    summary: 'Write the manifest that pins a model directory (local or S3): every file with its size and sha256',
+    load: async () => (await import('./commands/manifest.ts')).manifestCommand,
+  },
+  {
     name: 'local',
     summary: 'Run Ballast locally on a Git repository: every commit deploys to the sandbox, narrated',
     load: async () => (await import('./commands/local.ts')).localCommand,

@@ -19,6 +19,10 @@ const RESOURCE_PREFIX = /^[a-z][a-z0-9-]{1,19}$/;
 /** S3 general purpose bucket names: 3-63 lowercase letters, digits, dots and hyphens. */
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** Secrets Manager names: letters, digits and /_+=.@- (Secrets Manager API Reference, CreateSecret Name). */
+const SECRET_PREFIX = /^[A-Za-z0-9/_+=.@-]{1,256}$/;
+const KMS_KEY_ARN =
+  /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$|^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/mrk-[0-9a-f]{32}$/;
 
 /**
  * Turns CDK context (cdk.json, `-c key=value`) into typed stack props. This is the only place that
@@ -33,6 +37,14 @@ export function readAppConfig(get: ContextReader, env: NodeJS.ProcessEnv = proce
     );
   }
   const artifactSourceBuckets = readBucketNames(get('ballast:artifactSourceBuckets'));
+  const artifactKmsKeys = readKeyArns(get('ballast:artifactKmsKeyArns'), 'ballast:artifactKmsKeyArns');
+  const secretKmsKeys = readKeyArns(get('ballast:secretKmsKeyArns'), 'ballast:secretKmsKeyArns');
+  const secretPrefix = optionalString(get, 'ballast:secretPrefix');
+  if (secretPrefix !== undefined && !SECRET_PREFIX.test(secretPrefix)) {
+    throw new ContextError(
+      `ballast:secretPrefix '${secretPrefix}' must be 1-256 characters of a Secrets Manager name (letters, digits, /_+=.@-), e.g. 'acme-ml/'`,
+    );
+  }
   const alarmEmail = optionalString(get, 'ballast:alarmEmail');
   if (alarmEmail !== undefined && !EMAIL.test(alarmEmail)) {
     throw new ContextError(`ballast:alarmEmail '${alarmEmail}' is not an email address`);
@@ -46,6 +58,9 @@ export function readAppConfig(get: ContextReader, env: NodeJS.ProcessEnv = proce
       source: readSource(parseMaybeJson(get('ballast:source'))),
       resourcePrefix,
       ...(artifactSourceBuckets.length > 0 ? { artifactSourceBuckets } : {}),
+      ...(artifactKmsKeys.length > 0 ? { artifactKmsKeys } : {}),
+      ...(secretPrefix ? { secretPrefix } : {}),
+      ...(secretKmsKeys.length > 0 ? { secretKmsKeys } : {}),
       ...(alarmEmail ? { alarmEmail } : {}),
       ...(logRetention !== undefined ? { logRetention } : {}),
       ...(account || region ? { env: { ...(account ? { account } : {}), ...(region ? { region } : {}) } } : {}),
@@ -110,6 +125,25 @@ function readBucketNames(value: unknown): string[] {
     );
   }
   return [...new Set(names as string[])];
+}
+
+/** A list of KMS key ARNs (cdk.json list, or on the command line a JSON list or comma-separated string). */
+function readKeyArns(value: unknown, key: string): string[] {
+  if (value === undefined) return [];
+  const raw = typeof value === 'string' && value.trim().startsWith('[') ? parseMaybeJson(value) : value;
+  const arns = typeof raw === 'string' ? raw.split(',').map((arn) => arn.trim()) : Array.isArray(raw) ? raw : undefined;
+  if (!arns || arns.some((arn) => typeof arn !== 'string')) {
+    throw new ContextError(
+      `${key} must be a list of KMS key ARNs, e.g. -c '${key}=["arn:aws:kms:us-east-1:111122223333:key/..."]'`,
+    );
+  }
+  const invalid = (arns as string[]).filter((arn) => !KMS_KEY_ARN.test(arn));
+  if (invalid.length > 0) {
+    throw new ContextError(
+      `${key}: not KMS key ARNs (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID; aliases cannot be granted): ${invalid.map((a) => `'${a}'`).join(', ')}`,
+    );
+  }
+  return [...new Set(arns as string[])];
 }
 
 /** `ballast:logRetentionDays`: one of the retention periods CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, ...). */

@@ -3,6 +3,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  DescribeEndpointCommand,
+  DescribeEndpointConfigCommand,
+  DescribeModelCommand,
+} from '@aws-sdk/client-sagemaker';
 import type { EndpointState } from '../../lambdas/state/endpoint-state.ts';
 import { JsonStore } from '../../lambdas/state/json-store.ts';
 import { keys, REPOSITORY_LEDGER } from '../../lambdas/state/keys.ts';
@@ -13,6 +18,7 @@ import {
   commitFiles,
   EXAMPLE_ARTIFACTS_DIR,
   EXAMPLE_REPO_DIR,
+  EXAMPLE_SECRET_PREFIX,
   readTree,
   sandboxClients,
   seedExampleAccount,
@@ -81,23 +87,28 @@ async function runDemo(io: CliIo): Promise<number> {
     );
     const files = await readTree(EXAMPLE_REPO_DIR);
     await seedExampleAccount(sandbox, files);
-    pipeline = await LocalPipeline.start({ sandbox });
+    pipeline = await LocalPipeline.start({ sandbox, secretPrefix: EXAMPLE_SECRET_PREFIX });
     const store = new JsonStore(sandboxClients(sandbox).s3, pipeline.stateBucket);
     say('  seeded: model artifacts in S3, the rollback alarms in CloudWatch, CodeCommit repository model-repo');
     const follow = narrateRollouts(sandbox, say);
 
     say();
-    // Ten instances, so that a 10% canary is one instance of ten (with one instance, the canary
-    // would be the whole new fleet).
-    files[ENDPOINT_FILE] = (files[ENDPOINT_FILE] ?? '').replace(/instanceCount: \d+/, 'instanceCount: 10');
-    say('1) First deployment: push examples/model-repo to main (ballast.yaml maps main -> environment prod),');
-    say('   with the summarizer on 10 ml.g5.2xlarge instances');
-    let commit = await commitFiles(sandbox, REPO, BRANCH, files, 'Add the summarizer and embeddings endpoints');
+    say('1) First deployment: push examples/model-repo to main (ballast.yaml maps main -> environment prod):');
+    say('   summarizer (2 ml.g5.2xlarge, a model archive, its Hugging Face token by reference to Secrets Manager)');
+    say('   and assistant (an LLM as an uncompressed directory pinned by a manifest, verified file by file)');
+    let commit = await commitFiles(
+      sandbox,
+      REPO,
+      BRANCH,
+      files,
+      'Add the summarizer, assistant and embeddings endpoints',
+    );
     await settle(pipeline, store, commit, say);
+    await showModels(sandbox, say);
     await showState(store, say);
 
     say();
-    say('2) A new model version, rolled out as a canary (10% first, 10-minute bake, alarms watched)');
+    say('2) A new model version, rolled out as a canary (one instance of two first, 10-minute bake, alarms watched)');
     const v2 = Buffer.concat([
       await readFile(join(EXAMPLE_ARTIFACTS_DIR, 'summarizer-llm.tar.gz')),
       Buffer.from('\nv2 weights\n'),
@@ -279,6 +290,8 @@ function unique(states: readonly string[]): string[] {
     'Validate',
     'Lease',
     'Register',
+    'RegisterFiles',
+    'Pin',
     'Deploy',
     'WaitForRollout',
     'CheckRollout',
@@ -289,6 +302,30 @@ function unique(states: readonly string[]): string[] {
     'RecordPush',
   ];
   return shown.filter((s) => states.includes(s));
+}
+
+/** What each live SageMaker model was given: its model data and its secret, by reference only. */
+async function showModels(sandbox: Sandbox, say: (line?: string) => void): Promise<void> {
+  const { sagemaker } = sandboxClients(sandbox);
+  for (const endpoint of ['summarizer', 'assistant']) {
+    const name = `ballast-${ENVIRONMENT}-${endpoint}`;
+    const described = await sagemaker.send(new DescribeEndpointCommand({ EndpointName: name }));
+    const config = await sagemaker.send(
+      new DescribeEndpointConfigCommand({ EndpointConfigName: described.EndpointConfigName }),
+    );
+    const model = await sagemaker.send(
+      new DescribeModelCommand({ ModelName: config.ProductionVariants?.[0]?.ModelName }),
+    );
+    const container = model.PrimaryContainer;
+    const data = container?.ModelDataSource?.S3DataSource
+      ? `ModelDataSource ${container.ModelDataSource.S3DataSource.S3DataType} ${container.ModelDataSource.S3DataSource.S3Uri}`
+      : `ModelDataUrl ${container?.ModelDataUrl ?? '?'}`;
+    say(`   ${name}: ${data}`);
+    for (const [key, value] of Object.entries(container?.Environment ?? {})) {
+      if (key.endsWith('_SECRET_ARN')) say(`     ${key}=${value} (the container reads the value; Ballast never does)`);
+    }
+  }
+  sagemaker.destroy();
 }
 
 /** Prints SageMaker's own deployment events: the blue/green phases and how many instances serve. */

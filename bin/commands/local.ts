@@ -1,10 +1,20 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CloudWatchClient, DescribeAlarmsCommand, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
-import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { CreateSecretCommand, DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parse, parseAllDocuments } from 'yaml';
+import type { ManifestFile } from '../../lambdas/spec/manifest.ts';
 import { JsonStore } from '../../lambdas/state/json-store.ts';
 import { readLedger } from '../../lambdas/state/ledger.ts';
 import type { PlanDocument } from '../../lambdas/workflow/types.ts';
@@ -27,27 +37,48 @@ import { type CliIo, type Command, ExitCode, UsageError } from './types.ts';
 const WATCH_INTERVAL_MS = 500;
 /** How long Ctrl-C waits for running deployments before aborting them. */
 const SHUTDOWN_GRACE_MS = 5_000;
+/** A Secrets Manager secret name (CreateSecret's rule); a prefix of one follows the same rule. */
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+/** A Secrets Manager secret ARN: the name, a hyphen and six random characters. */
+const SECRET_ARN = /^arn:[\w-]+:secretsmanager:([a-z0-9-]+):(\d{12}):secret:([A-Za-z0-9/_+=.@-]+)-[A-Za-z0-9]{6}$/;
+/** The sha256 of no bytes: an empty file of a model directory is seeded without an artifact file. */
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
 
-const usage = `Usage: ballast local --repo PATH [--branch B] [--artifacts DIR] [--port N] [--time-scale X]
+const usage = `Usage: ballast local --repo PATH [--branch B] [--artifacts DIR] [--secret-prefix PREFIX]
+                    [--port N] [--time-scale X]
 
 Runs Ballast on your machine against a Git working repository: the sandbox (S3, SageMaker,
-CloudWatch, CodeCommit), the deploy workflow (the ASL file the stack deploys, run locally with the
-real Lambda handlers) and a watcher that turns every \`git commit\` on a watched branch into the
-CodeCommit push event that starts a deployment on AWS. Each deployment is narrated as it ends: the
-commit, the environment, each endpoint's outcome and reason, validation errors as file:line.
+CloudWatch, CodeCommit, Secrets Manager), the deploy workflow (the ASL file the stack deploys, run
+locally with the real Lambda handlers) and a watcher that turns every \`git commit\` on a watched
+branch into the CodeCommit push event that starts a deployment on AWS. Each deployment is narrated
+as it ends: the commit, the environment, each endpoint's outcome and reason, validation errors as
+file:line.
 
 The current head of each watched branch is deployed once at start, as if it had just been pushed.
 The sandbox pretends to be the account and region ballast.yaml gives the watched branch's
-environment. Before each deployment, the account is seeded with what the commit expects: every
-Model's artifact (the file in --artifacts whose sha256 the Model declares, uploaded to its s3:// URI)
-and every alarm an Endpoint names. Ctrl-C stops it all.
+environment. Before each deployment, the account is seeded with what the commit expects, unless it
+is there already:
+  - each Model's artifact, from the files in --artifacts (searched recursively, matched by
+    sha256): an archive is uploaded to its s3:// URI; a directory's files to prefix + path, each
+    from the file with that file's sha256 (empty files need none); a directory pinned by a
+    manifest gets its manifest uploaded from the file with the manifest's sha256 (or read from the
+    sandbox's S3 if it is there), then the files it lists. A file that no artifact matches is
+    named once; the endpoints that need it fail.
+  - each secret a Model declares (spec.secrets.*.secretId), created in the sandbox's Secrets
+    Manager with a placeholder value: the real value stays in your AWS account and is never read.
+  - each alarm an Endpoint names.
+Ctrl-C stops it all.
 
 Options:
   --repo PATH       the model repository (a Git working tree with ballast.yaml at its top); it is
                     served as the CodeCommit repository named after its directory
   --branch B        watch only this branch (default: every branch; ballast.yaml decides which
                     ones deploy, as on AWS)
-  --artifacts DIR   where the model artifact files are (default: examples/artifacts)
+  --artifacts DIR   where the model artifact files are, in any layout (default: examples/artifacts)
+  --secret-prefix PREFIX
+                    the Secrets Manager name prefix Models' secrets must lie under, as the stack's
+                    ballast:secretPrefix context (e.g. acme-ml/). Without it, a Model that declares
+                    secrets is refused by Validate, as on a stack deployed without ballast:secretPrefix
   --port N          sandbox port on 127.0.0.1; 0 picks a free one (default: 4599)
   --time-scale X    simulated seconds per real second (default: 600); 1 runs in real time
   -h, --help        show this help
@@ -67,6 +98,7 @@ export const localCommand: Command = {
           repo: { type: 'string' },
           branch: { type: 'string' },
           artifacts: { type: 'string' },
+          'secret-prefix': { type: 'string' },
           port: { type: 'string' },
           'time-scale': { type: 'string' },
         },
@@ -77,6 +109,12 @@ export const localCommand: Command = {
     if (values.repo === undefined) throw new UsageError('--repo PATH is required');
     if (values.branch !== undefined && !isValidRefName(values.branch)) {
       throw new UsageError(`--branch '${values.branch}' is not a valid branch name`);
+    }
+    const secretPrefix = values['secret-prefix'];
+    if (secretPrefix !== undefined && !SECRET_NAME.test(secretPrefix)) {
+      throw new UsageError(
+        `--secret-prefix '${secretPrefix}' is not the start of a Secrets Manager name (1-512 of A-Z a-z 0-9 / _ + = . @ -)`,
+      );
     }
     const flags = parseSandboxFlags(values);
     const repoPath = resolve(io.cwd, values.repo);
@@ -122,7 +160,15 @@ export const localCommand: Command = {
     );
     if (!sandbox) return ExitCode.Usage;
 
-    const session = new LocalSession(io, sandbox, git, name, values.branch, await indexArtifacts(artifactsDir));
+    const session = new LocalSession(
+      io,
+      sandbox,
+      git,
+      name,
+      values.branch,
+      await indexArtifacts(artifactsDir),
+      secretPrefix,
+    );
     try {
       await session.start();
     } catch (error) {
@@ -188,6 +234,7 @@ class LocalSession {
     private readonly name: string,
     private readonly branch: string | undefined,
     private readonly artifacts: ReadonlyMap<string, string>,
+    private readonly secretPrefix: string | undefined,
   ) {}
 
   async start(): Promise<void> {
@@ -199,7 +246,12 @@ class LocalSession {
     const { LocalPipeline } = await import('../../sandbox/pipeline.ts');
     // Pushes are routed here rather than by the pipeline's own rule, so the account is seeded
     // before each deployment starts (an empty allow-list turns the pipeline's rule off).
-    this.pipeline = await LocalPipeline.start({ sandbox: this.sandbox, repositories: [] });
+    // `secretPrefix` plays the stack's ballast:secretPrefix context.
+    this.pipeline = await LocalPipeline.start({
+      sandbox: this.sandbox,
+      repositories: [],
+      ...(this.secretPrefix !== undefined ? { secretPrefix: this.secretPrefix } : {}),
+    });
     this.unsubscribe = this.sandbox.events.subscribe(
       {
         ...CODECOMMIT_PUSH_PATTERN,
@@ -353,41 +405,193 @@ class LocalSession {
     };
     const s3 = new S3Client(config);
     const cloudwatch = new CloudWatchClient(config);
+    const secretsManager = new SecretsManagerClient(config);
     try {
       for (const [file, doc] of documentsOf(files)) {
-        if (doc.kind === 'Model') await this.seedArtifact(s3, file, doc);
+        if (doc.kind === 'Model') {
+          await this.seedArtifact(s3, file, doc);
+          await this.seedSecrets(secretsManager, file, doc);
+        }
         if (doc.kind === 'Endpoint') await seedAlarms(cloudwatch, doc, environment);
       }
     } finally {
       s3.destroy();
       cloudwatch.destroy();
+      secretsManager.destroy();
     }
   }
 
+  /**
+   * The Model's artifact: an archive at its URI, or a directory's files under its prefix (listed
+   * inline or in a manifest). A Model with no usable pointer is Validate's to report, with its
+   * line and column: it is skipped here without a word.
+   */
   private async seedArtifact(s3: S3Client, file: string, doc: ResourceDoc): Promise<void> {
-    const artifact = (doc.spec as { artifact?: { uri?: unknown; sha256?: unknown } } | undefined)?.artifact;
-    const uri = typeof artifact?.uri === 'string' ? artifact.uri : '';
-    const sha256 = typeof artifact?.sha256 === 'string' ? artifact.sha256.toLowerCase() : '';
-    const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri) ?? [];
-    // A Model with no usable pointer is Validate's to report, with its line and column.
-    if (!bucket || !key || !/^[0-9a-f]{64}$/.test(sha256)) return;
-    const exists = await s3
-      .send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
-      .then(() => true)
-      .catch(() => false);
-    if (exists) return;
-    const path = this.artifacts.get(sha256);
-    if (!path) {
-      if (!this.warned.has(sha256)) {
-        this.warned.add(sha256);
-        this.io.stdout(
-          `   ${file}: no file in the artifacts directory has the sha256 ${sha256.slice(0, 12)}… that ${doc.metadata?.name ?? 'this Model'} declares; its endpoints fail at Register (pass --artifacts DIR)\n`,
-        );
-      }
+    const artifact = doc.spec?.artifact;
+    if (typeof artifact !== 'object' || artifact === null) return;
+    const { uri, prefix, files, manifest } = artifact as Record<string, unknown>;
+    if (typeof prefix === 'string') {
+      const [, bucket, keyPrefix] = /^s3:\/\/([^/]+)\/(.*)$/.exec(prefix) ?? [];
+      if (!bucket || keyPrefix === undefined || !(keyPrefix === '' || keyPrefix.endsWith('/'))) return;
+      const listed = Array.isArray(files) ? manifestFiles(files) : await this.seedManifest(s3, file, doc, manifest);
+      if (listed) await this.seedFiles(s3, file, doc, bucket, keyPrefix, listed);
       return;
     }
+    const location = objectOf(uri);
+    const sha256 = sha256Of((artifact as Record<string, unknown>).sha256);
+    if (!location || !sha256 || (await exists(s3, location))) return;
+    await this.upload(s3, file, doc, location, sha256);
+  }
+
+  /**
+   * A directory's manifest: uploaded from --artifacts when it is not in the sandbox yet, then read.
+   * Undefined when there is no manifest to read, or it is not the one the Model pins, or it does
+   * not parse (Validate reports that at the Model's line).
+   */
+  private async seedManifest(
+    s3: S3Client,
+    file: string,
+    doc: ResourceDoc,
+    manifest: unknown,
+  ): Promise<ManifestFile[] | undefined> {
+    if (typeof manifest !== 'object' || manifest === null) return undefined;
+    const { uri, sha256: declared } = manifest as Record<string, unknown>;
+    const location = objectOf(uri);
+    const sha256 = sha256Of(declared);
+    if (!location || !sha256) return undefined;
+    let body = await getObject(s3, location);
+    if (body === undefined) {
+      const path = await this.upload(s3, file, doc, location, sha256, 'its manifest');
+      if (path === undefined) return undefined;
+      body = path && (await stat(path)).size <= MAX_MANIFEST_BYTES ? await readFile(path) : Buffer.alloc(0);
+    }
+    // Another manifest than the one the Model pins: Validate refuses the Model; seeding its files would not help.
+    if (createHash('sha256').update(body).digest('hex') !== sha256) return undefined;
+    return parseManifestText(body.toString('utf8'));
+  }
+
+  /** Uploads each file of a directory that is not under the prefix yet. */
+  private async seedFiles(
+    s3: S3Client,
+    file: string,
+    doc: ResourceDoc,
+    bucket: string,
+    keyPrefix: string,
+    files: readonly ManifestFile[],
+  ): Promise<void> {
+    const present = await keysUnder(s3, bucket, keyPrefix);
+    for (const entry of files) {
+      const key = `${keyPrefix}${entry.path}`;
+      if (!present.has(key)) await this.upload(s3, file, doc, { bucket, key }, entry.sha256, entry.path);
+    }
+  }
+
+  /**
+   * Uploads the artifact file whose content has this sha256 to the object, and returns that file
+   * ('' for an empty one, which needs no file). When no file has it, says so once (naming the
+   * Model, `what` the Model declares it for, and the short sha) and returns undefined.
+   */
+  private async upload(
+    s3: S3Client,
+    file: string,
+    doc: ResourceDoc,
+    { bucket, key }: S3Object,
+    sha256: string,
+    what?: string,
+  ): Promise<string | undefined> {
+    const path = this.artifacts.get(sha256) ?? (sha256 === EMPTY_SHA256 ? '' : undefined);
+    if (path === undefined) {
+      const model = doc.metadata?.name ?? 'this Model';
+      const warning = `${model}\0${what ?? ''}\0${sha256}`;
+      if (!this.warned.has(warning)) {
+        this.warned.add(warning);
+        this.io.stdout(
+          `   ${file}: no file in the artifacts directory has the sha256 ${sha256.slice(0, 12)}… that ${model} declares${what ? ` for ${what}` : ''}; its endpoints fail ${what === 'its manifest' ? 'at Validate' : 'at Register'} (pass --artifacts DIR)\n`,
+        );
+      }
+      return undefined;
+    }
     await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch(ignoreExists);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await readFile(path) }));
+    const size = path ? (await stat(path)).size : 0;
+    // Streamed: a model directory's shards can be larger than this process may hold in memory.
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: size > 0 ? createReadStream(path) : Buffer.alloc(0),
+        ContentLength: size,
+      }),
+    );
+    return path;
+  }
+
+  /**
+   * Creates each secret the Model declares that the sandbox does not have, with a placeholder
+   * value: the workflow only needs it to exist. The real value stays in the user's AWS account;
+   * no value is ever printed.
+   */
+  private async seedSecrets(client: SecretsManagerClient, file: string, doc: ResourceDoc): Promise<void> {
+    const secrets = doc.spec?.secrets;
+    if (typeof secrets !== 'object' || secrets === null || Array.isArray(secrets)) return;
+    const model = doc.metadata?.name ?? 'this Model';
+    const ids = Object.values(secrets).flatMap((s: unknown) => {
+      const id = (s as { secretId?: unknown } | null)?.secretId;
+      return typeof id === 'string' && (SECRET_NAME.test(id) || SECRET_ARN.test(id)) ? [id] : [];
+    });
+    if (ids.length > 0 && this.secretPrefix === undefined && !this.warned.has(`secrets\0${model}`)) {
+      this.warned.add(`secrets\0${model}`);
+      const prefix = sharedFolder(ids.map((id) => SECRET_ARN.exec(id)?.[3] ?? id));
+      this.io.stdout(
+        `   ${file}: ${model} declares secrets and ballast local runs without --secret-prefix: Validate refuses it, as on a stack deployed without ballast:secretPrefix${
+          prefix ? ` (run with --secret-prefix ${prefix} to let it read them)` : ''
+        }\n`,
+      );
+    }
+    for (const id of new Set(ids)) {
+      const found = await client.send(new DescribeSecretCommand({ SecretId: id })).then(
+        () => true,
+        (error: unknown) => {
+          if (error instanceof Error && error.name === 'ResourceNotFoundException') return false;
+          throw error;
+        },
+      );
+      if (found) continue;
+      const arn = SECRET_ARN.exec(id);
+      const name = arn?.[3] ?? id;
+      if (arn && (arn[1] !== this.sandbox.region || arn[2] !== this.sandbox.account)) {
+        if (!this.warned.has(`secret\0${id}`)) {
+          this.warned.add(`secret\0${id}`);
+          this.io.stdout(
+            `   ${file}: the secret ${id} is in account ${arn[2]}, region ${arn[1]}; the sandbox is ${this.sandbox.account}, ${this.sandbox.region} and cannot hold it\n`,
+          );
+        }
+        continue;
+      }
+      const created = await client
+        .send(
+          new CreateSecretCommand({
+            Name: name,
+            SecretString: `ballast-local-placeholder-${randomBytes(4).toString('hex')}`,
+            Description: 'ballast local: a placeholder; the real value stays in your AWS account',
+          }),
+        )
+        .then(
+          (output) => output.ARN,
+          (error: unknown) => {
+            // Created for an earlier commit under its name; only the declared ARN's suffix differs (below).
+            if (error instanceof Error && error.name === 'ResourceExistsException') return undefined;
+            throw error;
+          },
+        );
+      if (created === undefined) continue;
+      this.io.stdout(
+        `   ${file}: created secret ${name} in the sandbox with a placeholder value (a real one stays in your AWS account)${
+          arn
+            ? `; the sandbox's ARN for it is ${created}, not ${id} (its random suffix differs): declare the secret by name to run locally`
+            : ''
+        }\n`,
+      );
+    }
   }
 }
 
@@ -539,14 +743,98 @@ async function indexArtifacts(dir: string): Promise<Map<string, string>> {
   for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue;
     const path = join(entry.parentPath, entry.name);
-    index.set(
-      createHash('sha256')
-        .update(await readFile(path))
-        .digest('hex'),
-      path,
-    );
+    // Streamed, so a shard of many GiB is hashed without being held in memory.
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+    index.set(hash.digest('hex'), path);
   }
   return index;
+}
+
+/** A manifest larger than this is not read (10,000 files of 512-character paths fit well within it). */
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+interface S3Object {
+  readonly bucket: string;
+  readonly key: string;
+}
+
+function objectOf(uri: unknown): S3Object | undefined {
+  const [, bucket, key] = (typeof uri === 'string' ? /^s3:\/\/([^/]+)\/(.+)$/.exec(uri) : null) ?? [];
+  return bucket && key ? { bucket, key } : undefined;
+}
+
+function sha256Of(value: unknown): string | undefined {
+  const sha256 = typeof value === 'string' ? value.toLowerCase() : '';
+  return /^[0-9a-f]{64}$/.test(sha256) ? sha256 : undefined;
+}
+
+async function exists(s3: S3Client, { bucket, key }: S3Object): Promise<boolean> {
+  return s3
+    .send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
+    .then(() => true)
+    .catch(() => false);
+}
+
+/** The object's bytes, or undefined when it (or its bucket) does not exist or is too big to be a manifest. */
+async function getObject(s3: S3Client, { bucket, key }: S3Object): Promise<Buffer | undefined> {
+  try {
+    const output = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    if ((output.ContentLength ?? 0) > MAX_MANIFEST_BYTES) {
+      await output.Body?.transformToByteArray().catch(() => undefined);
+      return undefined;
+    }
+    return output.Body ? Buffer.from(await output.Body.transformToByteArray()) : Buffer.alloc(0);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every key under the prefix (none when the bucket does not exist yet). */
+async function keysUnder(s3: S3Client, bucket: string, prefix: string): Promise<Set<string>> {
+  const keys = new Set<string>();
+  let token: string | undefined;
+  do {
+    const page = await s3
+      .send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }))
+      .catch((error: unknown) => {
+        if (error instanceof Error && error.name === 'NoSuchBucket') return undefined;
+        throw error;
+      });
+    for (const object of page?.Contents ?? []) if (object.Key) keys.add(object.Key);
+    token = page?.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys;
+}
+
+/**
+ * The files of a directory artifact (inline, or a manifest's `files`) that can be seeded: those
+ * with a string path and a sha256. What is wrong with the others is Validate's to report.
+ */
+function manifestFiles(files: readonly unknown[]): ManifestFile[] {
+  return files.flatMap((f: unknown) => {
+    const { path, sha256, sizeBytes } = (f ?? {}) as Record<string, unknown>;
+    const digest = sha256Of(sha256);
+    return typeof path === 'string' && path.length > 0 && digest
+      ? [{ path, sha256: digest, sizeBytes: typeof sizeBytes === 'number' ? sizeBytes : 0 }]
+      : [];
+  });
+}
+
+/**
+ * A manifest file's files; undefined when it is not a ModelManifest. Lenient on purpose: Validate
+ * (with the spec's parseManifest) is what reports a malformed manifest, with the Model's file:line.
+ */
+function parseManifestText(text: string): ManifestFile[] | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const manifest = (value ?? {}) as { apiVersion?: unknown; kind?: unknown; files?: unknown };
+  if (manifest.apiVersion !== 'ballast.dev/v1' || manifest.kind !== 'ModelManifest') return undefined;
+  return Array.isArray(manifest.files) ? manifestFiles(manifest.files) : undefined;
 }
 
 /**
@@ -598,4 +886,11 @@ export function repositoryName(path: string): string {
 function ignoreExists(error: unknown): void {
   if (error instanceof Error && /AlreadyOwnedByYou|AlreadyExists/.test(error.name)) return;
   throw error;
+}
+
+/** The folder (`team/`) every one of the names lies under, if they share one: the prefix to suggest. */
+function sharedFolder(names: readonly string[]): string | undefined {
+  const folders = names.map((name) => name.slice(0, name.lastIndexOf('/') + 1));
+  const first = folders[0];
+  return first && folders.every((folder) => folder === first) ? first : undefined;
 }

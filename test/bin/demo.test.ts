@@ -47,8 +47,24 @@ describe('ballast demo', { timeout: 180_000 }, () => {
     assert.match(out, /1\) First deployment[\s\S]*?embeddings: deferred \(EKS targets/);
   });
 
-  it('shows the canary serving one instance of ten', () => {
-    assert.match(out, /Baking +new fleet serving 1 instance\(s\), old 10 -> ~9% of traffic on the new version/);
+  it('serves the assistant LLM from its pinned directory', () => {
+    assert.match(
+      out,
+      /ballast-prod-assistant: ModelDataSource S3Prefix s3:\/\/ballast-state\/artifacts\/directories\/[0-9a-f]{64}\//,
+    );
+  });
+
+  it("passes the summarizer's token by reference, never its value", () => {
+    assert.match(
+      out,
+      /HF_TOKEN_SECRET_ARN=arn:aws:secretsmanager:[^:]+:\d{12}:secret:acme-ml\/huggingface-token-\w{6} /,
+    );
+    // The value the sandbox seeded (sandbox/example-world.ts) appears nowhere in what the demo prints.
+    assert.doesNotMatch(out, /sandbox-secret-/);
+  });
+
+  it('shows the canary serving one instance of two', () => {
+    assert.match(out, /Baking +new fleet serving 1 instance\(s\), old 2 -> ~33% of traffic on the new version/);
   });
 
   it('rejects the bad config with file:line', () => {
@@ -65,14 +81,14 @@ describe('ballast demo', { timeout: 180_000 }, () => {
   it("shows RecordPush's answer to the revert: unchanged", () => {
     assert.match(
       out,
-      /its revert puts back what is live[^\n]*\n.*\n {3}the push's answer: unchanged \(no endpoint to roll out: 2 endpoint\(s\) unchanged\)/,
+      /its revert puts back what is live[^\n]*\n.*\n {3}the push's answer: unchanged \(no endpoint to roll out: 3 endpoint\(s\) unchanged\)/,
     );
   });
 
   it("shows RecordPush's answer to an EKS-only change: deferred, with the reason", () => {
     assert.match(
       out,
-      /the push's answer: deferred \(no endpoint to roll out: 1 endpoint\(s\) unchanged, 1 deferred\)\n +embeddings: deferred — EKS targets/,
+      /the push's answer: deferred \(no endpoint to roll out: 2 endpoint\(s\) unchanged, 1 deferred\)\n +embeddings: deferred — EKS targets/,
     );
   });
 

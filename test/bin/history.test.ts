@@ -34,7 +34,7 @@ describe('ballast history', () => {
     await settle();
     rejected = await w.push(
       {
-        'endpoints/summarizer.yaml': (w.files['endpoints/summarizer.yaml'] ?? '').replace('percent: 10', 'percent: 90'),
+        'endpoints/summarizer.yaml': (w.files['endpoints/summarizer.yaml'] ?? '').replace('percent: 50', 'percent: 90'),
       },
       'Canary too big',
     );

@@ -51,8 +51,8 @@ describe('ballast sandbox', () => {
       const sagemaker = new SageMakerClient(config);
       try {
         await s3.send(new CreateBucketCommand({ Bucket: 'cross-process' }));
-        await s3.send(new PutObjectCommand({ Bucket: 'cross-process', Key: 'a/b.txt', Body: 'hello sandbox' }));
-        const got = await s3.send(new GetObjectCommand({ Bucket: 'cross-process', Key: 'a/b.txt' }));
+        await s3.send(new PutObjectCommand({ Bucket: 'cross-process', Key: 'a/model.tar.gz', Body: 'hello sandbox' }));
+        const got = await s3.send(new GetObjectCommand({ Bucket: 'cross-process', Key: 'a/model.tar.gz' }));
         assert.equal(await got.Body?.transformToString(), 'hello sandbox');
 
         await sagemaker.send(
@@ -61,7 +61,7 @@ describe('ballast sandbox', () => {
             ExecutionRoleArn: 'arn:aws:iam::111122223333:role/ballast-sagemaker-execution',
             PrimaryContainer: {
               Image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.31.0-lmi13.0.0-cu124',
-              ModelDataUrl: 's3://cross-process/a/b.txt',
+              ModelDataUrl: 's3://cross-process/a/model.tar.gz',
             },
           }),
         );

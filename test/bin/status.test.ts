@@ -79,7 +79,7 @@ describe('ballast status', () => {
   it('follows a rejected commit: state does not move', async () => {
     const rejected = await w.push(
       {
-        'endpoints/summarizer.yaml': (w.files['endpoints/summarizer.yaml'] ?? '').replace('percent: 10', 'percent: 90'),
+        'endpoints/summarizer.yaml': (w.files['endpoints/summarizer.yaml'] ?? '').replace('percent: 50', 'percent: 90'),
       },
       'Canary too big',
     );

@@ -25,14 +25,14 @@ describe('ballast validate', () => {
   it('exits 0 on the example and says what it holds', async () => {
     const io = capture();
     assert.equal(await main(['validate', 'examples/model-repo'], io), 0);
-    assert.equal(io.out(), '✓ examples/model-repo is valid: 2 models, 2 endpoints, 1 prompt, 1 config\n');
+    assert.equal(io.out(), '✓ examples/model-repo is valid: 3 models, 3 endpoints, 1 prompt, 1 config\n');
     assert.equal(io.err(), '');
   });
 
   it('defaults DIR to the current directory', async () => {
     const io = capture(join(ROOT, 'examples', 'model-repo'));
     assert.equal(await main(['validate'], io), 0);
-    assert.equal(io.out(), '✓ . is valid: 2 models, 2 endpoints, 1 prompt, 1 config\n');
+    assert.equal(io.out(), '✓ . is valid: 3 models, 3 endpoints, 1 prompt, 1 config\n');
   });
 
   it('exits 1 with one line per issue, paths relative to where it runs, and a summary', async () => {
@@ -90,8 +90,8 @@ describe('ballast validate', () => {
         directory: 'examples/model-repo',
         errors: 0,
         warnings: 0,
-        files: 7,
-        resources: { models: 2, endpoints: 2, prompts: 1, configs: 1 },
+        files: 9,
+        resources: { models: 3, endpoints: 3, prompts: 1, configs: 1 },
       },
     });
   });
