@@ -16,6 +16,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   commitFiles,
   EXAMPLE_REPO_DIR,
+  EXAMPLE_SECRET_PREFIX,
   readTree,
   sandboxClients,
   seedExampleAccount,
@@ -71,28 +72,28 @@ export interface WorkflowBenchResult {
 interface Strategy {
   readonly name: string;
   readonly short: string;
-  /** The example's summarizer endpoint, rewritten for this strategy (the example is canary 10%, 10-minute bake). */
+  /** The example's summarizer endpoint, rewritten for this strategy (the example is canary 50% of 2 instances, 10-minute bake). */
   readonly endpoint: (yaml: string) => string;
   /** The example as it is: no rewrite to check. */
   readonly asIs?: true;
 }
 
-const CANARY = /strategy: canary\n\s+canary:\n\s+percent: 10/;
+const CANARY = /strategy: canary\n\s+canary:\n(?:\s+#.*\n)*\s+percent: 50/;
 
 export const STRATEGIES: readonly Strategy[] = [
-  { name: 'canary 10%, 10-minute bake', short: 'canary 10m', endpoint: (yaml) => yaml, asIs: true },
+  { name: 'canary 50% (1 of 2 instances), 10-minute bake', short: 'canary 10m', endpoint: (yaml) => yaml, asIs: true },
   {
-    name: 'canary 10%, 1-hour bake',
+    name: 'canary 50% (1 of 2 instances), 1-hour bake',
     short: 'canary 1h',
     endpoint: (yaml) =>
       yaml.replace('bakeSeconds: 600', 'bakeSeconds: 3600').replace('timeoutSeconds: 3600', 'timeoutSeconds: 14400'),
   },
   {
-    name: 'linear 10% steps, 5-minute intervals',
-    short: 'linear 10%/5m',
+    name: 'linear 50% steps (1 instance each), 5-minute intervals',
+    short: 'linear 50%/5m',
     endpoint: (yaml) =>
       yaml
-        .replace(CANARY, 'strategy: linear\n    linear:\n      stepPercent: 10\n      intervalSeconds: 300')
+        .replace(CANARY, 'strategy: linear\n    linear:\n      stepPercent: 50\n      intervalSeconds: 300')
         .replace('timeoutSeconds: 3600', 'timeoutSeconds: 7200'),
   },
   {
@@ -163,12 +164,12 @@ export async function fleetRepository(size: number): Promise<Record<string, stri
   return files;
 }
 
-/** The change of the 1-of-N push: one endpoint's instance count, 1 -> 2 (a new EndpointConfig). */
+/** The change of the 1-of-N push: one endpoint's instance count, 2 -> 4 (a new EndpointConfig). */
 export function changeOneEndpoint(files: Record<string, string>, name: string): Record<string, string> {
   const path = `endpoints/${name}.yaml`;
   const before = files[path] ?? '';
-  const after = before.replace('instanceCount: 1', 'instanceCount: 2');
-  if (after === before) throw new Error(`${path} has no instanceCount: 1 to change`);
+  const after = before.replace('instanceCount: 2', 'instanceCount: 4');
+  if (after === before) throw new Error(`${path} has no instanceCount: 2 to change`);
   return { [path]: after };
 }
 
@@ -201,7 +202,7 @@ async function withPipeline<T>(
   const sandbox = await startSandbox({ start: START, timeScale: TIME_SCALE });
   try {
     await seedExampleAccount(sandbox, files);
-    const pipeline = await LocalPipeline.start({ sandbox });
+    const pipeline = await LocalPipeline.start({ sandbox, secretPrefix: EXAMPLE_SECRET_PREFIX });
     try {
       return await run(sandbox, pipeline);
     } finally {
@@ -225,23 +226,13 @@ async function push(
   label: string,
   expect?: { deployed: number; unchanged?: number },
 ): Promise<PushCost> {
-  await pipeline.idle();
-  const before = pipeline.runner.executions().length;
   sandbox.requests.clear();
   const simulatedStart = sandbox.clock.nowMs();
   const wallStart = performance.now();
-  await commitFiles(sandbox, 'model-repo', 'main', files, message);
-  // The commit's event starts the execution asynchronously (the EventBridge rule).
-  const deadline = Date.now() + 10_000;
-  while (pipeline.runner.executions().length === before) {
-    if (Date.now() > deadline) throw new Error(`${label}: the push started no execution`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-  await pipeline.idle();
+  const executions = await pushAndWait(sandbox, pipeline, files, message, label);
   const wallMs = performance.now() - wallStart;
   const simulatedMs = sandbox.clock.nowMs() - simulatedStart;
   const calls = ballastCalls(sandbox);
-  const executions = pipeline.runner.executions().slice(before);
   const cost: PushCost = {
     label,
     wallMs,
@@ -271,6 +262,30 @@ async function push(
     }
   }
   return cost;
+}
+
+/**
+ * Commits `files` to main, as a `git push` would, and resolves with the executions the push
+ * started once they have all ended.
+ */
+export async function pushAndWait(
+  sandbox: Sandbox,
+  pipeline: LocalPipeline,
+  files: Record<string, string | null>,
+  message: string,
+  label: string,
+): Promise<LocalExecution[]> {
+  await pipeline.idle();
+  const before = pipeline.runner.executions().length;
+  await commitFiles(sandbox, 'model-repo', 'main', files, message);
+  // The commit's event starts the execution asynchronously (the EventBridge rule).
+  const deadline = Date.now() + 10_000;
+  while (pipeline.runner.executions().length === before) {
+    if (Date.now() > deadline) throw new Error(`${label}: the push started no execution`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  await pipeline.idle();
+  return pipeline.runner.executions().slice(before);
 }
 
 /**
@@ -412,7 +427,7 @@ export function fleetTables(fleet: WorkflowBenchResult['fleet']): BenchTable[] {
         ];
       }),
       notes: [
-        'Each endpoint is a copy of the example summarizer (canary 10%, 10-minute bake, its own two alarms), all on one Model and Prompt. The 1-endpoint push changes the last endpoint’s instanceCount from 1 to 2.',
+        'Each endpoint is a copy of the example summarizer (canary 50% of 2 instances, 10-minute bake, its own two alarms), all on one Model and Prompt. The 1-endpoint push changes the last endpoint’s instanceCount from 2 to 4.',
         'Resolve builds the snapshot from the previous one and the diff (GetDifferences, then GetFile for changed files only), so nothing of the 1-endpoint push grows with the repository; a first deployment reads every file (GetFolder, one GetFile each).',
         'Wall time is the sandbox’s, on this machine: its CodeCommit runs git for each call, which is most of Resolve’s time with 100 files. Simulated time is left out: the local runner moves one shared clock for every Wait state entered, so the waits of parallel Map iterations add up instead of overlapping.',
       ],

@@ -4,7 +4,7 @@
  *
  *   npm run bench                           every section, console tables then Markdown
  *   npm run bench -- --format=markdown      only the Markdown (to paste into the README)
- *   npm run bench -- --only=strategies      a section: strategies, fleet
+ *   npm run bench -- --only=strategies      a section: bundles, strategies, fleet, register
  *   npm run bench -- --fleet=10,100,1000    fleet sizes (default 1,10,100)
  *
  * Sections are independent: each returns BenchTable[] (scripts/bench-table.ts) and main() prints
@@ -13,10 +13,11 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchBundles, bundleTable } from './bench-bundles.ts';
+import { benchRegister, registerTables } from './bench-register.ts';
 import { type BenchTable, consoleTable, markdownTable } from './bench-table.ts';
 import { benchWorkflow } from './bench-workflow.ts';
 
-const SECTIONS = ['bundles', 'strategies', 'fleet'] as const;
+const SECTIONS = ['bundles', 'strategies', 'fleet', 'register'] as const;
 type Section = (typeof SECTIONS)[number];
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<BenchTable[]> {
@@ -40,11 +41,14 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   const tables: BenchTable[] = [];
 
   // --- Workflow: the deploy workflow on the sandbox (scripts/bench-workflow.ts) ---
-  const workflow = await benchWorkflow({
-    sections: only.filter((s) => s !== 'bundles') as Array<Exclude<Section, 'bundles'>>,
-    fleetSizes,
-  });
-  tables.push(...workflow.tables);
+  const workflowSections = only.filter((s) => s === 'strategies' || s === 'fleet');
+  if (workflowSections.length > 0) {
+    const workflow = await benchWorkflow({ sections: workflowSections, fleetSizes });
+    tables.push(...workflow.tables);
+  }
+
+  // --- Register: pinning a 30-file model directory (scripts/bench-register.ts) ---
+  if (only.includes('register')) tables.push(...registerTables(await benchRegister()));
 
   // --- Further sections chain in here, each pushing its BenchTable[] ---
   if (only.includes('bundles')) {
