@@ -10,7 +10,7 @@
  *   node --import tsx scripts/bench-bundles.ts [handler-name ...]
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -191,11 +191,14 @@ export function bundleTable(figures: readonly BundleFigures[]): string {
 
 export async function benchBundles(only: readonly string[] = []): Promise<BundleFigures[]> {
   const dir = projectPath('lambdas/handlers');
-  const entries = (await readdir(dir))
+  const files = (await readdir(dir))
     .filter((f) => f.endsWith('.ts'))
     .filter((f) => only.length === 0 || only.includes(basename(f, '.ts')))
     .sort()
     .map((f) => join(dir, f));
+  // A Lambda's entry exports `handler`; the shared modules beside them (runtime.ts) are not bundled alone.
+  const entries: string[] = [];
+  for (const file of files) if (/^export const handler\b/m.test(await readFile(file, 'utf8'))) entries.push(file);
   const workdir = await mkdtemp(join(tmpdir(), 'ballast-bench-bundles-'));
   try {
     const figures: BundleFigures[] = [];
