@@ -10,6 +10,7 @@ import { ArtifactStore, type ArtifactStoreProps } from './artifact-store.ts';
 import { CodeCommitSource } from './codecommit-source.ts';
 import { DeployWorkflow } from './deploy-workflow.ts';
 import { GitHubWebhook } from './github-webhook.ts';
+import { RollbackWorkflow } from './rollback-workflow.ts';
 import { SageMakerExecutionRole } from './sagemaker-execution-role.ts';
 import type { SourceConfig } from './source-config.ts';
 import { WorkflowFunctions } from './workflow-functions.ts';
@@ -85,6 +86,7 @@ export class BallastStack extends Stack {
   public readonly sagemakerRole: SageMakerExecutionRole;
   public readonly functions: WorkflowFunctions;
   public readonly deployWorkflow: DeployWorkflow;
+  public readonly rollbackWorkflow: RollbackWorkflow;
   /** The alarm topic: the one given, or the one created for `alarmEmail`. */
   public readonly alarmTopic?: sns.ITopic;
   /** Set when the source is CodeCommit. */
@@ -129,11 +131,18 @@ export class BallastStack extends Stack {
       ...(props.secretPrefix ? { secretPrefix: props.secretPrefix } : {}),
       secretKmsKeys,
       logRetention: props.logRetention,
+      ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
     });
     this.deployWorkflow = new DeployWorkflow(this, 'DeployWorkflow', {
       functions: this.functions.byStep,
       logRetention: props.logRetention,
       alarmTopic: this.alarmTopic,
+    });
+    this.rollbackWorkflow = new RollbackWorkflow(this, 'RollbackWorkflow', {
+      functions: this.functions.rollbackByStep,
+      checkRollout: this.functions.byStep.checkRollout,
+      logRetention: props.logRetention,
+      ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
     });
 
     if (props.source.type === 'codecommit') {

@@ -194,7 +194,7 @@ export class DeployWorkflow extends Construct {
  * value, every value fills a placeholder, and a top-level TimeoutSeconds bounds the workflow.
  * Returns that timeout. A mismatch fails `cdk synth` instead of a deployment.
  */
-function checkDefinition(file: string, names: readonly string[]): Duration {
+export function checkDefinition(file: string, names: readonly string[]): Duration {
   const text = readFileSync(file, 'utf8');
   const definition = JSON.parse(text) as { TimeoutSeconds?: unknown };
   const placeholders = new Set([...text.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1] ?? ''));

@@ -4,12 +4,21 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { BallastFunction, projectPath } from './ballast-function.ts';
 import type { DeployWorkflowFunctions } from './deploy-workflow.ts';
 import { modelSecretsArn, sagemakerArns, secretArn } from './least-privilege.ts';
 import type { SourceConfig } from './source-config.ts';
-import { DEPLOY_STEPS, type Setting, type StepName, stepSettings, type WorkflowStep } from './workflow-steps.ts';
+import {
+  DEPLOY_STEPS,
+  ROLLBACK_STEPS,
+  type RollbackStepName,
+  type Setting,
+  type StepName,
+  stepSettings,
+  type WorkflowStep,
+} from './workflow-steps.ts';
 
 export interface WorkflowFunctionsProps {
   /** The Ballast store (system of record). */
@@ -49,6 +58,11 @@ export interface WorkflowFunctionsProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The stack's alarm topic: the rollback workflow tells it about rollbacks.
+   * @default - no topic: rollbacks are told through EventBridge, the ledger and Git only
+   */
+  readonly alarmTopic?: sns.ITopic;
 }
 
 /**
@@ -59,6 +73,8 @@ export interface WorkflowFunctionsProps {
 export class WorkflowFunctions extends Construct {
   /** The functions by step, for {@link DeployWorkflow} and the tests. */
   public readonly byStep: DeployWorkflowFunctions;
+  /** The rollback workflow's own steps (its CheckRollback state runs `byStep.checkRollout`). */
+  public readonly rollbackByStep: Readonly<Record<RollbackStepName, lambda.IFunction>>;
 
   constructor(scope: Construct, id: string, props: WorkflowFunctionsProps) {
     super(scope, id);
@@ -75,6 +91,7 @@ export class WorkflowFunctions extends Construct {
       BALLAST_ACCOUNT_ID: stack.account,
       BALLAST_REGION: stack.region,
       BALLAST_SECRET_PREFIX: props.secretPrefix,
+      BALLAST_ALARM_TOPIC_ARN: props.alarmTopic?.topicArn,
     };
     const codecommitRepositoryArn =
       source.type === 'codecommit' ? stack.formatArn({ service: 'codecommit', resource: source.repositoryName }) : '';
@@ -83,8 +100,7 @@ export class WorkflowFunctions extends Construct {
       `SageMaker resources are named per environment, endpoint and content digest at run time; every permission ` +
       `stops at Ballast's own prefix (${props.resourcePrefix}-*).`;
 
-    const functions: Partial<Record<StepName, lambda.IFunction>> = {};
-    for (const [name, step] of Object.entries(DEPLOY_STEPS) as Array<[StepName, WorkflowStep]>) {
+    const build = (step: WorkflowStep): lambda.IFunction => {
       const environment: Record<string, string> = {};
       for (const setting of stepSettings(step, source.type)) {
         const value = values[setting];
@@ -155,9 +171,29 @@ export class WorkflowFunctions extends Construct {
           grantDecrypt(fn, props.secretKmsKeys ?? [], `secretsmanager.${stack.region}.amazonaws.com`);
         }
       }
-      functions[name] = fn.function;
+      if (p.putEvents) {
+        fn.allow(
+          new iam.PolicyStatement({
+            actions: ['events:PutEvents'],
+            resources: [stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })],
+            // Ballast speaks only as itself on the bus.
+            conditions: { StringEquals: { 'events:source': 'ballast' } },
+          }),
+        );
+      }
+      if (p.publishAlarmTopic && props.alarmTopic) props.alarmTopic.grantPublish(fn.function);
+      return fn.function;
+    };
+    const functions: Partial<Record<StepName, lambda.IFunction>> = {};
+    for (const [name, step] of Object.entries(DEPLOY_STEPS) as Array<[StepName, WorkflowStep]>) {
+      functions[name] = build(step);
     }
     this.byStep = functions as DeployWorkflowFunctions;
+    const rollback: Partial<Record<RollbackStepName, lambda.IFunction>> = {};
+    for (const [name, step] of Object.entries(ROLLBACK_STEPS) as Array<[RollbackStepName, WorkflowStep]>) {
+      rollback[name] = build(step);
+    }
+    this.rollbackByStep = rollback as Record<RollbackStepName, lambda.IFunction>;
   }
 }
 

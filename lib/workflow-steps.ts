@@ -17,13 +17,14 @@ export type Setting =
   | 'BALLAST_GITHUB_TOKEN_SECRET_NAME'
   | 'BALLAST_ACCOUNT_ID'
   | 'BALLAST_REGION'
-  | 'BALLAST_SECRET_PREFIX';
+  | 'BALLAST_SECRET_PREFIX'
+  | 'BALLAST_ALARM_TOPIC_ARN';
 
 /** The settings a step reads only when the watched repository is on GitHub. */
 export const GITHUB_SETTINGS: readonly Setting[] = ['BALLAST_GITHUB_API_URL', 'BALLAST_GITHUB_TOKEN_SECRET_NAME'];
 
 /** Key prefixes of the Ballast store (see lambdas/state/keys.ts). */
-export type StorePrefix = 'artifacts/' | 'commits/' | 'environments/' | 'pointers/' | 'state/' | 'ledger/';
+export type StorePrefix = 'artifacts/' | 'commits/' | 'environments/' | 'pointers/' | 'state/' | 'ledger/' | 'alarms/';
 
 export interface StepPermissions {
   /** Object access in the Ballast store, by key prefix. */
@@ -56,6 +57,10 @@ export interface StepPermissions {
    * to have injected into the container's environment).
    */
   readonly modelSecrets?: 'describe' | 'read';
+  /** Puts Ballast's own events (source `ballast`) on the account's default event bus. */
+  readonly putEvents?: boolean;
+  /** Publishes to the stack's alarm topic, when it has one. */
+  readonly publishAlarmTopic?: boolean;
 }
 
 export interface WorkflowStep {
@@ -218,7 +223,8 @@ export const DEPLOY_STEPS: Readonly<Record<StepName, WorkflowStep>> = {
     permissions: {
       // Ledger entries are write-once (If-None-Match); a retried Record reads back the entry its
       // first attempt wrote. The environment head carries Record's mark of content not live.
-      store: { readWrite: ['state/', 'ledger/', 'environments/'], read: ['commits/'] },
+      // alarms/: the markers that let the rollback workflow find an endpoint from an alarm's name.
+      store: { readWrite: ['state/', 'ledger/', 'environments/', 'alarms/'], read: ['commits/'] },
       sagemaker: [
         // Cleanup proves ownership by tags and checks what the endpoint runs before each deletion.
         'sagemaker:DescribeEndpoint',
@@ -247,6 +253,85 @@ export const DEPLOY_STEPS: Readonly<Record<StepName, WorkflowStep>> = {
       store: { read: ['commits/'], write: ['ledger/'] },
       codecommit: ['codecommit:PostCommentForComparedCommit', 'codecommit:GetCommit'],
       githubToken: true,
+    },
+  },
+};
+
+export type RollbackStepName = 'triage' | 'apply' | 'restore' | 'writeBack' | 'finish';
+
+/**
+ * The rollback workflow's own steps (stepfunctions/rollback.asl.json). Its CheckRollback state
+ * runs the deploy workflow's CheckRollout function: the same reading verifies a rollback.
+ */
+export const ROLLBACK_STEPS: Readonly<Record<RollbackStepName, WorkflowStep>> = {
+  triage: {
+    placeholder: 'Triage',
+    file: 'rollback-triage.ts',
+    description: 'Ballast rollback Triage: which endpoints an alarm (or a ballast rollback) concerns, and what to do',
+    timeoutSeconds: 30,
+    memorySize: 256,
+    settings: ['BALLAST_STATE_BUCKET', 'BALLAST_RESOURCE_PREFIX'],
+    permissions: { store: { read: ['alarms/', 'state/'] } },
+  },
+  apply: {
+    placeholder: 'Apply',
+    file: 'rollback-apply.ts',
+    description:
+      'Ballast rollback Apply: take the endpoint, quarantine the live content, UpdateEndpoint to the previous configuration',
+    timeoutSeconds: 30,
+    memorySize: 256,
+    settings: ['BALLAST_STATE_BUCKET'],
+    permissions: {
+      store: { readWrite: ['state/'] },
+      sagemaker: ['sagemaker:DescribeEndpoint', 'sagemaker:UpdateEndpoint'],
+    },
+  },
+  restore: {
+    placeholder: 'Restore',
+    file: 'rollback-restore.ts',
+    description: "Ballast rollback Restore: the outcome in the endpoint's state, the lease released, the head moved",
+    timeoutSeconds: 30,
+    memorySize: 256,
+    settings: ['BALLAST_STATE_BUCKET'],
+    permissions: { store: { readWrite: ['state/', 'environments/'] } },
+  },
+  writeBack: {
+    placeholder: 'WriteBack',
+    file: 'write-back.ts',
+    description: "Ballast rollback WriteBack: a commit or pull request that puts the endpoint's files back",
+    timeoutSeconds: 120,
+    memorySize: 256,
+    settings: ['BALLAST_STATE_BUCKET'],
+    github: true,
+    permissions: {
+      store: { read: ['commits/'] },
+      codecommit: [
+        'codecommit:GetBranch',
+        'codecommit:GetFile',
+        'codecommit:GetCommit',
+        'codecommit:CreateCommit',
+        'codecommit:CreateBranch',
+        'codecommit:CreatePullRequest',
+        'codecommit:GetPullRequest',
+        'codecommit:ListPullRequests',
+      ],
+      githubToken: true,
+    },
+  },
+  finish: {
+    placeholder: 'Finish',
+    file: 'rollback-finish.ts',
+    description: "Ballast rollback Finish: the ledger entry, the commit's answer, the event and the alarm topic",
+    timeoutSeconds: 60,
+    memorySize: 256,
+    settings: ['BALLAST_STATE_BUCKET', 'BALLAST_ALARM_TOPIC_ARN'],
+    github: true,
+    permissions: {
+      store: { readWrite: ['ledger/'] },
+      codecommit: ['codecommit:PostCommentForComparedCommit', 'codecommit:GetCommit'],
+      githubToken: true,
+      putEvents: true,
+      publishAlarmTopic: true,
     },
   },
 };

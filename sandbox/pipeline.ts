@@ -5,14 +5,15 @@ import { resetClients } from '../lambdas/aws/client-config.ts';
 import { logger, useClock } from '../lambdas/handlers/runtime.ts';
 import { metrics } from '../lambdas/runtime/powertools.ts';
 import type { EndpointResult } from '../lambdas/workflow/types.ts';
-import { DEPLOY_STEPS } from '../lib/workflow-steps.ts';
+import { DEPLOY_STEPS, ROLLBACK_STEPS, type WorkflowStep } from '../lib/workflow-steps.ts';
 import { emfSink } from './emf.ts';
 import type { EventBridgeEvent, EventPattern } from './events.ts';
 import { type LambdaHandler, type LocalExecution, LocalRunner } from './runner.ts';
 import type { Sandbox } from './sandbox.ts';
-import { LocalTriggers } from './triggers.ts';
+import { ALARM_PATTERN, LocalTriggers } from './triggers.ts';
 
 export const DEPLOY_ASL = fileURLToPath(new URL('../stepfunctions/deploy.asl.json', import.meta.url));
+export const ROLLBACK_ASL = fileURLToPath(new URL('../stepfunctions/rollback.asl.json', import.meta.url));
 
 /**
  * The deploy workflow's state machine ARN in a sandbox: StartExecution on it through the sandbox's
@@ -20,6 +21,11 @@ export const DEPLOY_ASL = fileURLToPath(new URL('../stepfunctions/deploy.asl.jso
  */
 export function deployStateMachineArn(sandbox: Pick<Sandbox, 'account' | 'region'>): string {
   return `arn:aws:states:${sandbox.region}:${sandbox.account}:stateMachine:ballast-deploy`;
+}
+
+/** The rollback workflow's state machine ARN in a sandbox (what `ballast rollback` starts). */
+export function rollbackStateMachineArn(sandbox: Pick<Sandbox, 'account' | 'region'>): string {
+  return `arn:aws:states:${sandbox.region}:${sandbox.account}:stateMachine:ballast-rollback`;
 }
 
 /**
@@ -36,15 +42,28 @@ export const CODECOMMIT_PUSH_PATTERN: EventPattern = {
  * The handler behind each `${NameFunctionArn}` of the deploy workflow, as the stack binds them:
  * read from the step manifest (lib/workflow-steps.ts), the same list lib/ builds the functions from.
  */
-export const DEPLOY_FUNCTIONS: Readonly<Record<string, LambdaHandler>> = Object.fromEntries(
-  await Promise.all(
-    Object.values(DEPLOY_STEPS).map(async (step) => {
-      const module = (await import(`../lambdas/handlers/${step.file}`)) as { handler?: LambdaHandler };
-      if (typeof module.handler !== 'function') throw new Error(`lambdas/handlers/${step.file} exports no handler`);
-      return [step.placeholder, module.handler] as const;
-    }),
-  ),
-);
+async function handlersOf(steps: Readonly<Record<string, WorkflowStep>>): Promise<Record<string, LambdaHandler>> {
+  return Object.fromEntries(
+    await Promise.all(
+      Object.values(steps).map(async (step) => {
+        const module = (await import(`../lambdas/handlers/${step.file}`)) as { handler?: LambdaHandler };
+        if (typeof module.handler !== 'function') throw new Error(`lambdas/handlers/${step.file} exports no handler`);
+        return [step.placeholder, module.handler] as const;
+      }),
+    ),
+  );
+}
+
+export const DEPLOY_FUNCTIONS: Readonly<Record<string, LambdaHandler>> = await handlersOf(DEPLOY_STEPS);
+
+/**
+ * The rollback workflow's handlers, as the stack binds them: its own steps, and the deploy
+ * workflow's CheckRollout for its CheckRollback state (lib/rollback-workflow.ts).
+ */
+export const ROLLBACK_FUNCTIONS: Readonly<Record<string, LambdaHandler>> = {
+  ...(await handlersOf(ROLLBACK_STEPS)),
+  CheckRollout: DEPLOY_FUNCTIONS.CheckRollout as LambdaHandler,
+};
 
 /**
  * The endpoints' results in a finished deploy execution's output: the Map writes them over the
@@ -73,6 +92,8 @@ export interface LocalPipelineOptions {
    * wrap the real ones to time a phase. @default DEPLOY_FUNCTIONS
    */
   readonly functions?: Readonly<Record<string, LambdaHandler>>;
+  /** The rollback workflow's handlers, by placeholder. @default ROLLBACK_FUNCTIONS */
+  readonly rollbackFunctions?: Readonly<Record<string, LambdaHandler>>;
 }
 
 /**
@@ -91,7 +112,10 @@ export class LocalPipeline {
     functions: Readonly<Record<string, LambdaHandler>>,
   ) {
     this.stateBucket = options.stateBucket ?? 'ballast-state';
-    this.runner = new LocalRunner(options.sandbox.clock, { deploy: { aslPath: DEPLOY_ASL, functions } });
+    this.runner = new LocalRunner(options.sandbox.clock, {
+      deploy: { aslPath: DEPLOY_ASL, functions },
+      rollback: { aslPath: ROLLBACK_ASL, functions: options.rollbackFunctions ?? ROLLBACK_FUNCTIONS },
+    });
     // Through `this.runner` at call time, so a test that swaps the runner keeps its triggers.
     this.triggers = new LocalTriggers(
       (w, input) => this.runner.start(w, input),
@@ -130,6 +154,13 @@ export class LocalPipeline {
     s3.destroy();
     const pipeline = new LocalPipeline(options, options.functions ?? DEPLOY_FUNCTIONS);
     pipeline.triggers.onEvent(CODECOMMIT_PUSH_PATTERN, 'deploy', (event) => pipeline.watches(event));
+    // The stack's rule on alarms going into ALARM (lib/rollback-workflow.ts).
+    pipeline.triggers.onEvent(ALARM_PATTERN, 'rollback');
+    sandbox.stepfunctions.bind(
+      rollbackStateMachineArn(sandbox),
+      (input, name) => pipeline.runner.start('rollback', input, name),
+      { definition: readFileSync(ROLLBACK_ASL, 'utf8') },
+    );
     // Through `pipeline.runner` at call time, like the triggers.
     sandbox.stepfunctions.bind(
       deployStateMachineArn(sandbox),
@@ -153,6 +184,7 @@ export class LocalPipeline {
   stop(): void {
     this.triggers.stop();
     this.options.sandbox.stepfunctions.unbind(deployStateMachineArn(this.options.sandbox));
+    this.options.sandbox.stepfunctions.unbind(rollbackStateMachineArn(this.options.sandbox));
   }
 
   /** The rule's resource filter: the stack's rule matches its one repository's ARN. */

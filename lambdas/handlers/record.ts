@@ -6,12 +6,18 @@ import { answer } from '../sources/answer.ts';
 import type { EndpointState } from '../state/endpoint-state.ts';
 import { keys } from '../state/keys.ts';
 import { appendLedger, ledgerEntry, readLedgerEntry } from '../state/ledger.ts';
-import { changesSinceLive, decideRecord, type RecordDecision, type RecordEvent } from '../state/outcome.ts';
+import {
+  changesSinceLive,
+  decideRecord,
+  type RecordDecision,
+  type RecordEvent,
+  type RecordRequest,
+} from '../state/outcome.ts';
 import { cleanUpEndpoint } from '../targets/sagemaker-cleanup.ts';
 import { causeMessage } from '../workflow/cause.ts';
 import { type RecordInput, recordInput } from '../workflow/payloads.ts';
 import { type EnvironmentHead, headAfterRecord } from '../workflow/plan.ts';
-import type { EndpointResult, Outcome } from '../workflow/types.ts';
+import type { EndpointResult, Outcome, Release } from '../workflow/types.ts';
 import { answerSettings, logger, nowIso, readRelease, resourcePrefix, stateStore } from './runtime.ts';
 
 /**
@@ -34,6 +40,7 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
     commit: input.push.commit,
     digest: release.digest,
     components: release.components,
+    rollback: rollbackFacts(input, release),
   };
   const before = await store.get<EndpointState>(stateKey);
   const decided = decideRecord(before?.value, request, event, now);
@@ -65,6 +72,9 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
   await store.update<EnvironmentHead>(keys.head(input.environment), (head) =>
     headAfterRecord(head, input.endpoint, release.digest, result.value?.live?.digest),
   );
+  // Measured against the state after the swap (its `previous` is the version live before this
+  // rollout), so a retry after the swap still writes markers a first attempt did not get to.
+  if (decision.outcome === 'deployed') await indexAlarms(store, input, release.alarms, result.value?.previous);
   const { outcome, reason } = recorded;
   if (written === 'created') {
     publishMetrics(
@@ -101,6 +111,54 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
   // Only the name and the outcome go back to the Map: 2,000 results must fit one state payload
   // (256 KiB) next to the plan's names. The reason is in the ledger entry.
   return { endpoint: input.endpoint, outcome };
+}
+
+/**
+ * Lets the rollback workflow find this endpoint from an alarm's name (the event names the alarm,
+ * not the endpoint): one marker per declared alarm, written write-once and only for alarms the
+ * version live before did not declare, so a deployment that keeps its alarms costs no call. A
+ * marker left behind by an alarm an endpoint no longer declares is harmless: the rollback workflow
+ * checks the live version's alarms.
+ */
+async function indexAlarms(
+  store: ReturnType<typeof stateStore>,
+  input: RecordInput,
+  alarms: readonly string[],
+  previous: EndpointState['previous'],
+): Promise<void> {
+  const known = new Set(previous?.alarms ?? []);
+  for (const alarm of alarms) {
+    if (known.has(alarm)) continue;
+    await store.putIfAbsent(keys.alarmEndpoint(alarm, input.environment, input.endpoint), {
+      alarm,
+      environment: input.environment,
+      endpoint: input.endpoint,
+    });
+  }
+}
+
+/** What a later rollback of this version needs: its alarms, its files, its push, its writeBack setting. */
+function rollbackFacts(input: RecordInput, release: Release): NonNullable<RecordRequest['rollback']> {
+  const { push } = input;
+  const files = [
+    release.declaredAt.file,
+    release.model.declaredAt.file,
+    ...release.prompts.map((p) => p.declaredAt.file),
+    ...release.configs.map((c) => c.declaredAt.file),
+  ];
+  return {
+    alarms: release.alarms,
+    files: [...new Set(files)].sort(),
+    push: {
+      source: push.source,
+      repository: push.repository,
+      branch: push.branch,
+      pushedBy: push.pushedBy,
+      pushedAt: push.pushedAt,
+      ...(push.previousCommit ? { previousCommit: push.previousCommit } : {}),
+    },
+    ...(release.writeBack ? { writeBack: release.writeBack } : {}),
+  };
 }
 
 function recordEvent(input: RecordInput): RecordEvent {

@@ -67,6 +67,12 @@ export interface ResolvedEndpoint {
    * moving a resource to another file or relabelling it deploys nothing.
    */
   readonly digest: string;
+  /**
+   * ballast.yaml's writeBack when it is enabled: how a rollback of this endpoint is written back
+   * to Git. Not part of the digest (it changes nothing that runs). `mode` left out: the source's
+   * default (revert-commit on CodeCommit, pull-request on GitHub).
+   */
+  readonly writeBack?: { readonly mode?: 'revert-commit' | 'pull-request' };
 }
 
 export class UnknownEnvironmentError extends Error {
@@ -180,7 +186,22 @@ export function resolveEndpoints(repo: LoadedRepository, environment: string): R
       prompts: prompts.map((prompt) => ({ name: prompt.name, spec: prompt.spec })),
       configs: configs.map((config) => ({ name: config.name, spec: config.spec })),
     });
-    resolved.push({ name, environment: env, endpoint, target, rollout, alarms, model, prompts, configs, digest });
+    const writeBack = repositorySpec.writeBack?.enabled
+      ? { ...(repositorySpec.writeBack.mode ? { mode: repositorySpec.writeBack.mode } : {}) }
+      : undefined;
+    resolved.push({
+      name,
+      environment: env,
+      endpoint,
+      target,
+      rollout,
+      alarms,
+      model,
+      prompts,
+      configs,
+      digest,
+      ...(writeBack ? { writeBack } : {}),
+    });
   }
   return resolved;
 }

@@ -4,6 +4,8 @@
  * executions can never both believe they hold the endpoint.
  */
 
+import type { RollbackRecord } from './rollback.ts';
+
 export interface CommitRef {
   readonly commit: string;
   /** The endpoint's effective-spec digest at that commit. */
@@ -19,6 +21,24 @@ export interface LiveRef extends CommitRef {
    * `changes` of the next rollout are measured against it (what changed since the last deployment).
    */
   readonly components?: Readonly<Record<string, string>>;
+  /** The rollback alarms that version declares: an alarm event for one of them may roll it back. */
+  readonly alarms?: readonly string[];
+  /**
+   * The repository files its content comes from (the Endpoint, its Model, Prompts and Configs):
+   * what a write-back puts back to this version's content.
+   */
+  readonly files?: readonly string[];
+  /** The push that brought it: where a rollback of it is answered and written back. */
+  readonly push?: {
+    readonly source: 'codecommit' | 'github';
+    readonly repository: string;
+    readonly branch: string;
+    readonly pushedBy: string;
+    readonly pushedAt: string;
+    readonly previousCommit?: string;
+  };
+  /** ballast.yaml's writeBack at that version, when enabled (`mode` absent: the source's default). */
+  readonly writeBack?: { readonly mode?: 'revert-commit' | 'pull-request' };
   readonly at: string;
 }
 
@@ -57,8 +77,15 @@ export interface EndpointState {
   readonly desired?: DesiredRef;
   /** What Ballast verified is running. */
   readonly live?: LiveRef;
-  /** The newest commit that deployed and verified; rollbacks return here. */
+  /** The newest commit that deployed and verified. */
   readonly lastGood?: LiveRef;
+  /**
+   * The verified version that was live before `live`: what a rollback restores. Its EndpointConfig
+   * and Model are kept by cleanup while it is here.
+   */
+  readonly previous?: LiveRef;
+  /** The endpoint's last rollback (lambdas/state/rollback.ts). */
+  readonly rollback?: RollbackRecord;
   /** Content whose rollout failed or was rolled back; nothing re-deploys it but `ballast retry`. */
   readonly quarantined: readonly Quarantined[];
   readonly lease?: Lease;
@@ -191,14 +218,19 @@ export function completeRollout(
     // rollback of the newer push is known to land here. Once the newer push has recorded its own
     // result (no lease in flight), this older result is stale and changes nothing.
     if (result.outcome === 'deployed' && state.lease && state.lease.execution !== execution) {
-      return { ...state, live: result.live, lastGood: result.live, updatedAt: now };
+      const previous = state.live && state.live.digest !== result.live.digest ? state.live : state.previous;
+      return { ...state, ...(previous ? { previous } : {}), live: result.live, lastGood: result.live, updatedAt: now };
     }
     return undefined;
   }
   const { lease: _released, ...rest } = state;
   if (result.outcome === 'deployed') {
+    // What ran before becomes the version a rollback returns to; a re-deployment of the same
+    // content keeps the one behind it.
+    const previous = state.live && state.live.digest !== result.live.digest ? state.live : state.previous;
     return {
       ...rest,
+      ...(previous ? { previous } : {}),
       live: result.live,
       lastGood: result.live,
       quarantined: state.quarantined.filter((q) => q.digest !== request.digest),

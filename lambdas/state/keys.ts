@@ -16,6 +16,7 @@
  *   ledger/<env>/<endpoint>/<time>--<commit>--<execution>.json   one entry per outcome (write-once)
  *   ledger/<env>/_repository/...                   commits rejected before any endpoint was touched
  *   deliveries/<source>/<id>.json                  webhook deliveries seen (replay protection)
+ *   alarms/<alarm>/<env>/<endpoint>.json           an endpoint whose live version declares this rollback alarm (the rollback workflow's lookup)
  */
 export const REPOSITORY_LEDGER = '_repository';
 
@@ -39,6 +40,10 @@ export const keys = {
   state: (environment: string, endpoint: string) => `state/${environment}/${endpoint}.json`,
   statePrefix: (environment?: string) => (environment ? `state/${environment}/` : 'state/'),
   ledgerPrefix: (environment: string, endpoint: string) => `ledger/${environment}/${endpoint}/`,
+  // Alarm names may hold any printable character, `/` included: encoded, one key segment each.
+  alarmPrefix: (alarm: string) => `alarms/${encodeURIComponent(alarm)}/`,
+  alarmEndpoint: (alarm: string, environment: string, endpoint: string) =>
+    `alarms/${encodeURIComponent(alarm)}/${environment}/${endpoint}.json`,
   ledgerEntry: (environment: string, endpoint: string, at: string, commit: string, execution: string) =>
     `ledger/${environment}/${endpoint}/${at.replace(/[:.]/g, '-')}--${commit.slice(0, 12)}--${execution}.json`,
 } as const;

@@ -1,6 +1,24 @@
 import type { Outcome, Push } from '../workflow/types.ts';
 import type { JsonStore } from './json-store.ts';
 import { keys, REPOSITORY_LEDGER } from './keys.ts';
+import type { RollbackDecision, RollbackTrigger } from './rollback.ts';
+
+/** What a rollback entry adds: the trigger, the decision, what was restored, and the write-back. */
+export interface LedgerRollback {
+  readonly action: RollbackDecision['action'];
+  readonly trigger: RollbackTrigger;
+  readonly from?: { readonly commit: string; readonly endpointConfigName: string };
+  readonly to?: { readonly commit: string; readonly endpointConfigName: string };
+  readonly outcome?: 'restored' | 'failed' | 'skipped';
+  readonly writeBack?: {
+    readonly kind: 'committed' | 'pull-request' | 'skipped' | 'error';
+    readonly commit?: string;
+    readonly branch?: string;
+    readonly pullRequest?: string;
+    readonly url?: string;
+    readonly reason?: string;
+  };
+}
 
 /** One line of an endpoint's history: a push, what it changed, and how it ended. */
 export interface LedgerEntry {
@@ -26,6 +44,8 @@ export interface LedgerEntry {
   readonly issues?: ReadonlyArray<{ file: string; line: number; column: number; message: string }>;
   /** Set for a `ballast retry`: who asked for it, and when. */
   readonly retry?: { readonly requestedBy: string; readonly requestedAt: string; readonly reason?: string };
+  /** Set by the rollback workflow (its entry is recorded against the commit it rolled back). */
+  readonly rollback?: LedgerRollback;
   /** For a push-level entry: the push's endpoints by outcome (names), e.g. `{ unchanged: [...] }`. */
   readonly endpoints?: Readonly<Record<string, readonly string[]>>;
   readonly startedAt: string;

@@ -10,7 +10,14 @@
  */
 import { changedComponents } from '../registry/pointer.ts';
 import type { Lease, Outcome, Release, Verification } from '../workflow/types.ts';
-import { completeRollout, type EndpointState, holdsLease, type Quarantined, releaseLease } from './endpoint-state.ts';
+import {
+  completeRollout,
+  type EndpointState,
+  holdsLease,
+  type LiveRef,
+  type Quarantined,
+  releaseLease,
+} from './endpoint-state.ts';
 
 export type RecordEvent =
   | {
@@ -29,6 +36,8 @@ export interface RecordRequest {
   readonly digest: string;
   /** The release's component digests, recorded with what goes live. */
   readonly components?: Readonly<Record<string, string>>;
+  /** What a rollback of this version needs to know, recorded with what goes live. */
+  readonly rollback?: Pick<LiveRef, 'alarms' | 'files' | 'push' | 'writeBack'>;
 }
 
 export interface RecordDecision {
@@ -92,6 +101,8 @@ export function decideRecord(
             event.previousEndpointConfigName,
             state.live?.endpointConfigName,
             state.lastGood?.endpointConfigName,
+            // What a rollback restores (lambdas/state/rollback.ts): it must still exist when an alarm fires.
+            state.previous?.endpointConfigName,
           ].filter((name): name is string => name !== undefined);
           return {
             outcome: 'deployed',
@@ -154,6 +165,7 @@ function liveRef(
     endpointConfigName: event.endpointConfigName,
     pointerKey: event.pointerKey,
     ...(request.components ? { components: request.components } : {}),
+    ...request.rollback,
     at: now,
   };
 }

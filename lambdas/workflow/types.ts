@@ -136,6 +136,8 @@ export interface Release {
   };
   readonly prompts: ReadonlyArray<{ readonly name: string; readonly spec: PromptSpec; readonly declaredAt: Declared }>;
   readonly configs: ReadonlyArray<{ readonly name: string; readonly spec: ConfigSpec; readonly declaredAt: Declared }>;
+  /** ballast.yaml's writeBack, when enabled: how a rollback of this release is written back to Git. */
+  readonly writeBack?: { readonly mode?: 'revert-commit' | 'pull-request' };
 }
 
 /**

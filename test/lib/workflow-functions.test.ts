@@ -9,6 +9,8 @@ import { projectPath } from '../../lib/ballast-function.ts';
 import type { BallastStack } from '../../lib/ballast-stack.ts';
 import {
   DEPLOY_STEPS,
+  ROLLBACK_STEPS,
+  type RollbackStepName,
   type Setting,
   type StepName,
   stepSettings,
@@ -17,7 +19,20 @@ import {
 import { ballastStack, GITHUB } from './fixtures/stacks.ts';
 
 const HANDLERS = projectPath('lambdas/handlers/');
-const STEPS = Object.entries(DEPLOY_STEPS) as Array<[StepName, WorkflowStep]>;
+/** Every step of both workflows; the rollback workflow's are named `rollback:<step>`. */
+type AnyStep = StepName | `rollback:${RollbackStepName}`;
+const STEPS: Array<[AnyStep, WorkflowStep]> = [
+  ...(Object.entries(DEPLOY_STEPS) as Array<[StepName, WorkflowStep]>),
+  ...(Object.entries(ROLLBACK_STEPS) as Array<[RollbackStepName, WorkflowStep]>).map(
+    ([name, step]) => [`rollback:${name}`, step] as [AnyStep, WorkflowStep],
+  ),
+];
+
+function stepFunction(stack: BallastStack, step: AnyStep): lambda.IFunction {
+  return step.startsWith('rollback:')
+    ? stack.functions.rollbackByStep[step.slice('rollback:'.length) as RollbackStepName]
+    : stack.functions.byStep[step as StepName];
+}
 /** Handler modules that are not workflow steps: the shared runtime and the webhook (its own construct). */
 const NOT_STEPS = ['runtime.ts', 'github-webhook.ts'];
 /** The variables every BallastFunction gets, whatever its step. */
@@ -47,8 +62,8 @@ function synth(props: Parameters<typeof ballastStack>[0] = {}): BallastStack {
 }
 
 /** The synthesized properties of the function behind a step, found by its construct's logical id. */
-function functionOf(stack: BallastStack, step: StepName): FunctionProperties {
-  const fn = stack.functions.byStep[step] as lambda.Function;
+function functionOf(stack: BallastStack, step: AnyStep): FunctionProperties {
+  const fn = stepFunction(stack, step) as lambda.Function;
   const logicalId = stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction);
   const template = templates.get(stack);
   const properties = template?.Resources?.[logicalId]?.Properties;
@@ -68,6 +83,7 @@ function expectedValues(stack: BallastStack): Record<Setting, unknown> {
     BALLAST_ACCOUNT_ID: stack.account,
     BALLAST_REGION: stack.region,
     BALLAST_SECRET_PREFIX: stack.secretPrefix,
+    BALLAST_ALARM_TOPIC_ARN: stack.alarmTopic ? stack.resolve(stack.alarmTopic.topicArn) : undefined,
   };
 }
 
@@ -82,13 +98,14 @@ describe('WorkflowFunctions', () => {
   it('has one function per manifest step, and no other workflow function', () => {
     assert.ok(STEPS.length > 0, 'the manifest has steps');
     assert.deepEqual(Object.keys(codecommit.functions.byStep).sort(), Object.keys(DEPLOY_STEPS).sort());
+    assert.deepEqual(Object.keys(codecommit.functions.rollbackByStep).sort(), Object.keys(ROLLBACK_STEPS).sort());
     const functions = Object.entries(templates.get(codecommit)?.Resources ?? {})
       .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
       .map(([id]) => id);
     assert.equal(functions.length, STEPS.length, 'a CodeCommit stack has exactly the step functions');
     const byStep = STEPS.map(([step]) =>
       codecommit.getLogicalId(
-        (codecommit.functions.byStep[step] as lambda.Function).node.defaultChild as lambda.CfnFunction,
+        (stepFunction(codecommit, step) as lambda.Function).node.defaultChild as lambda.CfnFunction,
       ),
     );
     assert.deepEqual(byStep.sort(), functions.sort(), 'every function in the template is a step function');

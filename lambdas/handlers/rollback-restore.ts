@@ -1,0 +1,49 @@
+import { lambdaHandler } from '../runtime/handler.ts';
+import type { EndpointState } from '../state/endpoint-state.ts';
+import { keys } from '../state/keys.ts';
+import { finishRollback } from '../state/rollback.ts';
+import { causeMessage } from '../workflow/cause.ts';
+import { type EnvironmentHead, headAfterRollback } from '../workflow/plan.ts';
+import { type RestoreInput, restoreInput } from '../workflow/rollback-payloads.ts';
+import { logger, nowIso, stateStore } from './runtime.ts';
+
+/**
+ * Restore: the rollback's outcome in the endpoint's state (compare-and-swap; lambdas/state/
+ * rollback.ts finishRollback): the previous version live again, or, when the rollback failed, the
+ * bad version still live and still quarantined; the lease is released either way. A restored
+ * version also becomes the environment head's content for the endpoint, so a commit that puts the
+ * files back (the write-back, or a human's revert) is planned as unchanged instead of starting a
+ * rollout of what already runs. Idempotent: a retry finds the lease released and changes nothing.
+ */
+export async function restore(
+  input: RestoreInput,
+): Promise<{ outcome: 'restored' | 'failed' | 'skipped'; reason: string }> {
+  if (!input.applied?.started && !input.error) {
+    return { outcome: 'skipped', reason: input.applied?.reason ?? 'the rollback did not start' };
+  }
+  const verification = input.applied?.rollout?.verification;
+  const outcome = !input.error && verification?.outcome === 'deployed' ? 'restored' : 'failed';
+  const reason =
+    outcome === 'restored'
+      ? `${input.decision.to?.endpointConfigName ?? 'the previous configuration'} is live again`
+      : input.error
+        ? `${input.error.Error}: ${causeMessage(input.error.Cause)}`
+        : `the rollback did not go live: ${verification?.reason ?? verification?.outcome ?? 'not verified'}`;
+  const store = stateStore();
+  const now = nowIso();
+  const result = await store.update<EndpointState>(keys.state(input.environment, input.endpoint), (current) =>
+    current ? finishRollback(current, input.execution, outcome, now) : undefined,
+  );
+  const { from, to } = input.decision;
+  if (outcome === 'restored' && from && to && result.value?.live?.digest === to.digest) {
+    await store.update<EnvironmentHead>(keys.head(input.environment), (head) =>
+      headAfterRollback(head, input.endpoint, from.digest, { digest: to.digest, components: to.components ?? {} }),
+    );
+  }
+  logger.info('rollback finished', { outcome, reason });
+  return { outcome, reason };
+}
+
+export const handler = lambdaHandler(restoreInput, restore, {
+  keys: (input) => ({ commit: input.push.commit, environment: input.environment, endpoint: input.endpoint }),
+});

@@ -1,0 +1,99 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { projectPath } from './ballast-function.ts';
+import { checkDefinition } from './deploy-workflow.ts';
+import { ROLLBACK_STEPS, type RollbackStepName } from './workflow-steps.ts';
+
+/**
+ * The EventBridge pattern of the rule that starts the rollback workflow: any CloudWatch alarm of
+ * the account and region going into ALARM ("CloudWatch Alarm State Change", Amazon CloudWatch User
+ * Guide, "Alarm events and EventBridge"). Alarms are declared per Endpoint in Git, so the rule
+ * cannot list them; Triage looks the alarm up and ends at once for an alarm no endpoint declares.
+ */
+export const ALARM_STATE_CHANGE_PATTERN: events.EventPattern = {
+  source: ['aws.cloudwatch'],
+  detailType: ['CloudWatch Alarm State Change'],
+  detail: { state: { value: ['ALARM'] } },
+};
+
+export interface RollbackWorkflowProps {
+  /** The functions behind the workflow's own task states. */
+  readonly functions: Readonly<Record<RollbackStepName, lambda.IFunction>>;
+  /** The deploy workflow's CheckRollout: the CheckRollback state runs it. */
+  readonly checkRollout: lambda.IFunction;
+  /** @default 'stepfunctions/rollback.asl.json' */
+  readonly definitionFile?: string;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** Where the workflow's own failure alarm notifies. @default - nobody */
+  readonly alarmTopic?: sns.ITopic;
+}
+
+/**
+ * The rollback workflow: a STANDARD state machine from the ASL file (the one the local runner
+ * runs), started by an EventBridge rule on alarms going into ALARM and by `ballast rollback`
+ * (StartExecution), able to invoke exactly its task functions, with an alarm on failed executions.
+ */
+export class RollbackWorkflow extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly rule: events.Rule;
+  public readonly executionsFailedAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: RollbackWorkflowProps) {
+    super(scope, id);
+    const definitionFile = props.definitionFile ?? projectPath('stepfunctions/rollback.asl.json');
+    const entries: Array<[string, lambda.IFunction]> = [
+      ...(Object.entries(props.functions) as Array<[RollbackStepName, lambda.IFunction]>).map(
+        ([step, fn]) => [ROLLBACK_STEPS[step].placeholder, fn] as [string, lambda.IFunction],
+      ),
+      ['CheckRollout', props.checkRollout],
+    ];
+    const substitutions = Object.fromEntries(entries.map(([name, fn]) => [`${name}FunctionArn`, fn.functionArn]));
+    checkDefinition(definitionFile, Object.keys(substitutions));
+    const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromFile(definitionFile),
+      definitionSubstitutions: substitutions,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      tracingEnabled: true,
+      // As for the deploy workflow: execution data carries commit metadata; it stays out of the logs.
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: entries.map(([, fn]) => fn.functionArn),
+      }),
+    );
+    this.rule = new events.Rule(this, 'AlarmRule', {
+      description: 'Ballast: an alarm went into ALARM; the rollback workflow decides whether an endpoint rolls back',
+      eventPattern: ALARM_STATE_CHANGE_PATTERN,
+      targets: [
+        new targets.SfnStateMachine(this.stateMachine, {
+          // The rule retries delivery for a day; an execution that could not start is lost otherwise.
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
+    });
+    this.executionsFailedAlarm = new cloudwatch.Alarm(this, 'ExecutionsFailed', {
+      metric: this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      alarmDescription:
+        'Ballast rollback workflow: an execution failed (an alarm may not have been acted on). Open the execution in the Step Functions console.',
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmTopic) this.executionsFailedAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
+  }
+}
