@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -30,6 +30,11 @@ export interface RollbackWorkflowProps {
   readonly functions: Readonly<Record<RollbackStepName, lambda.IFunction>>;
   /** The deploy workflow's CheckRollout: the CheckRollback state runs it. */
   readonly checkRollout: lambda.IFunction;
+  /**
+   * The state machine's name: fixed, so `ballast rollback --stack NAME` finds it.
+   * @default `<stack name>-rollback`
+   */
+  readonly stateMachineName?: string;
   /** @default 'stepfunctions/rollback.asl.json' */
   readonly definitionFile?: string;
   /** @default logs.RetentionDays.ONE_MONTH */
@@ -61,6 +66,7 @@ export class RollbackWorkflow extends Construct {
     checkDefinition(definitionFile, Object.keys(substitutions));
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName: props.stateMachineName ?? `${Stack.of(this).stackName}-rollback`,
       definitionBody: sfn.DefinitionBody.fromFile(definitionFile),
       definitionSubstitutions: substitutions,
       stateMachineType: sfn.StateMachineType.STANDARD,
