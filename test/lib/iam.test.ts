@@ -4,7 +4,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { SageMakerExecutionRole } from '../../lib/sagemaker-execution-role.ts';
-import { DEPLOY_STEPS, type StepName, type WorkflowStep } from '../../lib/workflow-steps.ts';
+import { DEPLOY_STEPS, ROLLBACK_STEPS, type WorkflowStep } from '../../lib/workflow-steps.ts';
 import { awsSolutionsFindings } from '../support/nag.ts';
 import {
   actionsOf,
@@ -45,7 +45,11 @@ function storeAccess(template: Template, rolePrefix: string): Record<string, str
   return access;
 }
 
-const STEPS = Object.entries(DEPLOY_STEPS) as Array<[StepName, WorkflowStep]>;
+/** Both workflows' steps; the rollback workflow's are named `rollback:<step>`. */
+const STEPS: Array<[string, WorkflowStep]> = [
+  ...Object.entries(DEPLOY_STEPS),
+  ...Object.entries(ROLLBACK_STEPS).map(([name, step]) => [`rollback:${name}`, step] as [string, WorkflowStep]),
+];
 const FUNCTIONS = STEPS.map(([, step]) => step.placeholder);
 const role = (placeholder: string) => `Functions${placeholder}ServiceRole`;
 const REPOSITORY = `arn:<AWS::Partition>:codecommit:${REGION_ACCOUNT}:model-repo`;
@@ -79,6 +83,8 @@ interface Configured {
   readonly artifactKeys?: readonly string[];
   readonly secretPrefix?: string;
   readonly secretKeys?: readonly string[];
+  /** The alarm topic's logical id, when the stack has one. */
+  readonly alarmTopic?: string;
 }
 
 function expectedGrants(step: WorkflowStep, source: 'codecommit' | 'github', configured: Configured = {}): Grant[] {
@@ -147,6 +153,14 @@ function expectedGrants(step: WorkflowStep, source: 'codecommit' | 'github', con
       );
     }
   }
+  if (p.putEvents) {
+    grants.push(
+      grant(['events:PutEvents'], [`arn:<AWS::Partition>:events:${REGION_ACCOUNT}:event-bus/default`], {
+        StringEquals: { 'events:source': 'ballast' },
+      }),
+    );
+  }
+  if (p.publishAlarmTopic && configured.alarmTopic) grants.push(grant(['sns:Publish'], [`<${configured.alarmTopic}>`]));
   return grants.sort(byJson);
 }
 
