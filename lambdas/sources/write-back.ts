@@ -206,7 +206,8 @@ export function parseWriteBackRequest(value: unknown): WriteBackRequest {
   if (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0 || idempotencyKey.length > 256) {
     throw new InvalidInputError(`${what}: 'idempotencyKey' must be a string of 1 to 256 characters`);
   }
-  if (author !== undefined) {
+  // null as well as absent: a Step Functions payload may carry `"author": null`.
+  if (author !== undefined && author !== null) {
     const valid = (s: unknown) => typeof s === 'string' && s.length > 0 && s.length <= 256 && !/[<>\r\n\0]/.test(s);
     if (!isObject(author) || !valid(author.name) || !valid(author.email)) {
       throw new InvalidInputError(`${what}: 'author' must have a name and an email (no <, >, or line breaks)`);

@@ -37,6 +37,7 @@ describe('parseWriteBackRequest', () => {
     const parsed = parseWriteBackRequest({ ...base, badCommit: BAD_ID.toUpperCase() });
     assert.equal(parsed.badCommit, BAD_ID);
     assert.deepEqual(parsed.restore, base.restore);
+    assert.equal(parseWriteBackRequest({ ...base, author: null }).author, undefined, 'a null author is no author');
   });
 
   it('names the first bad field', () => {
