@@ -177,8 +177,21 @@ const MISSING = new Set([
   'InvalidRepositoryNameException',
 ]);
 
-function errorName(error: unknown): string {
+/** The SDK error's name (CodeCommit's exception name), or '' for anything else. */
+export function errorName(error: unknown): string {
   return error instanceof Error ? error.name : '';
+}
+
+/**
+ * Rethrows a failed CodeCommit call: a missing repository or commit as InvalidInputError (retrying
+ * cannot help), throttling and 5xx as TransientError, anything else as it is; `where` and `what`
+ * name the repository and the call.
+ */
+export function codeCommitCallFailed(where: string, error: unknown, what: string): never {
+  if (MISSING.has(errorName(error))) {
+    throw new InvalidInputError(`${where}: ${what}: ${errorName(error)}: ${(error as Error).message}`);
+  }
+  return classify(error, `${where}: ${what}`);
 }
 
 /**
@@ -217,12 +230,7 @@ export function codeCommitSource(
   const where = `CodeCommit ${repositoryName}@${commit.slice(0, 12)}`;
   let listing: Promise<RepoEntry[]> | undefined;
 
-  const failed = (error: unknown, what: string): never => {
-    if (MISSING.has(errorName(error))) {
-      throw new InvalidInputError(`${where}: ${what}: ${errorName(error)}: ${(error as Error).message}`);
-    }
-    return classify(error, `${where}: ${what}`);
-  };
+  const failed = (error: unknown, what: string): never => codeCommitCallFailed(where, error, what);
 
   const getFile = (path: string) =>
     client.send(new GetFileCommand({ repositoryName, commitSpecifier: commit, filePath: path }));
@@ -456,12 +464,7 @@ export async function postCodeCommitComment(
   const { repositoryName } = input;
   const afterCommitId = requireCommitId(input.commitId, 'postCodeCommitComment commitId');
   const where = `CodeCommit ${repositoryName}@${afterCommitId.slice(0, 12)}`;
-  const failed = (error: unknown, what: string): never => {
-    if (MISSING.has(errorName(error))) {
-      throw new InvalidInputError(`${where}: ${what}: ${errorName(error)}: ${(error as Error).message}`);
-    }
-    return classify(error, `${where}: ${what}`);
-  };
+  const failed = (error: unknown, what: string): never => codeCommitCallFailed(where, error, what);
 
   let beforeCommitId =
     input.beforeCommitId && !isZeroId(input.beforeCommitId)

@@ -281,7 +281,7 @@ function rateLimitWait(response: Response, nowMs: number): number | undefined {
   return undefined;
 }
 
-interface ApiResult {
+export interface ApiResult {
   readonly status: number;
   readonly body: unknown;
 }
@@ -293,10 +293,12 @@ interface ApiResult {
  *   limit" message): wait as GitHub says (Retry-After, else until x-ratelimit-reset, else the one
  *   minute GitHub asks for), or give up with TransientError if that is over `maxWaitMs`;
  * - any other 4xx: GitHubApiError at once.
+ * A retried write must be one whose repetition is harmless or detected by the caller (the rollback
+ * write-back's POSTs and PATCH are: see write-back-github.ts).
  */
-async function gitHubRequest(
+export async function gitHubRequest(
   options: GitHubApiOptions,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'PATCH',
   path: string,
   body?: unknown,
 ): Promise<ApiResult> {

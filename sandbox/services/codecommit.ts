@@ -16,6 +16,7 @@ import {
 } from '../git.ts';
 import { awsJsonService } from '../protocols/aws-json.ts';
 import { AwsServiceError, type SandboxService, type ServiceContext } from '../service.ts';
+import { createPullRequestOperations } from './codecommit/pull-requests.ts';
 
 /**
  * The CodeCommit sandbox: the CodeCommit_20150413 awsJson1.1 API over real Git repositories on disk.
@@ -24,7 +25,8 @@ import { AwsServiceError, type SandboxService, type ServiceContext } from '../se
  * repository registered with `registerRepository(name, path)`, so `ballast local --repo PATH` serves
  * the user's own working repository. Reads go through `git` plumbing; CreateCommit builds the commit
  * in a throw-away index and moves the branch with a compare-and-swap, so the user's working tree and
- * index are never touched.
+ * index are never touched. Pull requests (codecommit/pull-requests.ts) are records beside the
+ * repository whose branches are its own.
  *
  * Reference changes, made through the API or by an outside `git commit`/`git push` (found by
  * `detectReferenceChanges` or the polling `watchRepository`), are put on the sandbox's event bus as
@@ -370,7 +372,7 @@ export function createCodeCommitService(ctx: ServiceContext, options: CodeCommit
     return record;
   }
 
-  async function defaultBranch(record: RepositoryRecord): Promise<string | undefined> {
+  async function defaultBranch(record: Pick<RepositoryRecord, 'git'>): Promise<string | undefined> {
     const branches = await record.git.branches();
     if (branches.length === 0) return undefined;
     const head = await record.git.headBranch();
@@ -1284,6 +1286,16 @@ export function createCodeCommitService(ctx: ServiceContext, options: CodeCommit
     };
   }
 
+  const pullRequests = createPullRequestOperations({
+    ctx,
+    callerUserArn,
+    repositoryOf,
+    defaultBranch,
+    isValidBranchName,
+    encodeToken,
+    decodeToken,
+  });
+
   const service = awsJsonService({
     signingName: 'codecommit',
     targetPrefix: 'CodeCommit_20150413',
@@ -1303,6 +1315,7 @@ export function createCodeCommitService(ctx: ServiceContext, options: CodeCommit
       CreateCommit: createCommit,
       PostCommentForComparedCommit: postCommentForComparedCommit,
       GetCommentsForComparedCommit: getCommentsForComparedCommit,
+      ...pullRequests,
     },
   });
 
