@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -80,6 +80,12 @@ export class RollbackWorkflow extends Construct {
         resources: entries.map(([, fn]) => fn.functionArn),
       }),
     );
+    Validations.of(this.stateMachine).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Added by Step Functions logging and tracing: the CloudWatch Logs vended-delivery actions and X-Ray trace ' +
+        'actions support no resource-level permissions.',
+    });
     this.rule = new events.Rule(this, 'AlarmRule', {
       description: 'Ballast: an alarm went into ALARM; the rollback workflow decides whether an endpoint rolls back',
       eventPattern: ALARM_STATE_CHANGE_PATTERN,

@@ -181,7 +181,17 @@ export class WorkflowFunctions extends Construct {
           }),
         );
       }
-      if (p.publishAlarmTopic && props.alarmTopic) props.alarmTopic.grantPublish(fn.function);
+      if (p.publishAlarmTopic && props.alarmTopic) {
+        fn.allow(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [props.alarmTopic.topicArn] }));
+        // An encrypted topic: publishing needs a data key of its key, and nothing else of it
+        // (Amazon SNS Developer Guide, "Enabling compatibility between event sources and encrypted topics").
+        const key = props.alarmTopic.masterKey;
+        if (key) {
+          fn.allow(
+            new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [key.keyArn] }),
+          );
+        }
+      }
       return fn.function;
     };
     const functions: Partial<Record<StepName, lambda.IFunction>> = {};

@@ -4,8 +4,8 @@ import { lambdaHandler } from '../runtime/handler.ts';
 import { gitHubTokens } from '../sources/answer.ts';
 import { defaultWriteBackMode, type WriteBackClients, writeBack } from '../sources/write-back.ts';
 import { keys } from '../state/keys.ts';
-import type { Snapshot } from '../workflow/snapshot.ts';
 import { type WriteBackInput, writeBackInput } from '../workflow/rollback-payloads.ts';
+import type { Snapshot } from '../workflow/snapshot.ts';
 import { logger, optionalSetting, setting, stateStore } from './runtime.ts';
 
 /**
@@ -23,7 +23,8 @@ export async function writeBackStep(input: WriteBackInput) {
   const store = stateStore();
   const [bad, good] = await Promise.all([snapshot(store, from.commit), snapshot(store, to.commit)]);
   const paths = [...new Set([...(from.files ?? []), ...(to.files ?? [])])].sort();
-  if (paths.length === 0) return { kind: 'skipped' as const, reason: 'the versions name no files (recorded before write-back existed)' };
+  if (paths.length === 0)
+    return { kind: 'skipped' as const, reason: 'the versions name no files (recorded before write-back existed)' };
   const restore = Object.fromEntries(paths.map((path) => [path, good.files[path] ?? null]));
   const expected = Object.fromEntries(paths.map((path) => [path, bad.files[path] ?? null]));
   const ledgerKey = keys.ledgerEntry(input.environment, input.endpoint, input.startedAt, from.commit, input.execution);
@@ -66,7 +67,9 @@ async function snapshot(store: ReturnType<typeof stateStore>, commit: string): P
 async function clients(source: 'codecommit' | 'github'): Promise<WriteBackClients> {
   if (source === 'codecommit') return { codecommit: codecommit() };
   const token = await gitHubTokens.get(setting('BALLAST_GITHUB_TOKEN_SECRET_NAME'));
-  return { github: { apiUrl: optionalSetting('BALLAST_GITHUB_API_URL') ?? 'https://api.github.com', token: token.value } };
+  return {
+    github: { apiUrl: optionalSetting('BALLAST_GITHUB_API_URL') ?? 'https://api.github.com', token: token.value },
+  };
 }
 
 export const handler = lambdaHandler(writeBackInput, writeBackStep, {

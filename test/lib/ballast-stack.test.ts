@@ -95,8 +95,9 @@ describe('BallastStack', () => {
   it('wires a CodeCommit source: the push rule starts the workflow; no public URL', () => {
     const { stack, template } = synth();
     assert.ok(stack.codeCommitSource && !stack.gitHubWebhook);
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
-    template.resourceCountIs('AWS::Lambda::Function', 10);
+    // The deploy and the rollback workflow; ten deploy steps and five rollback steps.
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    template.resourceCountIs('AWS::Lambda::Function', 15);
     template.resourceCountIs('AWS::Lambda::Url', 0);
     template.hasResourceProperties('AWS::Events::Rule', {
       Targets: [Match.objectLike({ Arn: stack.resolve(stack.deployWorkflow.stateMachine.stateMachineArn) })],
@@ -106,9 +107,18 @@ describe('BallastStack', () => {
   it('wires a GitHub source: the webhook function behind a Function URL; no CodeCommit rule', () => {
     const { stack, template } = ballastStack({ source: GITHUB });
     assert.ok(stack.gitHubWebhook && !stack.codeCommitSource);
-    template.resourceCountIs('AWS::Lambda::Function', 11);
+    template.resourceCountIs('AWS::Lambda::Function', 16);
     template.resourceCountIs('AWS::Lambda::Url', 1);
-    template.resourceCountIs('AWS::Events::Rule', 0);
+    // Only the rollback workflow's rule on alarms: no CodeCommit push rule.
+    template.resourceCountIs('AWS::Events::Rule', 1);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.cloudwatch'],
+        'detail-type': ['CloudWatch Alarm State Change'],
+        detail: { state: { value: ['ALARM'] } },
+      },
+      Targets: [Match.objectLike({ Arn: stack.resolve(stack.rollbackWorkflow.stateMachine.stateMachineArn) })],
+    });
     assert.equal(Object.keys(template.findOutputs('*')).filter((id) => id.includes('WebhookUrl')).length, 1);
   });
 
@@ -141,8 +151,25 @@ describe('BallastStack', () => {
       },
     });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    assert.equal(alarms.length, 5, 'failed, timed out, aborted, failed deployments, dead letters');
+    assert.equal(
+      alarms.length,
+      6,
+      'deploy: failed, timed out, aborted, failed deployments; dead letters; rollback: failed executions',
+    );
     for (const alarm of alarms) assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: topicId }]);
+    // The rollback workflow's Finish tells the topic about rollbacks: it may publish there, with a
+    // data key of the topic's key, and nowhere else.
+    const finish = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) =>
+      id.startsWith('FunctionsFinishServiceRoleDefaultPolicy'),
+    )?.[1];
+    const statements = (finish?.Properties.PolicyDocument.Statement ?? []) as Array<{
+      Action: unknown;
+      Resource: unknown;
+    }>;
+    const publish = statements.filter((st) => JSON.stringify(st.Action).includes('sns:'));
+    assert.equal(publish.length, 1, 'one statement names SNS');
+    assert.equal((publish[0] as { Action: unknown } | undefined)?.Action, 'sns:Publish');
+    assert.deepEqual((publish[0] as { Resource: unknown } | undefined)?.Resource, { Ref: topicId });
   });
 
   it('uses a given alarm topic instead of creating one', () => {

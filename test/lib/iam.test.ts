@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { SageMakerExecutionRole } from '../../lib/sagemaker-execution-role.ts';
-import { DEPLOY_STEPS, ROLLBACK_STEPS, type WorkflowStep } from '../../lib/workflow-steps.ts';
+import {
+  DEPLOY_STEPS,
+  ROLLBACK_STEPS,
+  type RollbackStepName,
+  type StepName,
+  type WorkflowStep,
+} from '../../lib/workflow-steps.ts';
 import { awsSolutionsFindings } from '../support/nag.ts';
 import {
   actionsOf,
@@ -52,6 +59,11 @@ const STEPS: Array<[string, WorkflowStep]> = [
 ];
 const FUNCTIONS = STEPS.map(([, step]) => step.placeholder);
 const role = (placeholder: string) => `Functions${placeholder}ServiceRole`;
+/** A function's ARN as the flattened statements show it. */
+function arnOf(fn: lambda.IFunction): string {
+  const stack = Stack.of(fn);
+  return `<${stack.getLogicalId((fn as lambda.Function).node.defaultChild as lambda.CfnFunction)}.Arn>`;
+}
 const REPOSITORY = `arn:<AWS::Partition>:codecommit:${REGION_ACCOUNT}:model-repo`;
 const TOKEN_SECRET = `arn:<AWS::Partition>:secretsmanager:${REGION_ACCOUNT}:secret:ballast/github-token-??????`;
 
@@ -83,8 +95,6 @@ interface Configured {
   readonly artifactKeys?: readonly string[];
   readonly secretPrefix?: string;
   readonly secretKeys?: readonly string[];
-  /** The alarm topic's logical id, when the stack has one. */
-  readonly alarmTopic?: string;
 }
 
 function expectedGrants(step: WorkflowStep, source: 'codecommit' | 'github', configured: Configured = {}): Grant[] {
@@ -160,7 +170,6 @@ function expectedGrants(step: WorkflowStep, source: 'codecommit' | 'github', con
       }),
     );
   }
-  if (p.publishAlarmTopic && configured.alarmTopic) grants.push(grant(['sns:Publish'], [`<${configured.alarmTopic}>`]));
   return grants.sort(byJson);
 }
 
@@ -412,13 +421,26 @@ describe('least privilege', () => {
       CheckRollout: {},
       // Record no longer writes pointers/ (the state's live.pointerKey says which pointer is live);
       // it reads back its own ledger entry on a retry and marks content not live in the head.
+      // alarms/: the markers by which the rollback workflow finds an endpoint from an alarm's name.
       Record: {
-        's3:GetObject': ['commits/*', 'environments/*', 'ledger/*', 'state/*'],
-        's3:PutObject': ['environments/*', 'ledger/*', 'state/*'],
+        's3:GetObject': ['alarms/*', 'commits/*', 'environments/*', 'ledger/*', 'state/*'],
+        's3:PutObject': ['alarms/*', 'environments/*', 'ledger/*', 'state/*'],
         's3:ListBucket': ['(bucket)'],
       },
       // RecordPush writes the push's ledger entry (write-once, never read back) and reads the plan.
       RecordPush: { 's3:GetObject': ['commits/*'], 's3:PutObject': ['ledger/*'], 's3:ListBucket': ['(bucket)'] },
+      // The rollback workflow: Triage only reads (alarm markers, endpoint states); Apply and Restore
+      // move the endpoint's state (Restore also the environment head); WriteBack reads the two
+      // commits' snapshots; Finish writes the ledger entry (and reads it back on a retry).
+      Triage: { 's3:GetObject': ['alarms/*', 'state/*'], 's3:ListBucket': ['(bucket)'] },
+      Apply: { 's3:GetObject': ['state/*'], 's3:PutObject': ['state/*'], 's3:ListBucket': ['(bucket)'] },
+      Restore: {
+        's3:GetObject': ['environments/*', 'state/*'],
+        's3:PutObject': ['environments/*', 'state/*'],
+        's3:ListBucket': ['(bucket)'],
+      },
+      WriteBack: { 's3:GetObject': ['commits/*'], 's3:ListBucket': ['(bucket)'] },
+      Finish: { 's3:GetObject': ['ledger/*'], 's3:PutObject': ['ledger/*'], 's3:ListBucket': ['(bucket)'] },
     };
     assert.deepEqual([...FUNCTIONS].sort(), Object.keys(expected).sort(), 'the table covers every step');
     for (const step of FUNCTIONS) assert.deepEqual(storeAccess(template, role(step)), expected[step], step);
@@ -479,20 +501,45 @@ describe('least privilege', () => {
       ],
       'Resolve reads the commit',
     );
-    for (const step of ['Record', 'RecordPush']) {
+    for (const step of ['Record', 'RecordPush', 'Finish']) {
       assert.deepEqual(
         codecommit(template, step),
         [grant(['codecommit:GetCommit', 'codecommit:PostCommentForComparedCommit'], [REPOSITORY])],
         `${step} comments on the commit`,
       );
     }
+    // The rollback workflow's write-back: a revert commit, or a branch with a pull request.
+    assert.deepEqual(
+      codecommit(template, 'WriteBack'),
+      [
+        grant(
+          [
+            'codecommit:CreateBranch',
+            'codecommit:CreateCommit',
+            'codecommit:CreatePullRequest',
+            'codecommit:GetBranch',
+            'codecommit:GetCommit',
+            'codecommit:GetFile',
+            'codecommit:GetPullRequest',
+            'codecommit:ListPullRequests',
+          ],
+          [REPOSITORY],
+        ),
+      ],
+      'WriteBack writes to the one repository',
+    );
     const codecommitUsers = FUNCTIONS.filter((step) => codecommit(template, step).length > 0);
-    assert.deepEqual(codecommitUsers, ['Resolve', 'Record', 'RecordPush'], 'only these talk to CodeCommit');
+    assert.deepEqual(
+      codecommitUsers,
+      ['Resolve', 'Record', 'RecordPush', 'WriteBack', 'Finish'],
+      'only these talk to CodeCommit',
+    );
     const secretReaders = (t: Template) =>
       FUNCTIONS.filter((step) => statementsAllowing(t, role(step), 'secretsmanager:GetSecretValue').length > 0);
     assert.deepEqual(secretReaders(template), [], 'a CodeCommit stack reads no secret');
-    assert.deepEqual(secretReaders(github.template), ['Resolve', 'Record', 'RecordPush'], 'GitHub token readers');
-    for (const step of ['Resolve', 'Record', 'RecordPush']) {
+    const tokenReaders = ['Resolve', 'Record', 'RecordPush', 'WriteBack', 'Finish'];
+    assert.deepEqual(secretReaders(github.template), tokenReaders, 'GitHub token readers');
+    for (const step of tokenReaders) {
       const [statement] = statementsAllowing(github.template, role(step), 'secretsmanager:GetSecretValue');
       assert.deepEqual(resourcesOf(statement as Statement).map(flat), [TOKEN_SECRET], `${step} reads only the token`);
     }
@@ -511,16 +558,26 @@ describe('least privilege', () => {
     }
   });
 
+  it('lets the rollback state machine invoke exactly its task functions and CheckRollout, nothing else', () => {
+    const grants = statementsOfRole(template, 'RollbackWorkflowStateMachineRole')
+      .map((s) => grant(actionsOf(s), resourcesOf(s).map(flat)))
+      .filter((g) => !g.actions.every((a) => a.startsWith('xray:') || a.startsWith('logs:')));
+    const functions = [
+      ...(Object.keys(ROLLBACK_STEPS) as RollbackStepName[]).map((name) => arnOf(stack.functions.rollbackByStep[name])),
+      arnOf(stack.functions.byStep.checkRollout),
+    ];
+    assert.equal(functions.length, Object.keys(ROLLBACK_STEPS).length + 1);
+    assert.deepEqual(grants, [grant(['lambda:InvokeFunction'], functions)]);
+  });
+
   it('lets the state machine invoke exactly the task functions and start only its own executions', () => {
     const machineRole = 'DeployWorkflowStateMachineRole';
     const grants = statementsOfRole(template, machineRole)
       .map((s) => grant(actionsOf(s), resourcesOf(s).map(flat)))
       .filter((g) => g.actions.some((a) => a.startsWith('lambda:') || a.startsWith('states:')));
-    const functionArns = STEPS.map(([name]) => {
-      const fn = stack.functions.byStep[name] as lambda.Function;
-      return `<${stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction)}.Arn>`;
-    });
-    assert.equal(functionArns.length, STEPS.length, 'one function per step');
+    const deploySteps = Object.keys(DEPLOY_STEPS) as StepName[];
+    const functionArns = deploySteps.map((name) => arnOf(stack.functions.byStep[name]));
+    assert.equal(functionArns.length, deploySteps.length, 'one function per step');
     const machineArn = `arn:<AWS::Partition>:states:${REGION_ACCOUNT}:stateMachine:Ballast-deploy`;
     assert.deepEqual(
       grants,
