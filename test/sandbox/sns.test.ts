@@ -16,7 +16,7 @@ import {
   SNSClient,
   SNSServiceException,
 } from '@aws-sdk/client-sns';
-import { startSandbox } from '../../sandbox/sandbox.ts';
+import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
 import { createSnsService, type PublishedMessage, type SnsSandbox } from '../../sandbox/services/sns.ts';
 import { clientConfig, type SandboxTarget, startSandboxTarget, uniqueName } from '../support/aws-targets.ts';
 
@@ -161,31 +161,60 @@ describe('SNS sandbox service', () => {
       );
     });
 
-    it('lists 100 topics a page with a NextToken, and every topic once over all pages', async () => {
+    describe('over more than one page', () => {
       const created = new Set<string>();
-      for (let i = 0; i < 120; i++) created.add(await createTopic(uniqueName('page')));
       const pages: string[][] = [];
-      let token: string | undefined;
-      do {
-        const page = await sns.send(new ListTopicsCommand(token ? { NextToken: token } : {}));
-        pages.push((page.Topics ?? []).map((t) => t.TopicArn ?? ''));
-        token = page.NextToken;
-      } while (token);
-      assert.ok(pages.length >= 2, `pages: ${pages.length}`);
-      assert.equal(pages[0]?.length, 100);
-      const listed = pages.flat();
-      assert.equal(new Set(listed).size, listed.length, 'no topic listed twice');
-      assert.ok(
-        [...created].every((arn) => listed.includes(arn)),
-        'every created topic is listed',
-      );
+      before(async () => {
+        for (let i = 0; i < 120; i++) created.add(await createTopic(uniqueName('page')));
+        let token: string | undefined;
+        do {
+          const page = await sns.send(new ListTopicsCommand(token ? { NextToken: token } : {}));
+          pages.push((page.Topics ?? []).map((t) => t.TopicArn ?? ''));
+          token = page.NextToken;
+        } while (token);
+      });
+
+      it('lists 100 topics on a page that has a NextToken', () => {
+        assert.ok(pages.length >= 2, `pages: ${pages.length}`);
+        assert.equal(pages[0]?.length, 100);
+      });
+
+      it('lists every topic over all pages', () => {
+        assert.equal(created.size, 120);
+        const listed = pages.flat();
+        assert.deepEqual(
+          [...created].filter((arn) => !listed.includes(arn)),
+          [],
+        );
+      });
+
+      it('lists no topic twice', () => {
+        const listed = pages.flat();
+        assert.ok(listed.length > 0);
+        assert.equal(new Set(listed).size, listed.length);
+      });
     });
 
-    it('deletes a topic: it is no longer listed, and publishing to it is NotFound', async () => {
+    it('no longer lists a deleted topic', async () => {
       const arn = await createTopic();
       await sns.send(new DeleteTopicCommand({ TopicArn: arn }));
       assert.equal(service.topicArns().includes(arn), false);
+    });
+
+    it('answers Publish to a deleted topic with NotFound', async () => {
+      const arn = await createTopic();
+      await sns.send(new DeleteTopicCommand({ TopicArn: arn }));
       await rejectsWith(sns.send(new PublishCommand({ TopicArn: arn, Message: 'late' })), 'NotFoundException');
+    });
+
+    it('keeps the messages published to a topic after it is deleted', async () => {
+      const arn = await createTopic();
+      await sns.send(new PublishCommand({ TopicArn: arn, Message: 'before' }));
+      await sns.send(new DeleteTopicCommand({ TopicArn: arn }));
+      assert.deepEqual(
+        service.messages(arn).map((m) => m.message),
+        ['before'],
+      );
     });
 
     it('refuses a TopicArn that is not an SNS topic ARN with InvalidParameter', async () => {
@@ -235,38 +264,49 @@ describe('SNS sandbox service', () => {
       assert.ok(at >= before && at <= target.clock.nowMs(), `timestamp ${message.timestamp} is simulated time`);
     });
 
-    it('answers a MessageId that is a UUID, a new one for every message', async () => {
+    it('answers a MessageId that is a UUID', async () => {
+      const arn = await createTopic();
+      const { MessageId } = await sns.send(new PublishCommand({ TopicArn: arn, Message: 'm' }));
+      assert.match(MessageId ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    });
+
+    it('answers a new MessageId for every message, also for the same message again', async () => {
       const arn = await createTopic();
       const ids = [];
       for (let i = 0; i < 3; i++)
         ids.push((await sns.send(new PublishCommand({ TopicArn: arn, Message: 'm' }))).MessageId);
-      assert.ok(ids.length > 0);
-      assert.ok(
-        ids.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id ?? '')),
-        ids.join(),
-      );
-      assert.equal(new Set(ids).size, ids.length);
+      assert.equal(new Set(ids).size, 3);
     });
 
-    it('lists messages oldest first, all of them or one topic’s', async () => {
-      const a = await createTopic();
-      const b = await createTopic();
-      for (const [arn, text] of [
-        [a, 'a1'],
-        [b, 'b1'],
-        [a, 'a2'],
-      ] as const) {
-        await sns.send(new PublishCommand({ TopicArn: arn, Message: text }));
-      }
-      assert.deepEqual(
-        service.messages(a).map((m) => m.message),
-        ['a1', 'a2'],
-      );
-      const all = service.messages().filter((m) => m.topicArn === a || m.topicArn === b);
-      assert.deepEqual(
-        all.map((m) => m.message),
-        ['a1', 'b1', 'a2'],
-      );
+    describe('listing kept messages', () => {
+      let a = '';
+      let b = '';
+      before(async () => {
+        a = await createTopic();
+        b = await createTopic();
+        for (const [arn, text] of [
+          [a, 'a1'],
+          [b, 'b1'],
+          [a, 'a2'],
+        ] as const) {
+          await sns.send(new PublishCommand({ TopicArn: arn, Message: text }));
+        }
+      });
+
+      it("lists one topic's messages, oldest first", () => {
+        assert.deepEqual(
+          service.messages(a).map((m) => m.message),
+          ['a1', 'a2'],
+        );
+      });
+
+      it('lists every topic’s messages, oldest first, without a topic', () => {
+        const all = service.messages().filter((m) => m.topicArn === a || m.topicArn === b);
+        assert.deepEqual(
+          all.map((m) => m.message),
+          ['a1', 'b1', 'a2'],
+        );
+      });
     });
 
     it('answers a topic that does not exist with NotFound "Topic does not exist" and HTTP 404', async () => {
@@ -408,36 +448,44 @@ describe('SNS sandbox service', () => {
 });
 
 describe('SNS in the full sandbox', () => {
-  it('is sandbox.sns, and GET /_ballast/sns/messages lists what was published (one topic with ?topicArn=)', async () => {
-    const sandbox = await startSandbox({ timeScale: 600 });
-    const sns = new SNSClient(clientConfig(sandbox.url));
-    try {
-      const alarms = (await sns.send(new CreateTopicCommand({ Name: 'ballast-alarms' }))).TopicArn ?? '';
-      const other = (await sns.send(new CreateTopicCommand({ Name: 'other' }))).TopicArn ?? '';
-      await sns.send(new PublishCommand({ TopicArn: alarms, Subject: 'Rollback', Message: 'chat rolled back' }));
-      await sns.send(new PublishCommand({ TopicArn: other, Message: 'unrelated' }));
-      assert.deepEqual(
-        sandbox.sns.messages(alarms).map((m) => m.message),
-        ['chat rolled back'],
-      );
+  let sandbox: Sandbox;
+  let sns: SNSClient;
+  let alarms = '';
+  const fetchMessages = async (query = '') =>
+    ((await (await fetch(`${sandbox.url}/_ballast/sns/messages${query}`)).json()) as { messages: PublishedMessage[] })
+      .messages;
 
-      const all = (await (await fetch(`${sandbox.url}/_ballast/sns/messages`)).json()) as {
-        messages: PublishedMessage[];
-      };
-      assert.deepEqual(
-        all.messages.map((m) => m.message),
-        ['chat rolled back', 'unrelated'],
-      );
-      const one = (await (
-        await fetch(`${sandbox.url}/_ballast/sns/messages?topicArn=${encodeURIComponent(alarms)}`)
-      ).json()) as { messages: PublishedMessage[] };
-      assert.deepEqual(
-        one.messages.map((m) => [m.topicArn, m.subject, m.message]),
-        [[alarms, 'Rollback', 'chat rolled back']],
-      );
-    } finally {
-      sns.destroy();
-      await sandbox.stop();
-    }
+  before(async () => {
+    sandbox = await startSandbox({ timeScale: 600 });
+    sns = new SNSClient(clientConfig(sandbox.url));
+    alarms = (await sns.send(new CreateTopicCommand({ Name: 'ballast-alarms' }))).TopicArn ?? '';
+    const other = (await sns.send(new CreateTopicCommand({ Name: 'other' }))).TopicArn ?? '';
+    await sns.send(new PublishCommand({ TopicArn: alarms, Subject: 'Rollback', Message: 'chat rolled back' }));
+    await sns.send(new PublishCommand({ TopicArn: other, Message: 'unrelated' }));
+  });
+  after(async () => {
+    sns.destroy();
+    await sandbox.stop();
+  });
+
+  it('serves SNS on the sandbox URL, read in process as sandbox.sns', () => {
+    assert.deepEqual(
+      sandbox.sns.messages(alarms).map((m) => m.message),
+      ['chat rolled back'],
+    );
+  });
+
+  it('lists every published message on GET /_ballast/sns/messages', async () => {
+    assert.deepEqual(
+      (await fetchMessages()).map((m) => m.message),
+      ['chat rolled back', 'unrelated'],
+    );
+  });
+
+  it("lists one topic's messages on GET /_ballast/sns/messages?topicArn=", async () => {
+    assert.deepEqual(
+      (await fetchMessages(`?topicArn=${encodeURIComponent(alarms)}`)).map((m) => [m.topicArn, m.subject, m.message]),
+      [[alarms, 'Rollback', 'chat rolled back']],
+    );
   });
 });
