@@ -66,6 +66,8 @@ export class EventBus {
     detailType: string;
     resources?: readonly string[];
     detail: TDetail;
+    /** The event's time (PutEvents entries may set it). @default now */
+    time?: Date;
   }): EventBridgeEvent<TDetail> {
     const event: EventBridgeEvent<TDetail> = {
       version: '0',
@@ -73,9 +75,7 @@ export class EventBus {
       'detail-type': input.detailType,
       source: input.source,
       account: this.account,
-      time: this.now()
-        .toISOString()
-        .replace(/\.\d{3}Z$/, 'Z'),
+      time: (input.time ?? this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       region: this.region,
       resources: input.resources ?? [],
       detail: input.detail,

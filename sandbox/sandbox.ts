@@ -9,9 +9,11 @@ import { SandboxServer } from './server.ts';
 import type { ServiceContext } from './service.ts';
 import { type CloudWatchSandbox, createCloudWatchService } from './services/cloudwatch.ts';
 import { type CodeCommitSandbox, createCodeCommitService } from './services/codecommit.ts';
+import { createEventBridgeService, type EventBridgeSandbox } from './services/eventbridge.ts';
 import { createS3Service, type S3Sandbox } from './services/s3.ts';
 import { createSageMakerService, type SageMakerSandbox } from './services/sagemaker.ts';
 import { createSecretsManagerService, type SecretsManagerSandbox } from './services/secretsmanager.ts';
+import { createSnsService, type SnsSandbox } from './services/sns.ts';
 import { createStepFunctionsService, type StepFunctionsSandbox } from './services/stepfunctions.ts';
 
 export interface SandboxOptions {
@@ -49,6 +51,10 @@ export interface Sandbox {
   readonly secretsmanager: SecretsManagerSandbox;
   /** Step Functions: executions of the workflows LocalPipeline binds (and of state machines created through the API). */
   readonly stepfunctions: StepFunctionsSandbox;
+  /** SNS: topics and the messages published to them (nothing is delivered). */
+  readonly sns: SnsSandbox;
+  /** EventBridge PutEvents: accepted entries go onto `events`, the default bus. */
+  readonly eventbridge: EventBridgeSandbox;
   /**
    * The environment variables that point any AWS SDK or the AWS CLI at the sandbox (the SDK's
    * standard `AWS_ENDPOINT_URL`, dummy credentials, the region).
@@ -75,15 +81,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   await codecommit.ready();
   const secretsmanager = createSecretsManagerService(ctx);
   const stepfunctions = createStepFunctionsService(ctx);
+  const sns = createSnsService(ctx);
+  const eventbridge = createEventBridgeService(ctx);
 
   const faults = new FaultInjector();
   const requests = new RequestLog();
   const server = new SandboxServer({
-    services: [s3, sagemaker, cloudwatch, codecommit, secretsmanager, stepfunctions],
+    services: [s3, sagemaker, cloudwatch, codecommit, secretsmanager, stepfunctions, sns, eventbridge],
     clock,
     events,
     faults,
     requests,
+    sns,
   });
   const url = await server.listen(options.port ?? 0);
 
@@ -101,6 +110,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     codecommit,
     secretsmanager,
     stepfunctions,
+    sns,
+    eventbridge,
     env: () => sandboxEnv(url, region),
     stop: async () => {
       codecommit.close();

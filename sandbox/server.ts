@@ -5,6 +5,7 @@ import type { EventBus } from './events.ts';
 import type { FaultInjector, FaultRule } from './faults.ts';
 import type { RequestLog } from './request-log.ts';
 import type { SandboxRequest, SandboxResponse, SandboxService } from './service.ts';
+import type { SnsMessageReader } from './services/sns.ts';
 
 /** The largest request body the sandbox reads into memory (artifacts in tests and the demo are small). */
 const MAX_BODY_BYTES = 1024 * 1024 * 1024;
@@ -15,6 +16,8 @@ export interface SandboxServerOptions {
   readonly events: EventBus;
   readonly faults: FaultInjector;
   readonly requests: RequestLog;
+  /** The SNS messages `GET /_ballast/sns/messages` lists (absent when the server runs without SNS). */
+  readonly sns?: SnsMessageReader;
 }
 
 /**
@@ -22,8 +25,8 @@ export interface SandboxServerOptions {
  * `AWS_ENDPOINT_URL`, exactly as they would reach LocalStack or moto; the service is chosen from the
  * SigV4 credential scope, so one port serves S3, SageMaker, CloudWatch and CodeCommit.
  *
- * `/_ballast/*` is the sandbox's own control API (health, clock, faults, request counts, events),
- * used by `ballast sandbox` users and by tests running in another process.
+ * `/_ballast/*` is the sandbox's own control API (health, clock, faults, request counts, events,
+ * SNS messages), used by `ballast sandbox` users and by tests running in another process.
  */
 export class SandboxServer {
   private server: Server | undefined;
@@ -173,6 +176,11 @@ export class SandboxServer {
         return json(200, {});
       case 'GET /_ballast/events':
         return json(200, { events: events.events() });
+      case 'GET /_ballast/sns/messages': {
+        const sns = this.options.sns;
+        if (!sns) return json(404, { message: 'this sandbox runs without SNS' });
+        return json(200, { messages: sns.messages(request.query.get('topicArn') ?? undefined) });
+      }
       default:
         return json(404, { message: `no sandbox control route ${request.method} ${path}` });
     }
