@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { resetClients } from '../lambdas/aws/client-config.ts';
 import { logger, useClock } from '../lambdas/handlers/runtime.ts';
 import { metrics } from '../lambdas/runtime/powertools.ts';
@@ -92,6 +93,12 @@ export interface LocalPipelineOptions {
    * wrap the real ones to time a phase. @default DEPLOY_FUNCTIONS
    */
   readonly functions?: Readonly<Record<string, LambdaHandler>>;
+  /**
+   * The stack's alarm topic (with `alarmEmail` on AWS): created in the sandbox's SNS, and where the
+   * rollback workflow tells about rollbacks. `false`: no topic.
+   * @default 'ballast-alarms'
+   */
+  readonly alarmTopic?: string | false;
   /** The rollback workflow's handlers, by placeholder. @default ROLLBACK_FUNCTIONS */
   readonly rollbackFunctions?: Readonly<Record<string, LambdaHandler>>;
 }
@@ -138,6 +145,15 @@ export class LocalPipeline {
     });
     if (options.secretPrefix) process.env.BALLAST_SECRET_PREFIX = options.secretPrefix;
     else delete process.env.BALLAST_SECRET_PREFIX;
+    const topicName = options.alarmTopic ?? 'ballast-alarms';
+    if (topicName) {
+      const sns = new SNSClient({ endpoint: sandbox.url, region: sandbox.region });
+      const topic = await sns.send(new CreateTopicCommand({ Name: topicName }));
+      sns.destroy();
+      process.env.BALLAST_ALARM_TOPIC_ARN = topic.TopicArn ?? '';
+    } else {
+      delete process.env.BALLAST_ALARM_TOPIC_ARN;
+    }
     // Handler logs are for CloudWatch; locally they would drown the narration. BALLAST_LOG_LEVEL=INFO shows them.
     logger.setLogLevel((process.env.BALLAST_LOG_LEVEL ?? 'SILENT') as 'SILENT');
     resetClients();

@@ -20,7 +20,13 @@ import {
   readTree,
   seedExampleAccount,
 } from '../../sandbox/example-world.ts';
-import { DEPLOY_ASL, DEPLOY_FUNCTIONS, LocalPipeline } from '../../sandbox/pipeline.ts';
+import {
+  DEPLOY_ASL,
+  DEPLOY_FUNCTIONS,
+  LocalPipeline,
+  ROLLBACK_ASL,
+  ROLLBACK_FUNCTIONS,
+} from '../../sandbox/pipeline.ts';
 import type { LoggedRequest } from '../../sandbox/request-log.ts';
 import { type LambdaHandler, type LocalExecution, LocalRunner } from '../../sandbox/runner.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
@@ -241,7 +247,10 @@ function useWrappedHandlers(
       ? (input, context) => wrap(input, (next) => handler(next as never, context)) as Promise<unknown>
       : handler;
   }
-  const runner = new LocalRunner(sandbox.clock, { deploy: { aslPath: DEPLOY_ASL, functions } });
+  const runner = new LocalRunner(sandbox.clock, {
+    deploy: { aslPath: DEPLOY_ASL, functions },
+    rollback: { aslPath: ROLLBACK_ASL, functions: ROLLBACK_FUNCTIONS },
+  });
   Object.defineProperty(pipeline, 'runner', { value: runner });
 }
 
