@@ -4,7 +4,7 @@
  *
  *   npm run bench                           every section, console tables then Markdown
  *   npm run bench -- --format=markdown      only the Markdown (to paste into the README)
- *   npm run bench -- --only=strategies      a section: bundles, strategies, fleet, register
+ *   npm run bench -- --only=strategies      a section: bundles, strategies, fleet, register, rollback
  *   npm run bench -- --fleet=10,100,1000    fleet sizes (default 1,10,100)
  *
  * Sections are independent: each returns BenchTable[] (scripts/bench-table.ts) and main() prints
@@ -14,10 +14,11 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchBundles, bundleTable } from './bench-bundles.ts';
 import { benchRegister, registerTables } from './bench-register.ts';
+import { benchRollback, rollbackTables } from './bench-rollback.ts';
 import { type BenchTable, consoleTable, markdownTable } from './bench-table.ts';
 import { benchWorkflow } from './bench-workflow.ts';
 
-const SECTIONS = ['bundles', 'strategies', 'fleet', 'register'] as const;
+const SECTIONS = ['bundles', 'strategies', 'fleet', 'register', 'rollback'] as const;
 type Section = (typeof SECTIONS)[number];
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<BenchTable[]> {
@@ -49,6 +50,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
 
   // --- Register: pinning a 30-file model directory (scripts/bench-register.ts) ---
   if (only.includes('register')) tables.push(...registerTables(await benchRegister()));
+
+  // --- Rollback: an alarm after the rollout, to the previous version (scripts/bench-rollback.ts) ---
+  if (only.includes('rollback')) tables.push(...rollbackTables(await benchRollback()));
 
   // --- Further sections chain in here, each pushing its BenchTable[] ---
   if (only.includes('bundles')) {
