@@ -56,6 +56,7 @@ interface Harness {
   readonly sm: SageMakerClient;
   readonly runtime: SageMakerRuntimeClient;
   readonly cw: CloudWatchClient;
+  readonly faults: FaultInjector;
   advance(seconds: number): void;
 }
 
@@ -67,11 +68,12 @@ async function withHarness(fn: (h: Harness) => Promise<void>): Promise<void> {
   const ctx = { clock, events, account: ACCOUNT, region: REGION };
   const cloudwatch = createCloudWatchService(ctx);
   const sagemaker = createSageMakerService(ctx, { alarms: cloudwatch, metrics: cloudwatch });
+  const faults = new FaultInjector();
   const server = new SandboxServer({
     services: [sagemaker, sagemaker.runtime, cloudwatch],
     clock,
     events,
-    faults: new FaultInjector(),
+    faults,
     requests: new RequestLog(),
     load: sagemaker,
   });
@@ -95,6 +97,7 @@ async function withHarness(fn: (h: Harness) => Promise<void>): Promise<void> {
       sm,
       runtime,
       cw,
+      faults,
       advance: (seconds) => clock.advance(seconds * 1000),
     });
   } finally {
@@ -416,6 +419,25 @@ describe('SageMaker Runtime InvokeEndpoint (sandbox)', () => {
         ).ModelArn,
         `arn:aws:sagemaker:${REGION}:${ACCOUNT}:model/good`,
       );
+    });
+  });
+
+  it("answers injected faults in the runtime's protocol: throttling (400) and InternalFailure (500)", async () => {
+    await withHarness(async (h) => {
+      await liveEndpoint(h);
+      h.faults.add({ service: 'sagemaker', operation: 'InvokeEndpoint', kind: 'throttle', times: 1 });
+      await assert.rejects(invoke(h), (error: Error & { $metadata: { httpStatusCode?: number } }) => {
+        assert.equal(error.name, 'ThrottlingException');
+        assert.equal(error.$metadata.httpStatusCode, 400);
+        return true;
+      });
+      h.faults.add({ service: 'sagemaker', operation: 'InvokeEndpoint', kind: 'server-error', times: 1 });
+      await assert.rejects(invoke(h), (error: Error & { $metadata: { httpStatusCode?: number } }) => {
+        assert.equal(error.name, 'InternalFailure');
+        assert.equal(error.$metadata.httpStatusCode, 500);
+        return true;
+      });
+      assert.equal((await invoke(h)).InvokedProductionVariant, 'AllTraffic', 'then it answers again');
     });
   });
 
