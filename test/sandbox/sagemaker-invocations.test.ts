@@ -294,7 +294,7 @@ describe('SageMaker Runtime InvokeEndpoint (sandbox)', () => {
     });
   });
 
-  it('splits requests between variants by weight, exactly, and honours TargetVariant', async () => {
+  it('splits requests between variants by weight, exactly, and honours TargetVariant, also for a variant of weight 0', async () => {
     await withHarness(async (h) => {
       await createModel(h, 'model-a', IMAGE_V1);
       await createModel(h, 'model-b', IMAGE_V2);
@@ -316,6 +316,13 @@ describe('SageMaker Runtime InvokeEndpoint (sandbox)', () => {
               InitialInstanceCount: 1,
               InitialVariantWeight: 3,
             },
+            {
+              VariantName: 'Shadow',
+              ModelName: 'model-b',
+              InstanceType: 'ml.m5.large',
+              InitialInstanceCount: 1,
+              InitialVariantWeight: 0,
+            },
           ],
         }),
       );
@@ -327,13 +334,17 @@ describe('SageMaker Runtime InvokeEndpoint (sandbox)', () => {
       assert.equal(served.filter((v) => v === 'A').length, 10, 'variant A has a quarter of the weight');
       assert.equal(served.filter((v) => v === 'B').length, 30, 'variant B has three quarters');
 
-      const targeted = await invoke(h, { variant: 'A' });
-      assert.equal(targeted.InvokedProductionVariant, 'A');
+      assert.equal((await invoke(h, { variant: 'A' })).InvokedProductionVariant, 'A');
+      assert.equal(
+        (await invoke(h, { variant: 'Shadow' })).InvokedProductionVariant,
+        'Shadow',
+        'a variant of weight 0 gets no traffic but can be targeted',
+      );
       await rejectsWith(
         invoke(h, { variant: 'C' }),
         ValidationError,
         400,
-        /Variant C of endpoint ep receives no traffic/,
+        /^Endpoint ep has no variant C in a fleet that serves traffic/,
       );
     });
   });

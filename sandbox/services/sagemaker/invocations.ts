@@ -153,10 +153,6 @@ export class InvocationEngine {
     const endpoint = this.deps.endpointAt(endpointName, atMs);
     if (!endpoint || !serving(endpoint)) return { kind: 'not-serving' };
     const shares = liveShares(endpoint, targetVariant);
-    // "TargetVariant: Specify the production variant to send the inference request to when invoking an
-    // endpoint that is running two or more variants. Note that this parameter overrides the default
-    // behavior for the endpoint, which is to distribute the invocation traffic based on the variant
-    // weights." (API reference, InvokeEndpoint)
     if (shares.length === 0) return targetVariant === undefined ? { kind: 'not-serving' } : { kind: 'no-variant' };
     const [served] = this.serve(endpoint, shares, atMs, 1);
     return served ? { kind: 'served', endpoint, served } : { kind: 'not-serving' };
@@ -395,11 +391,28 @@ function owedErrors(
   return errors;
 }
 
-/** The shares that receive traffic (of `variantName` only, when given). */
+/**
+ * The shares that receive traffic. With a TargetVariant, that variant in each fleet that serves,
+ * weighted by the fleet's share and not by the variant's weight: a variant of weight 0 can still be
+ * targeted ("this parameter overrides the default behavior for the endpoint, which is to distribute
+ * the invocation traffic based on the variant weights", API reference, InvokeEndpoint.TargetVariant).
+ */
 function liveShares(endpoint: EndpointRecord, variantName?: string): Share[] {
+  const all = trafficShares(endpoint);
   const live: Share[] = [];
-  for (const share of trafficShares(endpoint)) {
-    if (share.percent > 0 && (variantName === undefined || share.variant.name === variantName)) live.push(share);
+  if (variantName === undefined) {
+    for (const share of all) if (share.percent > 0) live.push(share);
+    return live;
+  }
+  let blue = 0;
+  let green = 0;
+  for (const share of all) {
+    if (share.fleet === 'blue') blue += share.percent;
+    else green += share.percent;
+  }
+  for (const share of all) {
+    const fleetPercent = share.fleet === 'blue' ? blue : green;
+    if (share.variant.name === variantName && fleetPercent > 0) live.push({ ...share, percent: fleetPercent });
   }
   return live;
 }

@@ -19,7 +19,7 @@ import { NAME_PATTERN, Validator } from './validation.ts';
  *  - ValidationError (400) for an endpoint that does not exist, in AWS's words: "Endpoint NAME of
  *    account ACCOUNT not found." (quoted in aws/amazon-sagemaker-examples#293 and #559); the sandbox
  *    answers the same for an endpoint that serves no traffic (Creating, Failed, Deleting), for an empty
- *    body, a malformed name, and a TargetVariant that receives no traffic (those wordings are its own);
+ *    body, a malformed name, and a TargetVariant that no serving fleet has (those wordings are its own);
  *  - ModelError (424) when the model answers a 5XX (SANDBOX_ERROR_RATE), with OriginalStatusCode,
  *    OriginalMessage and LogStreamArn, and AWS's message shape: "Received server error (500) from
  *    primary with message "…". See https://…#logEventViewer:group=/aws/sagemaker/Endpoints/NAME in
@@ -69,7 +69,7 @@ export function createSageMakerRuntimeService(ctx: ServiceContext, deps: Runtime
       throw validation(`Endpoint ${endpointName} of account ${ctx.account} not found.`);
     if (result.kind === 'no-variant') {
       throw validation(
-        `Variant ${targetVariant} of endpoint ${endpointName} receives no traffic; it is not in the endpoint's live configuration.`,
+        `Endpoint ${endpointName} has no variant ${targetVariant} in a fleet that serves traffic (TargetVariant).`,
       );
     }
     const { endpoint, served } = result;
