@@ -10,10 +10,12 @@ import { NAME_PATTERN, Validator } from './validation.ts';
  * signing name `sagemaker` (the control plane's too, so the server tells the two apart by path).
  * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html
  *
- * Request headers read: Content-Type, Accept and X-Amzn-SageMaker-Target-Variant. The answer of the
- * sandbox's stand-in for a model container is a small JSON document naming what served the request
- * (endpoint config, variant, model, image), with `x-Amzn-Invoked-Production-Variant`. The call takes the
- * model's latency in simulated time (the latency divided by the time scale in wall time).
+ * Request headers read: Content-Type (reported back) and X-Amzn-SageMaker-Target-Variant (which
+ * reaches a variant of any weight, even 0, in the fleets that serve). The answer of the sandbox's
+ * stand-in for a model container is a small JSON document (`application/json`, whatever the Accept
+ * header asks) naming what served the request (endpoint config, variant, model, image), with
+ * `x-Amzn-Invoked-Production-Variant`. The call takes the model's latency in simulated time (the
+ * latency divided by the time scale in wall time).
  *
  * Errors, with the shapes and status codes of the service model:
  *  - ValidationError (400) for an endpoint that does not exist, in AWS's words: "Endpoint NAME of
