@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CloudWatchClient, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient, PutMetricAlarmCommand, type PutMetricAlarmCommandInput } from '@aws-sdk/client-cloudwatch';
 import {
   CodeCommitClient,
   CreateCommitCommand,
@@ -14,6 +14,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseAllDocuments } from 'yaml';
+import { DEFAULT_VARIANT_NAME } from '../lambdas/spec/schema.ts';
 import type { Sandbox } from './sandbox.ts';
 
 export const EXAMPLE_REPO_DIR = fileURLToPath(new URL('../examples/model-repo', import.meta.url));
@@ -79,7 +80,9 @@ export async function seedExampleAccount(sandbox: Sandbox, repoFiles: Record<str
     await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch(ignoreExists);
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
   };
-  for (const doc of documents(repoFiles)) {
+  const docs = documents(repoFiles);
+  const repository = docs.find((d) => d.kind === 'Repository');
+  for (const doc of docs) {
     if (doc.kind === 'Model') {
       const artifact = doc.spec.artifact as { uri?: string; sha256?: string; prefix?: string };
       if (artifact.uri !== undefined) {
@@ -112,19 +115,10 @@ export async function seedExampleAccount(sandbox: Sandbox, repoFiles: Record<str
     if (doc.kind === 'Endpoint') {
       for (const alarm of (doc.spec.alarms as string[] | undefined) ?? []) {
         await cloudwatch.send(
-          new PutMetricAlarmCommand({
-            AlarmName: alarm,
-            Namespace: 'AWS/SageMaker',
-            MetricName: alarm.endsWith('latency') ? 'ModelLatency' : 'Invocation5XXErrors',
+          new PutMetricAlarmCommand(
             // The endpoint name Ballast gives prod's endpoint (lambdas/targets/sagemaker.ts).
-            Dimensions: [{ Name: 'EndpointName', Value: `ballast-prod-${doc.metadata.name}` }],
-            Statistic: alarm.endsWith('latency') ? 'Maximum' : 'Sum',
-            Period: 60,
-            EvaluationPeriods: 1,
-            Threshold: alarm.endsWith('latency') ? 2_000_000 : 5,
-            ComparisonOperator: 'GreaterThanThreshold',
-            TreatMissingData: 'notBreaching',
-          }),
+            seededAlarmInput(alarm, `ballast-prod-${doc.metadata.name}`, seededVariantName(doc, repository)),
+          ),
         );
       }
     }
@@ -132,6 +126,57 @@ export async function seedExampleAccount(sandbox: Sandbox, repoFiles: Record<str
   s3.destroy();
   cloudwatch.destroy();
   secretsManager.destroy();
+}
+
+/**
+ * The CloudWatch alarm a local account gets for an alarm an Endpoint names: it watches what SageMaker
+ * publishes for the endpoint's variant, namespace `AWS/SageMaker` with the dimensions EndpointName
+ * AND VariantName ("SageMaker AI endpoint invocation metrics",
+ * https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html). CloudWatch matches a
+ * metric by all its dimensions, so an alarm on EndpointName alone would never see that data.
+ *  - a name with `latency` in it: p99 of ModelLatency (microseconds) over 60 s above 2 s;
+ *  - any other name: the Sum of Invocation5XXErrors over 60 s above 5, which a model failing a real
+ *    share of its requests trips (the sandbox's SANDBOX_ERROR_RATE) and a stray error does not.
+ * Missing data is not breaching: an endpoint without traffic is not in alarm.
+ */
+export function seededAlarmInput(
+  alarmName: string,
+  endpointName: string,
+  variantName: string,
+): PutMetricAlarmCommandInput {
+  const latency = /latency/i.test(alarmName);
+  return {
+    AlarmName: alarmName,
+    Namespace: 'AWS/SageMaker',
+    MetricName: latency ? 'ModelLatency' : 'Invocation5XXErrors',
+    Dimensions: [
+      { Name: 'EndpointName', Value: endpointName },
+      { Name: 'VariantName', Value: variantName },
+    ],
+    ...(latency ? { ExtendedStatistic: 'p99' } : { Statistic: 'Sum' as const }),
+    Period: 60,
+    EvaluationPeriods: 1,
+    Threshold: latency ? 2_000_000 : 5,
+    ComparisonOperator: 'GreaterThanThreshold',
+    TreatMissingData: 'notBreaching',
+  };
+}
+
+/**
+ * The VariantName Deploy gives an Endpoint's production variant, as lambdas/spec/resolve.ts decides it:
+ * the Endpoint's `target.sagemaker.variantName`, else ballast.yaml's `defaults.sagemaker.variantName`,
+ * else `AllTraffic`. Takes the documents as parsed YAML (either may be absent or malformed).
+ */
+export function seededVariantName(endpoint: unknown, repository: unknown): string {
+  const at = (value: unknown, ...path: string[]): unknown =>
+    path.reduce<unknown>(
+      (v, k) => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined),
+      value,
+    );
+  const declared = at(endpoint, 'spec', 'target', 'sagemaker', 'variantName');
+  if (typeof declared === 'string' && declared.length > 0) return declared;
+  const fallback = at(repository, 'spec', 'defaults', 'sagemaker', 'variantName');
+  return typeof fallback === 'string' && fallback.length > 0 ? fallback : DEFAULT_VARIANT_NAME;
 }
 
 /** Every file of a directory as posix path -> bytes. */

@@ -45,6 +45,7 @@ export interface Sandbox {
   readonly faults: FaultInjector;
   readonly requests: RequestLog;
   readonly s3: S3Sandbox;
+  /** SageMaker and, as `sagemaker.runtime`, SageMaker Runtime; `sagemaker.setLoad` gives an endpoint background traffic. */
   readonly sagemaker: SageMakerSandbox;
   readonly cloudwatch: CloudWatchSandbox;
   readonly codecommit: CodeCommitSandbox;
@@ -75,8 +76,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const s3 = createS3Service(ctx);
   const cloudwatch = createCloudWatchService(ctx);
   // SageMaker reads S3 only through the narrow ModelDataReader (does the model data exist, in which
-  // region), the way its AutoRollbackConfiguration reads CloudWatch through AlarmStateReader.
-  const sagemaker = createSageMakerService(ctx, { alarms: cloudwatch, modelData: s3 });
+  // region), the way its AutoRollbackConfiguration reads CloudWatch through AlarmStateReader, and
+  // publishes its invocation metrics through MetricSink.
+  const sagemaker = createSageMakerService(ctx, { alarms: cloudwatch, modelData: s3, metrics: cloudwatch });
   const codecommit = createCodeCommitService(ctx, { reposDir });
   await codecommit.ready();
   const secretsmanager = createSecretsManagerService(ctx);
@@ -87,12 +89,24 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const faults = new FaultInjector();
   const requests = new RequestLog();
   const server = new SandboxServer({
-    services: [s3, sagemaker, cloudwatch, codecommit, secretsmanager, stepfunctions, sns, eventbridge],
+    // SageMaker ticks before CloudWatch (see SandboxServer).
+    services: [
+      s3,
+      sagemaker,
+      sagemaker.runtime,
+      cloudwatch,
+      codecommit,
+      secretsmanager,
+      stepfunctions,
+      sns,
+      eventbridge,
+    ],
     clock,
     events,
     faults,
     requests,
     sns,
+    load: sagemaker,
   });
   const url = await server.listen(options.port ?? 0);
 

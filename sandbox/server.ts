@@ -4,7 +4,7 @@ import type { VirtualClock } from './clock.ts';
 import type { EventBus } from './events.ts';
 import type { FaultInjector, FaultRule } from './faults.ts';
 import type { RequestLog } from './request-log.ts';
-import type { SandboxRequest, SandboxResponse, SandboxService } from './service.ts';
+import type { BackgroundLoadControl, SandboxRequest, SandboxResponse, SandboxService } from './service.ts';
 import type { SnsMessageReader } from './services/sns.ts';
 
 /** The largest request body the sandbox reads into memory (artifacts in tests and the demo are small). */
@@ -18,6 +18,8 @@ export interface SandboxServerOptions {
   readonly requests: RequestLog;
   /** The SNS messages `GET /_ballast/sns/messages` lists (absent when the server runs without SNS). */
   readonly sns?: SnsMessageReader;
+  /** SageMaker's background load, for `/_ballast/sagemaker/load`; without it the route answers 404. */
+  readonly load?: BackgroundLoadControl;
 }
 
 /**
@@ -26,7 +28,12 @@ export interface SandboxServerOptions {
  * SigV4 credential scope, so one port serves S3, SageMaker, CloudWatch and CodeCommit.
  *
  * `/_ballast/*` is the sandbox's own control API (health, clock, faults, request counts, events,
- * SNS messages), used by `ballast sandbox` users and by tests running in another process.
+ * SNS messages, SageMaker background load), used by `ballast sandbox` users and by tests running in
+ * another process.
+ *
+ * Services tick in the order given: SageMaker before CloudWatch, so that the invocation metrics of the
+ * minutes a clock jump passed over are published (and evaluated at each minute's end) before
+ * CloudWatch evaluates its alarms at the new instant.
  */
 export class SandboxServer {
   private server: Server | undefined;
@@ -130,7 +137,11 @@ export class SandboxServer {
   private serviceFor(request: SandboxRequest): SandboxService | undefined {
     const scope = signingNameOf(request);
     const services = this.options.services;
-    if (scope) return services.find((s) => s.signingName === scope);
+    if (scope) {
+      // SageMaker and SageMaker Runtime share the signing name `sagemaker`: the runtime claims its paths.
+      const candidates = services.filter((s) => s.signingName === scope);
+      return candidates.find((s) => s.matches?.(request)) ?? candidates.find((s) => !s.matches);
+    }
     const target = request.headers['x-amz-target'];
     if (target) return services.find((s) => s.targetPrefix && target.startsWith(`${s.targetPrefix}.`));
     // Unsigned requests without a target are plain HTTP: S3 is the only REST service here.
@@ -181,6 +192,18 @@ export class SandboxServer {
         if (!sns) return json(404, { message: 'this sandbox runs without SNS' });
         return json(200, { messages: sns.messages(request.query.get('topicArn') ?? undefined) });
       }
+      case 'POST /_ballast/sagemaker/load': {
+        if (!this.options.load) return json(404, { message: 'this sandbox has no SageMaker service' });
+        try {
+          const { endpointName, requestsPerMinute } = input();
+          return json(200, this.options.load.setLoad(endpointName as string, requestsPerMinute as number));
+        } catch (error) {
+          return json(400, { message: error instanceof Error ? error.message : String(error) });
+        }
+      }
+      case 'GET /_ballast/sagemaker/load':
+        if (!this.options.load) return json(404, { message: 'this sandbox has no SageMaker service' });
+        return json(200, { loads: this.options.load.loads() });
       default:
         return json(404, { message: `no sandbox control route ${request.method} ${path}` });
     }

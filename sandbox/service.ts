@@ -36,6 +36,11 @@ export interface SandboxService {
   readonly signingName: string;
   /** The X-Amz-Target prefix for JSON protocols (`SageMaker`, `CodeCommit_20150413`, …). */
   readonly targetPrefix?: string;
+  /**
+   * For services that share a signing name (SageMaker and SageMaker Runtime both sign as `sagemaker`):
+   * whether this request is this service's. A service without it takes the requests no other claims.
+   */
+  matches?(request: SandboxRequest): boolean;
   operationOf(request: SandboxRequest): string;
   handle(request: SandboxRequest, operation: string): Promise<SandboxResponse>;
   /** The answer for an injected fault, in this service's protocol (throttling or a 5xx). */
@@ -81,4 +86,33 @@ export interface ModelDataReader {
   objectExists(bucket: string, key: string): boolean;
   /** True when at least one current object's key starts with `prefix`. */
   hasObjectsUnder(bucket: string, prefix: string): boolean;
+}
+
+/**
+ * How a sandbox service publishes the metrics AWS publishes for it (SageMaker's invocation metrics in
+ * `AWS/SageMaker`) and has CloudWatch's alarms evaluated as time passes. The CloudWatch service
+ * implements it; the publisher walks simulated time period by period, so that when the clock jumps,
+ * every period's datapoints arrive in order and each alarm transition is recorded at the period end
+ * where CloudWatch would have made it (what SageMaker's auto-rollback reads through AlarmStateReader).
+ */
+export interface MetricSink {
+  /**
+   * PutMetricData as the awsJson body (`Timestamp` in epoch seconds), with the same validation, into
+   * any namespace including `AWS/…` (which callers cannot write to). Evaluates no alarm by itself.
+   */
+  putServiceMetricData(input: Record<string, unknown>): void;
+  /** Evaluates every metric alarm as of `atMs` (simulated epoch ms, at most now); transitions happen then. */
+  evaluateAlarmsAt(atMs: number): void;
+}
+
+/** A configured background load: synthetic InvokeEndpoint requests without a client. */
+export interface BackgroundLoad {
+  readonly endpointName: string;
+  readonly requestsPerMinute: number;
+}
+
+/** What the control API (`/_ballast/sagemaker/load`) needs from the SageMaker sandbox. */
+export interface BackgroundLoadControl {
+  setLoad(endpointName: string, requestsPerMinute: number): BackgroundLoad;
+  loads(): readonly BackgroundLoad[];
 }

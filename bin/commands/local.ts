@@ -19,7 +19,7 @@ import { JsonStore } from '../../lambdas/state/json-store.ts';
 import { readLedger } from '../../lambdas/state/ledger.ts';
 import type { PlanDocument } from '../../lambdas/workflow/types.ts';
 import type { EventBridgeEvent } from '../../sandbox/events.ts';
-import { EXAMPLE_ARTIFACTS_DIR } from '../../sandbox/example-world.ts';
+import { EXAMPLE_ARTIFACTS_DIR, seededAlarmInput, seededVariantName } from '../../sandbox/example-world.ts';
 import { GitRepository, isValidRefName } from '../../sandbox/git.ts';
 import { CODECOMMIT_PUSH_PATTERN, endpointResults, type LocalPipeline } from '../../sandbox/pipeline.ts';
 import type { LocalExecution } from '../../sandbox/runner.ts';
@@ -407,12 +407,14 @@ class LocalSession {
     const cloudwatch = new CloudWatchClient(config);
     const secretsManager = new SecretsManagerClient(config);
     try {
-      for (const [file, doc] of documentsOf(files)) {
+      const docs = documentsOf(files);
+      const repository = docs.find(([, doc]) => doc.kind === 'Repository')?.[1];
+      for (const [file, doc] of docs) {
         if (doc.kind === 'Model') {
           await this.seedArtifact(s3, file, doc);
           await this.seedSecrets(secretsManager, file, doc);
         }
-        if (doc.kind === 'Endpoint') await seedAlarms(cloudwatch, doc, environment);
+        if (doc.kind === 'Endpoint') await seedAlarms(cloudwatch, doc, environment, repository);
       }
     } finally {
       s3.destroy();
@@ -839,13 +841,15 @@ function parseManifestText(text: string): ManifestFile[] | undefined {
 
 /**
  * Creates the alarms an Endpoint names, unless they exist (re-creating one would reset its
- * state). Latency alarms watch ModelLatency, the others Invocation5XXErrors, on the endpoint
- * Ballast deploys (`ballast-<environment>-<endpoint>`); all start OK with missing data.
+ * state). Latency alarms watch p99 ModelLatency, the others Invocation5XXErrors, of the variant
+ * of the endpoint Ballast deploys (`ballast-<environment>-<endpoint>`, its VariantName), which is
+ * what SageMaker publishes (seededAlarmInput); missing data is not breaching.
  */
 async function seedAlarms(
   cloudwatch: CloudWatchClient,
   doc: ResourceDoc,
   environment: string | undefined,
+  repository: ResourceDoc | undefined,
 ): Promise<void> {
   const alarms = (Array.isArray(doc.spec?.alarms) ? doc.spec.alarms : []).filter(
     (a): a is string => typeof a === 'string' && a.length > 0 && a.length <= 255,
@@ -854,23 +858,10 @@ async function seedAlarms(
   const existing = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: alarms.slice(0, 100) }));
   const have = new Set((existing.MetricAlarms ?? []).map((a) => a.AlarmName));
   const endpointName = `ballast-${environment ? `${environment}-` : ''}${doc.metadata?.name ?? ''}`;
+  const variantName = seededVariantName(doc, repository);
   for (const alarm of alarms) {
     if (have.has(alarm)) continue;
-    const latency = /latency/i.test(alarm);
-    await cloudwatch.send(
-      new PutMetricAlarmCommand({
-        AlarmName: alarm,
-        Namespace: 'AWS/SageMaker',
-        MetricName: latency ? 'ModelLatency' : 'Invocation5XXErrors',
-        Dimensions: [{ Name: 'EndpointName', Value: endpointName }],
-        Statistic: latency ? 'Maximum' : 'Sum',
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: latency ? 2_000_000 : 5,
-        ComparisonOperator: 'GreaterThanThreshold',
-        TreatMissingData: 'notBreaching',
-      }),
-    );
+    await cloudwatch.send(new PutMetricAlarmCommand(seededAlarmInput(alarm, endpointName, variantName)));
   }
 }
 

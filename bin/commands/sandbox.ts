@@ -162,6 +162,12 @@ const CONTROL_ROUTES: ReadonlyArray<readonly [string, string, string]> = [
   ['POST', '/_ballast/faults', '{"service","operation","kind":"throttle|server-error|latency","times"?,"latencyMs"?}'],
   ['DELETE', '/_ballast/faults', 'clear injected faults'],
   ['GET', '/_ballast/events', 'the EventBridge events emitted (pushes, endpoint and alarm state changes)'],
+  [
+    'POST',
+    '/_ballast/sagemaker/load',
+    '{"endpointName","requestsPerMinute"}: background InvokeEndpoint traffic (0 stops it)',
+  ],
+  ['GET', '/_ballast/sagemaker/load', 'the background loads'],
 ];
 
 /** One line per sandbox event: simulated time, what changed and on what. */

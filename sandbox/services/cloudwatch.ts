@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { awsJsonService, type JsonOperation } from '../protocols/aws-json.ts';
-import type { AlarmStateReader, SandboxRequest, SandboxResponse, SandboxService, ServiceContext } from '../service.ts';
+import type {
+  AlarmStateReader,
+  MetricSink,
+  SandboxRequest,
+  SandboxResponse,
+  SandboxService,
+  ServiceContext,
+} from '../service.ts';
 import { AwsServiceError } from '../service.ts';
 
 /*
@@ -13,7 +20,10 @@ import { AwsServiceError } from '../service.ts';
  * Alarm state lives in simulated time (the sandbox's VirtualClock) with a full transition history,
  * which the SageMaker sandbox reads through AlarmStateReader for AutoRollbackConfiguration.
  *
- * Alarms change state through SetAlarmState, or by evaluating data sent with PutMetricData. An alarm
+ * Alarms change state through SetAlarmState, or by evaluating data sent with PutMetricData, or data
+ * the sandbox's own services publish for AWS (SageMaker's `AWS/SageMaker` invocation metrics, through
+ * MetricSink: those alarms are evaluated at the end of each period of simulated time, in order, so a
+ * clock jump over a bake still records the instant an alarm fired). An alarm
  * whose metric has never received a datapoint is left under manual control: AWS would move a
  * manually set alarm back to INSUFFICIENT_DATA at its next evaluation (about a minute later), but the
  * local demo drives alarms by hand and must keep the state it set. Composite alarms, anomaly
@@ -29,7 +39,7 @@ export interface AlarmStateTransition {
   readonly reason: string;
 }
 
-export interface CloudWatchSandbox extends SandboxService, AlarmStateReader {
+export interface CloudWatchSandbox extends SandboxService, AlarmStateReader, MetricSink {
   /** Names of the existing alarms, sorted. */
   alarmNames(): string[];
   /** The current state of an alarm, or undefined when it does not exist. */
@@ -519,8 +529,16 @@ export function createCloudWatchService(ctx: ServiceContext): CloudWatchSandbox 
    * (AWS only notifies on transitions) apart from refreshing the reason.
    * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html
    */
-  function changeState(alarm: Alarm, value: AlarmStateValue, reason: string, reasonData: string | undefined): void {
-    const at = nowMs();
+  function changeState(
+    alarm: Alarm,
+    value: AlarmStateValue,
+    reason: string,
+    reasonData: string | undefined,
+    atMs = nowMs(),
+  ): void {
+    // An evaluation as of a past period end (MetricSink.evaluateAlarmsAt) never goes behind the
+    // alarm's last update, so the state history stays in time order.
+    const at = Math.max(atMs, alarm.state.updatedMs);
     const previous = { ...alarm.state };
     alarm.state = {
       value,
@@ -586,6 +604,21 @@ export function createCloudWatchService(ctx: ServiceContext): CloudWatchSandbox 
 
   // ---- evaluation -----------------------------------------------------------------------------
 
+  /**
+   * The metric an alarm watches and its series key, computed once per configuration: the periodic
+   * evaluation runs for every alarm at every period end of a clock jump, and most alarms have no data.
+   */
+  const watched = new WeakMap<Record<string, unknown>, { spec: MetricSpec; key: string } | null>();
+  function watchedMetric(alarm: Alarm): { spec: MetricSpec; key: string } | undefined {
+    let entry = watched.get(alarm.config);
+    if (entry === undefined) {
+      const spec = metricSpecOf(alarm.config);
+      entry = spec ? { spec, key: seriesKey(spec.namespace, spec.metricName, spec.dimensions) } : null;
+      watched.set(alarm.config, entry);
+    }
+    return entry ?? undefined;
+  }
+
   function samplesIn(spec: MetricSpec, fromMs: number, toMs: number): Sample[] {
     const s = series.get(seriesKey(spec.namespace, spec.metricName, spec.dimensions));
     if (!s) return [];
@@ -597,15 +630,18 @@ export function createCloudWatchService(ctx: ServiceContext): CloudWatchSandbox 
    * alarms with its TreatMissingData rules. The newest period counts only once it has data (CloudWatch
    * evaluates with a delay, so a period that has just begun is not yet "missing").
    * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation.html
+   *
+   * `now` is the instant of the evaluation: the current simulated time, or the end of a period that a
+   * clock jump passed over (MetricSink.evaluateAlarmsAt), which is also when a transition is recorded.
    */
-  function evaluate(alarm: Alarm): void {
+  function evaluate(alarm: Alarm, now = nowMs()): void {
     const config = alarm.config;
-    const spec = metricSpecOf(config);
+    const metric = watchedMetric(alarm);
+    if (!metric || !series.has(metric.key)) return;
+    const spec = metric.spec;
     const threshold = num(config, 'Threshold');
     const operator = str(config, 'ComparisonOperator') ?? '';
-    if (!spec || threshold === undefined || ANOMALY_OPERATORS.has(operator)) return;
-    if (!series.has(seriesKey(spec.namespace, spec.metricName, spec.dimensions))) return;
-    const now = nowMs();
+    if (threshold === undefined || ANOMALY_OPERATORS.has(operator)) return;
     const periodMs = spec.periodSeconds * 1000;
     let newest = Math.floor(now / periodMs) * periodMs;
     if (samplesIn(spec, newest, newest + periodMs).length === 0) newest -= periodMs;
@@ -661,11 +697,11 @@ export function createCloudWatchService(ctx: ServiceContext): CloudWatchSandbox 
         `${OPERATOR_WORDS[operator] ?? operator} the threshold (${formatDouble(threshold)}) ` +
         `(minimum ${need} datapoint${need === 1 ? '' : 's'} for ${alarm.state.value} -> ${next} transition).`;
     }
-    changeState(alarm, next, reason, reasonData);
+    changeState(alarm, next, reason, reasonData, now);
   }
 
-  function evaluateAll(): void {
-    for (const alarm of alarms.values()) evaluate(alarm);
+  function evaluateAll(atMs = nowMs()): void {
+    for (const alarm of alarms.values()) evaluate(alarm, atMs);
   }
 
   // ---- validation of PutMetricAlarm -----------------------------------------------------------
@@ -864,7 +900,11 @@ export function createCloudWatchService(ctx: ServiceContext): CloudWatchSandbox 
 
   // ---- metrics --------------------------------------------------------------------------------
 
-  function putMetricData(input: Record<string, unknown>): void {
+  /**
+   * PutMetricData. `service` is set for the metrics an AWS service publishes itself (MetricSink): they
+   * may use an `AWS/` namespace, and the publisher has the alarms evaluated at the end of each period.
+   */
+  function putMetricData(input: Record<string, unknown>, service = false): void {
     const v = new Violations();
     v.required(input, 'Namespace');
     v.required(input, 'MetricData');
@@ -873,7 +913,7 @@ export function createCloudWatchService(ctx: ServiceContext): CloudWatchSandbox 
     v.throwIfAny();
     const namespace = str(input, 'Namespace') ?? '';
     // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html
-    if (namespace.startsWith('AWS/')) {
+    if (namespace.startsWith('AWS/') && !service) {
       throw invalidValue(`The value ${namespace} for parameter Namespace is invalid.`);
     }
     const data = records(input.MetricData);
@@ -967,7 +1007,7 @@ export function createCloudWatchService(ctx: ServiceContext): CloudWatchSandbox 
       existing.samples.push(sample);
       series.set(key, existing);
     }
-    evaluateAll();
+    if (!service) evaluateAll();
   }
 
   /**
@@ -1416,7 +1456,7 @@ export function createCloudWatchService(ctx: ServiceContext): CloudWatchSandbox 
     // CloudWatch throttles with the query code `Throttling` (HTTP 400), which the SDK retries.
     throttlingCode: 'Throttling',
     operations,
-    tick: evaluateAll,
+    tick: () => evaluateAll(),
   });
 
   return {
@@ -1451,7 +1491,11 @@ export function createCloudWatchService(ctx: ServiceContext): CloudWatchSandbox 
     setAlarmState(alarmName, value, reason) {
       changeState(requireAlarm(alarmName), value, reason, undefined);
     },
-    putMetricData,
+    putMetricData: (input) => putMetricData(input),
+    putServiceMetricData: (input) => putMetricData(input, true),
+    evaluateAlarmsAt(atMs) {
+      evaluateAll(Math.min(atMs, nowMs()));
+    },
   };
 }
 

@@ -1,6 +1,17 @@
 import { createHash } from 'node:crypto';
 import { awsJsonService } from '../protocols/aws-json.ts';
-import type { AlarmStateReader, AwsServiceError, ModelDataReader, SandboxService, ServiceContext } from '../service.ts';
+import type {
+  AlarmStateReader,
+  AwsServiceError,
+  BackgroundLoad,
+  BackgroundLoadControl,
+  MetricSink,
+  ModelDataReader,
+  SandboxService,
+  ServiceContext,
+} from '../service.ts';
+import { behaviourOf, checkBehaviour } from './sagemaker/behaviour.ts';
+import { InvocationEngine } from './sagemaker/invocations.ts';
 import {
   arnOf,
   DEFAULT_TIMINGS,
@@ -30,8 +41,10 @@ import {
   planBlueGreen,
   type RolloutHooks,
   type TrafficRouting,
+  trafficShares,
   variantStatusFor,
 } from './sagemaker/rollout.ts';
+import { createSageMakerRuntimeService } from './sagemaker/runtime.ts';
 import {
   checkModelData,
   decodeToken,
@@ -50,6 +63,12 @@ import {
   validateTags,
 } from './sagemaker/validation.ts';
 
+export {
+  DEFAULT_LATENCY_MS,
+  ERROR_RATE_ENV,
+  ERRORS_ABOVE_RPM_ENV,
+  LATENCY_ENV,
+} from './sagemaker/behaviour.ts';
 export { DEFAULT_TIMINGS, FAIL_ENV, type SageMakerTimings } from './sagemaker/model.ts';
 
 /**
@@ -60,6 +79,19 @@ export { DEFAULT_TIMINGS, FAIL_ENV, type SageMakerTimings } from './sagemaker/mo
  * Making a model fail: put `SANDBOX_FAIL=startup` in a container's `Environment`. A fleet running
  * that model never passes its health check: CreateEndpoint ends `Failed`, UpdateEndpoint rolls back to
  * the old fleet (InService, old EndpointConfigName, FailureReason set).
+ *
+ * Making a model fail requests (sagemaker/behaviour.ts; checked by CreateModel, a malformed value is a
+ * ValidationException): `SANDBOX_ERROR_RATE` (0 to 1, the share of requests answered with a 500, which
+ * the caller sees as a ModelError), `SANDBOX_LATENCY_MS` (the model's latency, default 20) and
+ * `SANDBOX_ERRORS_ABOVE_RPM` (errors only while the fleet's variant receives more than N requests a
+ * minute: it passes a canary on part of the traffic and fails after the full shift).
+ *
+ * Requests: SageMaker Runtime's InvokeEndpoint (`runtime`, REST-JSON on the same `sagemaker` signing
+ * name) and a background load per endpoint (`setLoad`: synthetic requests at a steady rate) go to the
+ * live fleet(s) by the traffic the rollout has shifted, and SageMaker's per-variant invocation metrics
+ * (`AWS/SageMaker`, EndpointName and VariantName) reach CloudWatch minute by minute of simulated time,
+ * where alarms evaluate them: a bad model trips its alarms, and an alarm in an AutoRollbackConfiguration
+ * rolls the update back, without anyone setting an alarm's state (sagemaker/invocations.ts).
  *
  * Model data: CreateModel validates ModelDataUrl and ModelDataSource as the API reference describes
  * (`checkModelData` in sagemaker/validation.ts). When the service is given a `ModelDataReader` (the
@@ -82,8 +114,18 @@ export { DEFAULT_TIMINGS, FAIL_ENV, type SageMakerTimings } from './sagemaker/mo
  *    deployment config still reported as LastDeploymentConfig: nothing but the config name tells the
  *    caller the update did not stick.
  */
-export interface SageMakerSandbox extends SandboxService {
+export interface SageMakerSandbox extends SandboxService, BackgroundLoadControl {
   readonly timings: SageMakerTimings;
+  /** SageMaker Runtime (InvokeEndpoint) over REST-JSON: register it with the server next to this service. */
+  readonly runtime: SandboxService;
+  /**
+   * Gives an endpoint `requestsPerMinute` synthetic InvokeEndpoint requests from now on (0 stops them),
+   * routed, answered and measured like real ones. The endpoint need not exist yet. Throws a RangeError
+   * for a name that is no endpoint name or a rate outside 0 to 1,000,000.
+   */
+  setLoad(endpointName: string, requestsPerMinute: number): BackgroundLoad;
+  /** The background loads, as set. */
+  loads(): readonly BackgroundLoad[];
   /** A typed snapshot of one endpoint, including the traffic split between fleets. */
   endpoint(name: string): EndpointView | undefined;
   endpoints(): EndpointView[];
@@ -139,6 +181,8 @@ export function createSageMakerService(
     alarms: AlarmStateReader;
     /** Where fleets download model data from; without it, model data is not checked at provisioning. */
     modelData?: ModelDataReader;
+    /** Where the invocation metrics go (the sandbox's CloudWatch); without it, none are published. */
+    metrics?: MetricSink;
     timings?: Partial<SageMakerTimings>;
   },
 ): SageMakerSandbox {
@@ -309,8 +353,21 @@ export function createSageMakerService(
       : store.hasObjectsUnder(location.bucket, location.key);
   };
 
+  const invocations = new InvocationEngine({
+    startMs: now(),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    endpointAt(name, atMs) {
+      const endpoint = endpoints.get(key(name));
+      if (endpoint) advance(endpoint, atMs, hooks);
+      return endpoints.get(key(name));
+    },
+  });
+
   const tick = (): void => {
     const t = now();
+    // Requests and metrics first, minute by minute (moving each loaded endpoint's rollout with them),
+    // then every endpoint to now.
+    invocations.runUntil(t);
     for (const endpoint of [...endpoints.values()]) advance(endpoint, t, hooks);
   };
 
@@ -347,6 +404,7 @@ export function createSageMakerService(
           .map((image) => resolveImage(image, at)),
         modelData: containers.flatMap((c, i) => modelDataOf(c, `container_${i + 1}`)),
         failsStartup: containers.some((c) => isObject(c.Environment) && c.Environment[FAIL_ENV] === 'startup'),
+        behaviour: behaviourOf(containers.map((c) => (isObject(c.Environment) ? c.Environment : undefined))),
         multiContainer: containers.length > 1,
         networkIsolation: model.input.EnableNetworkIsolation === true,
       };
@@ -497,19 +555,12 @@ export function createSageMakerService(
   const viewOf = (e: EndpointRecord): EndpointView => {
     const op = e.operation;
     const phase = op?.phases[op.index];
-    const traffic: TrafficShare[] = [];
-    const share = (fleet: Fleet, which: 'blue' | 'green', fleetPercent: number): void => {
-      const total = fleet.variants.reduce((sum, v) => sum + v.desiredWeight, 0);
-      for (const v of fleet.variants) {
-        const percent = total > 0 ? (fleetPercent * v.desiredWeight) / total : fleetPercent / fleet.variants.length;
-        traffic.push({ fleet: which, configName: fleet.configName, variantName: v.name, percent: round2(percent) });
-      }
-    };
-    if (e.live && e.status !== 'Failed') {
-      const greenPercent = op?.type === 'update' ? op.greenFraction * 100 : 0;
-      share(e.live, 'blue', 100 - greenPercent);
-      if (op?.type === 'update' && op.green && greenPercent > 0) share(op.green, 'green', greenPercent);
-    }
+    const traffic: TrafficShare[] = trafficShares(e).map((s) => ({
+      fleet: s.fleet,
+      configName: s.configName,
+      variantName: s.variant.name,
+      percent: round2(s.percent),
+    }));
     const last = lastUpdates.get(key(e.name));
     return {
       name: e.name,
@@ -552,10 +603,15 @@ export function createSageMakerService(
       v.boolean('enableNetworkIsolation', input.EnableNetworkIsolation);
       validateTags(v, 'tags', input.Tags);
       v.done();
-      if (isObject(input.PrimaryContainer)) checkModelData(input.PrimaryContainer, 'PrimaryContainer');
+      if (isObject(input.PrimaryContainer)) {
+        checkModelData(input.PrimaryContainer, 'PrimaryContainer');
+        checkBehaviour(input.PrimaryContainer, 'PrimaryContainer');
+      }
       if (Array.isArray(input.Containers)) {
         input.Containers.forEach((c, i) => {
-          if (isObject(c)) checkModelData(c, `Containers.${i + 1}`);
+          if (!isObject(c)) return;
+          checkModelData(c, `Containers.${i + 1}`);
+          checkBehaviour(c, `Containers.${i + 1}`);
         });
       }
       const name = input.ModelName as string;
@@ -1045,10 +1101,22 @@ export function createSageMakerService(
     tick,
   });
 
+  const runtime = createSageMakerRuntimeService(ctx, {
+    tick,
+    invoke: (name, targetVariant) => invocations.invoke(name, now(), targetVariant),
+  });
+
   return {
     ...service,
     timings,
+    runtime,
     tick,
+    setLoad(endpointName, requestsPerMinute) {
+      // The old load runs up to now; the new one starts now.
+      tick();
+      return invocations.setLoad(endpointName, requestsPerMinute, now());
+    },
+    loads: () => invocations.loads(),
     endpoint(name) {
       tick();
       const e = endpoints.get(key(name));

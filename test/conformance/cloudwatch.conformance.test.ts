@@ -309,6 +309,48 @@ describeConformance(
     });
 
     it(
+      'matches a metric by all its dimensions: a subset of them names another metric, with no data',
+      knownDifference(name, {
+        moto: 'moto 5.2.1 returns the data of every metric whose dimensions include the queried ones; AWS: "If a specific combination of dimensions was not published, you can\'t retrieve statistics for it" (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricStatistics.html, Dimensions)',
+      }),
+      async () => {
+        // "CloudWatch treats each unique combination of dimensions as a separate metric. If a specific
+        // combination of dimensions was not published, you can't retrieve statistics for it."
+        // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricStatistics.html
+        // SageMaker publishes its invocation metrics per EndpointName and VariantName: an alarm on
+        // EndpointName alone watches a metric that never gets data.
+        const namespace = uniqueName('Ballast');
+        const variant = [
+          { Name: 'EndpointName', Value: 'chat' },
+          { Name: 'VariantName', Value: 'AllTraffic' },
+        ];
+        const minute = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
+        await cw().send(
+          new PutMetricDataCommand({
+            Namespace: namespace,
+            MetricData: [{ MetricName: 'Errors', Dimensions: variant, Timestamp: new Date(minute), Value: 7 }],
+          }),
+        );
+        const sum = async (dimensions: typeof variant) =>
+          (
+            await cw().send(
+              new GetMetricStatisticsCommand({
+                Namespace: namespace,
+                MetricName: 'Errors',
+                Dimensions: dimensions,
+                StartTime: new Date(minute - 60_000),
+                EndTime: new Date(minute + 120_000),
+                Period: 60,
+                Statistics: ['Sum'],
+              }),
+            )
+          ).Datapoints?.map((p) => p.Sum);
+        assert.deepEqual(await sum(variant), [7], 'the published combination has the datum');
+        assert.deepEqual(await sum([{ Name: 'EndpointName', Value: 'chat' }]), [], 'EndpointName alone has none');
+      },
+    );
+
+    it(
       'labels each GetMetricStatistics datapoint with the start of its period',
       knownDifference(name, {
         moto: "moto 5.2.1 labels a datapoint with its first sample's timestamp; AWS aggregates into periods counted from the rounded StartTime (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricStatistics.html, StartTime)",

@@ -305,6 +305,69 @@ describe('CloudWatch sandbox service', () => {
     assert.deepEqual(stats.Datapoints?.[0]?.ExtendedStatistics, { p50: 50, p99: 99 });
   });
 
+  it("refuses PutMetricData into an AWS/ namespace over the wire but takes it from the sandbox's own services", async () => {
+    const namespace = 'AWS/SageMaker';
+    const dimensions = [{ Name: 'EndpointName', Value: uniqueName('ep') }];
+    await assert.rejects(
+      cw.send(
+        new PutMetricDataCommand({
+          Namespace: namespace,
+          MetricData: [{ MetricName: 'Invocations', Dimensions: dimensions, Value: 1 }],
+        }),
+      ),
+      (error: Error) => error.name === 'InvalidParameterValueException',
+    );
+    const minute = Math.floor(target.clock.nowMs() / 60_000) * 60_000;
+    service.putServiceMetricData({
+      Namespace: namespace,
+      MetricData: [{ MetricName: 'Invocations', Dimensions: dimensions, Timestamp: minute / 1000, Value: 3 }],
+    });
+    const stats = await cw.send(
+      new GetMetricStatisticsCommand({
+        Namespace: namespace,
+        MetricName: 'Invocations',
+        Dimensions: dimensions,
+        StartTime: new Date(minute),
+        EndTime: new Date(minute + 60_000),
+        Period: 60,
+        Statistics: ['Sum'],
+      }),
+    );
+    assert.deepEqual(
+      stats.Datapoints?.map((p) => p.Sum),
+      [3],
+    );
+  });
+
+  it('evaluates alarms as of the end of a past period, and records the transition at that instant', async () => {
+    const input = alarm({ TreatMissingData: 'notBreaching' });
+    const name = input.AlarmName ?? '';
+    await cw.send(new PutMetricAlarmCommand(input));
+    target.clock.advance(300_000);
+    // A period that ended after the alarm was created, before now: the publisher catches up on it.
+    const period = Math.floor(target.clock.nowMs() / 60_000) * 60_000 - 120_000;
+    service.putServiceMetricData({
+      Namespace: input.Namespace,
+      MetricData: [{ MetricName: 'Errors', Dimensions: input.Dimensions, Timestamp: period / 1000, Value: 9 }],
+    });
+    assert.equal(service.alarmState(name), 'INSUFFICIENT_DATA', 'service data alone evaluates nothing');
+    service.evaluateAlarmsAt(period + 60_000);
+    assert.equal(service.alarmState(name), 'ALARM');
+    assert.deepEqual(
+      service.stateHistory(name).map((t) => [t.value, t.atMs]),
+      [
+        ['INSUFFICIENT_DATA', service.stateHistory(name)[0]?.atMs],
+        ['ALARM', period + 60_000],
+      ],
+    );
+    // The next period has no data: notBreaching, so OK at that period's end.
+    service.evaluateAlarmsAt(period + 120_000);
+    assert.deepEqual(service.stateHistory(name).at(-1)?.value, 'OK');
+    assert.equal(service.stateHistory(name).at(-1)?.atMs, period + 120_000);
+    assert.ok(service.wasInAlarm(name, period + 60_000, period + 60_000), 'wasInAlarm sees the instant it fired');
+    assert.ok(!service.wasInAlarm(name, period, period + 59_999), 'and not before');
+  });
+
   it('keeps an alarm history, newest first, filterable by type', async () => {
     const input = alarm();
     const name = input.AlarmName ?? '';

@@ -118,6 +118,8 @@ export interface FleetVariant {
   readonly modelData: readonly ModelDataLocation[];
   /** The model carries `SANDBOX_FAIL=startup`: its containers never pass the ping health check. */
   readonly failsStartup: boolean;
+  /** How the model answers requests (SANDBOX_ERROR_RATE, SANDBOX_LATENCY_MS, …; see behaviour.ts). */
+  readonly behaviour: import('./behaviour.ts').ModelBehaviour;
   /** Whether the model uses features that exclude the endpoint from deployment guardrails. */
   readonly multiContainer: boolean;
   readonly networkIsolation: boolean;

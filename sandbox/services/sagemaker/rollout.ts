@@ -224,6 +224,44 @@ export function variantStatusFor(phase: Phase, variant: FleetVariant): VariantSt
   }
 }
 
+/** One variant of one fleet and the share of the endpoint's requests it receives. */
+export interface Share {
+  /** `blue` is the fleet the endpoint ran before the update in progress, `green` the one being deployed. */
+  readonly fleet: 'blue' | 'green';
+  readonly configName: string;
+  readonly variant: FleetVariant;
+  /** Share of the endpoint's requests, 0–100 (unrounded). */
+  readonly percent: number;
+}
+
+/**
+ * How an endpoint's requests split right now: between the blue and the green fleet by how much of the
+ * green fleet serves (the canary or linear step reached, all of it after the full shift, none again
+ * after a rollback), and within a fleet by the variants' weights ("The traffic to a production variant
+ * is determined by the ratio of the variant weight to the sum of all variant weights", API reference,
+ * ProductionVariant.InitialVariantWeight).
+ */
+export function trafficShares(endpoint: EndpointRecord): Share[] {
+  // Plain loops, no closures: the data plane calls this for every second of simulated traffic.
+  const shares: Share[] = [];
+  const op = endpoint.operation;
+  if (endpoint.live && endpoint.status !== 'Failed') {
+    const greenPercent = op?.type === 'update' ? op.greenFraction * 100 : 0;
+    addShares(shares, endpoint.live, 'blue', 100 - greenPercent);
+    if (op?.type === 'update' && op.green && greenPercent > 0) addShares(shares, op.green, 'green', greenPercent);
+  }
+  return shares;
+}
+
+function addShares(shares: Share[], fleet: Fleet, which: 'blue' | 'green', fleetPercent: number): void {
+  let total = 0;
+  for (const v of fleet.variants) total += v.desiredWeight;
+  for (const v of fleet.variants) {
+    const percent = total > 0 ? (fleetPercent * v.desiredWeight) / total : fleetPercent / fleet.variants.length;
+    shares.push({ fleet: which, configName: fleet.configName, variant: v, percent });
+  }
+}
+
 /** Instances of a fleet of `count` that serve traffic when `fraction` of it is active (at least one). */
 export function activeInstances(count: number, fraction: number): number {
   if (fraction <= 0 || count <= 0) return 0;
