@@ -289,11 +289,11 @@ export const ROLLBACK_STEPS: Readonly<Record<RollbackStepName, WorkflowStep>> = 
   restore: {
     placeholder: 'Restore',
     file: 'rollback-restore.ts',
-    description: "Ballast rollback Restore: the outcome in the endpoint's state, the lease released, the head moved",
+    description: "Ballast rollback Restore: the outcome in the endpoint's state, the lease released",
     timeoutSeconds: 30,
     memorySize: 256,
     settings: ['BALLAST_STATE_BUCKET'],
-    permissions: { store: { readWrite: ['state/', 'environments/'] } },
+    permissions: { store: { readWrite: ['state/'] } },
   },
   writeBack: {
     placeholder: 'WriteBack',

@@ -2,12 +2,14 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { GetCommitCommand } from '@aws-sdk/client-codecommit';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   DescribeEndpointCommand,
   DescribeEndpointConfigCommand,
   DescribeModelCommand,
 } from '@aws-sdk/client-sagemaker';
+import { parseDocument } from 'yaml';
 import type { EndpointState } from '../../lambdas/state/endpoint-state.ts';
 import { JsonStore } from '../../lambdas/state/json-store.ts';
 import { keys, REPOSITORY_LEDGER } from '../../lambdas/state/keys.ts';
@@ -26,8 +28,7 @@ import {
 import { endpointResults, LocalPipeline } from '../../sandbox/pipeline.ts';
 import type { LocalExecution } from '../../sandbox/runner.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
-import { retryCommand } from './retry.ts';
-import { shortDigest, statusCommand } from './status.ts';
+import { statusCommand } from './status.ts';
 import type { CliIo, Command } from './types.ts';
 import { ExitCode, UsageError } from './types.ts';
 
@@ -37,9 +38,13 @@ const ENVIRONMENT = 'prod';
 const ENDPOINT = 'summarizer';
 const MODEL_FILE = 'models/summarizer-llm.yaml';
 const ENDPOINT_FILE = 'endpoints/summarizer.yaml';
-const PROMPT_FILE = 'prompts/summarize.yaml';
 const EKS_ENDPOINT_FILE = 'endpoints/embeddings.yaml';
 const ALARM = 'summarizer-5xx';
+const SAGEMAKER_ENDPOINT = 'ballast-prod-summarizer';
+/** The demo's steady traffic, what the fragile model survives, and the peak that breaks it. */
+const LOAD_RPM = 60;
+const FAILS_ABOVE_RPM = 90;
+const PEAK_RPM = 150;
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -52,11 +57,12 @@ aws-local-stepfunctions with the real Lambda handlers), pushes the example repos
   2. a model update rolled out as a canary, with the traffic shift shown,
   3. a commit with a bad config, rejected with file:line errors, its revert (unchanged) and an
      EKS-only change (deferred): every push gets an answer,
-  4. a canary whose rollback alarm fires: SageMaker rolls back silently, Ballast notices and
-     quarantines the content,
+  4. traffic on the endpoint, and a model setting that makes the canary's requests fail: the alarm
+     fires from SageMaker's metrics, SageMaker rolls back silently, Ballast notices and quarantines,
   5. \`ballast status\`: the endpoint is held back, with the quarantine's reason,
-  6. \`ballast retry\`, once the alarm is back to OK: the same content is deployed again, no new
-     commit, and the ledger records who asked.
+  6. a model that passes its canary and goes live, then fails under load: its alarm fires, the
+     rollback workflow restores the previous version, quarantines the bad one and writes a revert
+     commit (the example's writeBack), whose push deploys nothing.
 Needs no AWS account and leaves nothing running. Simulated time runs fast: an hour of rollouts
 takes seconds.
 
@@ -83,7 +89,7 @@ async function runDemo(io: CliIo): Promise<number> {
   try {
     say('Ballast demo: GitOps for AI, run locally on the Ballast sandbox (no AWS account needed)');
     say(
-      `  sandbox ${sandbox.url} (S3, SageMaker, CloudWatch, CodeCommit, Secrets Manager, Step Functions), simulated time x${sandbox.clock.timeScale}`,
+      `  sandbox ${sandbox.url} (S3, SageMaker, CloudWatch, CodeCommit, Secrets Manager, Step Functions, SNS, EventBridge), simulated time x${sandbox.clock.timeScale}`,
     );
     const files = await readTree(EXAMPLE_REPO_DIR);
     await seedExampleAccount(sandbox, files);
@@ -154,26 +160,13 @@ async function runDemo(io: CliIo): Promise<number> {
     );
 
     say();
-    say(`4) A prompt change whose canary trips the ${ALARM} alarm`);
-    const promptV2 = (files[PROMPT_FILE] ?? '').replace(
-      'You are a precise summarizer.',
-      'You are a careful summarizer.',
-    );
-    // The alarm is driven by hand at the rollout's UPDATING event, so the demo is deterministic.
-    const tripAlarm = sandbox.events.subscribe(
-      {
-        source: ['aws.sagemaker'],
-        'detail-type': ['SageMaker Endpoint State Change'],
-        detail: { EndpointStatus: ['UPDATING'] },
-      },
-      () => {
-        say(`   a downstream outage makes the canary's requests fail: ${ALARM} goes to ALARM`);
-        sandbox.cloudwatch.setAlarmState(ALARM, 'ALARM', 'Invocation5XXErrors > 5 for 1 datapoint (demo)');
-      },
-    );
-    commit = await commitFiles(sandbox, REPO, BRANCH, { [PROMPT_FILE]: promptV2 }, 'summarize: be careful');
+    say(`4) Traffic: the endpoint serves ${LOAD_RPM} requests a minute from here on (the sandbox's background load).`);
+    say(`   A model setting that breaks the container: the canary's requests fail, and ${ALARM} fires from the`);
+    say('   Invocation5XXErrors SageMaker publishes for them (nothing sets the alarm by hand)');
+    sandbox.sagemaker.setLoad(SAGEMAKER_ENDPOINT, LOAD_RPM);
+    const broken = setEnvironment(modelV2, { SANDBOX_ERROR_RATE: '1' });
+    commit = await commitFiles(sandbox, REPO, BRANCH, { [MODEL_FILE]: broken }, 'summarizer-llm: new runtime settings');
     await settle(pipeline, store, commit, say);
-    tripAlarm();
     await showState(store, say);
 
     say();
@@ -181,19 +174,15 @@ async function runDemo(io: CliIo): Promise<number> {
     await runCli(statusCommand, ['--environment', ENVIRONMENT, '--endpoint-url', sandbox.url], say);
 
     say();
-    const heldBack = (await store.get<EndpointState>(keys.state(ENVIRONMENT, ENDPOINT)))?.value.desired;
-    say(`6) The outage is over and ${ALARM} is back to OK: the prompt was fine. No new commit is pushed;`);
-    say('   the same content is deployed again, deliberately:');
-    sandbox.cloudwatch.setAlarmState(ALARM, 'OK', 'Invocation5XXErrors <= 5 (demo: the outage is over)');
-    await runCli(retryCommand, [ENDPOINT, '--environment', ENVIRONMENT, '--endpoint-url', sandbox.url, '--wait'], say);
-    const retry = (await readLedger(store, ENVIRONMENT, ENDPOINT)).at(-1);
-    const live = (await store.get<EndpointState>(keys.state(ENVIRONMENT, ENDPOINT)))?.value.live;
-    if (!retry?.retry || !live || live.digest !== heldBack?.digest) {
-      throw new Error('ballast retry succeeded, but the held-back content is not live with a retry ledger entry');
-    }
     say(
-      `   live again: ${live.commit.slice(0, 7)}, the same content (${shortDigest(live.digest)}) step 4 rolled back; its ledger entry records who asked: ${retry.retry.requestedBy}`,
+      `6) A model that passes its canary and goes live, then fails under load (above ${FAILS_ABOVE_RPM} requests a minute)`,
     );
+    const fragile = setEnvironment(modelV2, { SANDBOX_ERRORS_ABOVE_RPM: String(FAILS_ABOVE_RPM) });
+    commit = await commitFiles(sandbox, REPO, BRANCH, { [MODEL_FILE]: fragile }, 'summarizer-llm: larger batches');
+    await settle(pipeline, store, commit, say);
+    const bad = commit;
+    say(`   traffic grows to ${PEAK_RPM} requests a minute: requests fail, ${ALARM} goes to ALARM after a minute`);
+    await rollBackFromMetrics(sandbox, pipeline, store, bad, say);
     await runCli(statusCommand, ['--environment', ENVIRONMENT, '--endpoint-url', sandbox.url], say);
 
     say();
@@ -205,7 +194,7 @@ async function runDemo(io: CliIo): Promise<number> {
     }
     follow();
     say();
-    say('Done. Every step above ran the real deploy workflow (stepfunctions/deploy.asl.json) and the real');
+    say('Done. Every step above ran the real deploy and rollback workflows (stepfunctions/*.asl.json) and the real');
     say('Lambda handlers against the sandbox, through the AWS SDK. Next: `npx ballast local --repo PATH` on');
     say('your own repository, or `npx cdk deploy` (see the README).');
     return ExitCode.Ok;
@@ -213,6 +202,71 @@ async function runDemo(io: CliIo): Promise<number> {
     pipeline?.stop();
     await pipeline?.idle();
     await sandbox.stop();
+  }
+}
+
+/** A Model's YAML with these container environment variables set (the sandbox's rehearsal settings). */
+function setEnvironment(model: string, environment: Record<string, string>): string {
+  const doc = parseDocument(model);
+  for (const [name, value] of Object.entries(environment)) doc.setIn(['spec', 'environment', name], value);
+  return doc.toString();
+}
+
+/**
+ * Raises the load past what the live model survives, lets the sandbox's clock run until the alarm
+ * has started the rollback workflow and everything has finished, and narrates what it did: the
+ * alarm, the rollback's steps and how long it took, the restored configuration, the revert commit
+ * in the repository and its deployment (which has nothing to do).
+ */
+async function rollBackFromMetrics(
+  sandbox: Sandbox,
+  pipeline: LocalPipeline,
+  store: JsonStore,
+  bad: string,
+  say: (line?: string) => void,
+): Promise<void> {
+  const before = pipeline.runner.executions('rollback').length;
+  sandbox.sagemaker.setLoad(SAGEMAKER_ENDPOINT, PEAK_RPM);
+  // The sandbox's clock runs by itself (fast): wait, in wall time and bounded, for the alarm's rollback.
+  for (let i = 0; i < 600 && pipeline.runner.executions('rollback').length === before; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  await pipeline.idle();
+  sandbox.sagemaker.setLoad(SAGEMAKER_ENDPOINT, LOAD_RPM);
+  const rollback = pipeline.runner.executions('rollback').at(before);
+  if (!rollback) throw new Error(`${ALARM} did not start the rollback workflow`);
+  say(`   ${ALARM} went to ALARM: the rollback workflow ran (${unique(rollback.states).join(' -> ')})`);
+  const entry = (await readLedger(store, ENVIRONMENT, ENDPOINT)).find((e) => e.execution === rollback.name);
+  if (entry?.outcome !== 'rolled-back') throw new Error(`the rollback did not restore the endpoint: ${entry?.reason}`);
+  const update = sandbox.requests
+    .all()
+    .find(
+      (r) =>
+        r.service === 'sagemaker' &&
+        r.operation === 'UpdateEndpoint' &&
+        Date.parse(r.at) >= Date.parse(entry.startedAt),
+    );
+  say(`   ${entry.commit.slice(0, 7)}: rolled-back (${entry.reason})`);
+  const after = update
+    ? Math.max(0, Math.round((Date.parse(update.at) - Date.parse(entry.startedAt)) / 1000))
+    : undefined;
+  say(
+    `   quarantined ${bad.slice(0, 7)}'s content; UpdateEndpoint back to ${entry.rollback?.to?.endpointConfigName}, all at once, instance counts kept${after === undefined ? '' : ` (${after} s of simulated time after the alarm)`}`,
+  );
+  const writeBack = entry.rollback?.writeBack;
+  if (writeBack?.kind === 'committed' && writeBack.commit) {
+    const revert = await sandboxClients(sandbox).codecommit.send(
+      new GetCommitCommand({ repositoryName: REPO, commitId: writeBack.commit }),
+    );
+    say(
+      `   written back to Git (writeBack: revert-commit): commit ${writeBack.commit.slice(0, 7)} on ${BRANCH}, "${revert.commit?.message?.split('\n')[0]}"`,
+    );
+    say(
+      '   its push has nothing to roll out (the endpoint runs that content already); Git and the endpoint agree again:',
+    );
+    await settle(pipeline, store, writeBack.commit, say);
+  } else if (writeBack) {
+    say(`   write-back: ${writeBack.kind}${writeBack.reason ? ` (${writeBack.reason})` : ''}`);
   }
 }
 
@@ -300,6 +354,13 @@ function unique(states: readonly string[]): string[] {
     'RecordFailure',
     'RecordRejected',
     'RecordPush',
+    // The rollback workflow's.
+    'Triage',
+    'Apply',
+    'CheckRollback',
+    'Restore',
+    'WriteBack',
+    'Finish',
   ];
   return shown.filter((s) => states.includes(s));
 }

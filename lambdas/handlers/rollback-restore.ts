@@ -3,17 +3,17 @@ import type { EndpointState } from '../state/endpoint-state.ts';
 import { keys } from '../state/keys.ts';
 import { finishRollback } from '../state/rollback.ts';
 import { causeMessage } from '../workflow/cause.ts';
-import { type EnvironmentHead, headAfterRollback } from '../workflow/plan.ts';
 import { type RestoreInput, restoreInput } from '../workflow/rollback-payloads.ts';
 import { logger, nowIso, stateStore } from './runtime.ts';
 
 /**
  * Restore: the rollback's outcome in the endpoint's state (compare-and-swap; lambdas/state/
  * rollback.ts finishRollback): the previous version live again, or, when the rollback failed, the
- * bad version still live and still quarantined; the lease is released either way. A restored
- * version also becomes the environment head's content for the endpoint, so a commit that puts the
- * files back (the write-back, or a human's revert) is planned as unchanged instead of starting a
- * rollout of what already runs. Idempotent: a retry finds the lease released and changes nothing.
+ * bad version still live and still quarantined; the lease is released either way. The environment
+ * head keeps the bad content: a commit that puts the files back (the write-back, or a human's
+ * revert) is then planned, and Lease finds its content live (`already-live`), so it becomes the
+ * endpoint's desired commit without a rollout. Idempotent: a retry finds the lease released and
+ * changes nothing.
  */
 export async function restore(
   input: RestoreInput,
@@ -31,15 +31,9 @@ export async function restore(
         : `the rollback did not go live: ${verification?.reason ?? verification?.outcome ?? 'not verified'}`;
   const store = stateStore();
   const now = nowIso();
-  const result = await store.update<EndpointState>(keys.state(input.environment, input.endpoint), (current) =>
+  await store.update<EndpointState>(keys.state(input.environment, input.endpoint), (current) =>
     current ? finishRollback(current, input.execution, outcome, now) : undefined,
   );
-  const { from, to } = input.decision;
-  if (outcome === 'restored' && from && to && result.value?.live?.digest === to.digest) {
-    await store.update<EnvironmentHead>(keys.head(input.environment), (head) =>
-      headAfterRollback(head, input.endpoint, from.digest, { digest: to.digest, components: to.components ?? {} }),
-    );
-  }
   logger.info('rollback finished', { outcome, reason });
   return { outcome, reason };
 }

@@ -137,27 +137,6 @@ export function headAfterRecord(
 }
 
 /**
- * The head once a rollback restored `to` on `endpoint`: when the head still plans the rolled-back
- * content (`fromDigest`), it now plans what runs, so a commit with the restored content (a
- * write-back or a human's revert) is unchanged for this endpoint, and a later commit with the bad
- * content again differs, is planned, and meets the quarantine at Lease. Undefined when a newer
- * push already planned other content (then that push decides).
- */
-export function headAfterRollback(
-  head: EnvironmentHead | undefined,
-  endpoint: string,
-  fromDigest: string,
-  to: { readonly digest: string; readonly components: Readonly<Record<string, string>> },
-): EnvironmentHead | undefined {
-  const entry = head?.endpoints[endpoint];
-  if (!head || !entry || entry.digest !== fromDigest) return undefined;
-  return {
-    ...head,
-    endpoints: { ...head.endpoints, [endpoint]: { digest: to.digest, components: { ...to.components } } },
-  };
-}
-
-/**
  * The head Validate stores: its own, with the `notLive` marks of the head current at write time
  * for the endpoints whose content it keeps (Record may have set them since Validate read it).
  */

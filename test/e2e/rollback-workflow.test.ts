@@ -146,10 +146,14 @@ test('a version that fails under load after its rollout is rolled back from its 
     assert.match(revertCommit?.message ?? '', /summarizer-5xx/);
     assert.match(revertCommit?.message ?? '', /Ballast-Ledger: ledger\/prod\/summarizer\//);
     assert.equal(await fileAt(w, revert, MODEL_FILE), await fileAt(w, good, MODEL_FILE));
-    // ... whose push deploys nothing: its content is what runs.
+    // ... whose push rolls nothing out: its content is what runs, so it only becomes the desired commit.
     const [revertExecution] = w.executions(revert);
     assert.equal(revertExecution?.status, 'SUCCEEDED');
     assert.equal(updateEndpointCalls(w, mark).length, 1, 'the revert commit started no rollout');
+    const [revertEntry] = (await w.ledger('summarizer')).filter((e) => e.commit === revert);
+    assert.equal(revertEntry?.outcome, 'unchanged');
+    assert.match(revertEntry?.reason ?? '', /live already/);
+    assert.equal((await w.state('summarizer'))?.desired?.commit, revert, 'Git and the endpoint agree again');
     assert.equal((await w.describe(SUMMARIZER)).EndpointConfigName, goodConfig);
 
     // Told: the bad commit's comment, an EventBridge event, the alarm topic.

@@ -430,15 +430,11 @@ describe('least privilege', () => {
       // RecordPush writes the push's ledger entry (write-once, never read back) and reads the plan.
       RecordPush: { 's3:GetObject': ['commits/*'], 's3:PutObject': ['ledger/*'], 's3:ListBucket': ['(bucket)'] },
       // The rollback workflow: Triage only reads (alarm markers, endpoint states); Apply and Restore
-      // move the endpoint's state (Restore also the environment head); WriteBack reads the two
+      // move the endpoint's state; WriteBack reads the two
       // commits' snapshots; Finish writes the ledger entry (and reads it back on a retry).
       Triage: { 's3:GetObject': ['alarms/*', 'state/*'], 's3:ListBucket': ['(bucket)'] },
       Apply: { 's3:GetObject': ['state/*'], 's3:PutObject': ['state/*'], 's3:ListBucket': ['(bucket)'] },
-      Restore: {
-        's3:GetObject': ['environments/*', 'state/*'],
-        's3:PutObject': ['environments/*', 'state/*'],
-        's3:ListBucket': ['(bucket)'],
-      },
+      Restore: { 's3:GetObject': ['state/*'], 's3:PutObject': ['state/*'], 's3:ListBucket': ['(bucket)'] },
       WriteBack: { 's3:GetObject': ['commits/*'], 's3:ListBucket': ['(bucket)'] },
       Finish: { 's3:GetObject': ['ledger/*'], 's3:PutObject': ['ledger/*'], 's3:ListBucket': ['(bucket)'] },
     };
