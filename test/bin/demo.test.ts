@@ -26,11 +26,11 @@ describe('ballast demo', { timeout: 180_000 }, () => {
     assert.equal(commit[1], commit[2], 'the desired commit is the quarantined one');
     return commit[1] ?? '';
   };
-  /** The content digest `ballast retry` says it lifts the quarantine of. */
-  const lifted = () => {
-    const digest = /Retrying prod\/summarizer: lifts the quarantine of ([0-9a-f]{12}) /.exec(out)?.[1];
-    assert.ok(digest, 'ballast retry names the quarantined content it lifts');
-    return digest;
+  /** The commit step 6 pushed, which went live and was rolled back by the rollback workflow. */
+  const wentLive = () => {
+    const commit = /6\)[\s\S]*?commit ([0-9a-f]{7}): succeeded[^\n]*\n +summarizer: deployed/.exec(out)?.[1];
+    assert.ok(commit, 'step 6 deploys the model that fails under load');
+    return commit;
   };
 
   it('exits 0 on its own', () => {
@@ -92,10 +92,11 @@ describe('ballast demo', { timeout: 180_000 }, () => {
     );
   });
 
-  it('rolls the prompt canary back when its alarm fires', () => {
+  it('rolls the broken canary back when its alarm fires from the failing requests', () => {
+    assert.match(out, /4\) Traffic: the endpoint serves 60 requests a minute/);
     assert.match(
       out,
-      /summarizer: rolled-back \(SageMaker rolled back to ballast-prod-summarizer-[0-9a-f]{12}: summarizer-5xx went into ALARM/,
+      /summarizer: rolled-back \(SageMaker rolled back to ballast-prod-summarizer-[0-9a-f]{12}: summarizer-5xx went into ALARM during the rollout/,
     );
   });
 
@@ -116,36 +117,47 @@ describe('ballast demo', { timeout: 180_000 }, () => {
     );
   });
 
-  it('puts the alarm back to OK before the retry', () => {
-    assert.match(out, /6\) The outage is over and summarizer-5xx is back to OK/);
-  });
-
-  it('runs `ballast retry` on the rolled-back commit, pushing no new one', () => {
+  it('rolls a version that fails under load after its rollout back with the rollback workflow', () => {
+    assert.match(
+      out,
+      /summarizer-5xx went to ALARM: the rollback workflow ran \(Triage -> Apply -> CheckRollback -> Restore -> WriteBack -> Finish\)/,
+    );
+    assert.match(
+      out,
+      new RegExp(`${wentLive()}: rolled-back \\(alarm summarizer-5xx went into ALARM after the rollout`),
+    );
     assert.match(
       out,
       new RegExp(
-        `\\$ ballast retry summarizer --environment prod --endpoint-url <sandbox> --wait\\n +Retrying prod/summarizer: lifts the quarantine of [0-9a-f]{12} .* and deploys ${rolledBack()} again\\.`,
+        `quarantined ${wentLive()}'s content; UpdateEndpoint back to ballast-prod-summarizer-[0-9a-f]{12}, all at once`,
       ),
     );
   });
 
-  it('deploys the same content again', () => {
-    assert.match(out, new RegExp(`live again: ${rolledBack()}, the same content \\(${lifted()}\\) step 4 rolled back`));
-  });
-
-  it('shows `ballast status` saying in sync after the retry', () => {
-    assert.match(out, new RegExp(`live again:[\\s\\S]*?prod +summarizer +in sync +${rolledBack()} +${rolledBack()} `));
-  });
-
-  it("records who asked for the retry in the retry's ledger entry", () => {
-    assert.match(out, /retry asked for by \S+ at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ/);
-  });
-
-  it('ends the history with the retry and who asked', () => {
+  it('writes the rollback back to Git, and its push deploys nothing', () => {
+    const revert =
+      /written back to Git \(writeBack: revert-commit\): commit ([0-9a-f]{7}) on main, "Roll back prod\/summarizer to [0-9a-f]{12} \(summarizer-5xx\)"/.exec(
+        out,
+      )?.[1];
+    assert.ok(revert, 'a revert commit is written');
     assert.match(
       out,
       new RegExp(
-        `History of prod/summarizer[\\s\\S]*\\n {3}\\d\\d:\\d\\d  ${rolledBack()}  deployed .*\\(ballast retry, asked for by \\S+\\)\\n\\n`,
+        `commit ${revert}: succeeded \\(Resolve -> Validate -> Lease -> RecordSkipped -> RecordPush\\)\\n +summarizer: unchanged \\(this content is live already`,
+      ),
+    );
+    assert.match(
+      out,
+      new RegExp(`prod +summarizer +in sync +${revert} `),
+      '`ballast status` is in sync on the revert commit',
+    );
+  });
+
+  it("shows the rollback and the revert commit's entry in the history", () => {
+    assert.match(
+      out,
+      new RegExp(
+        `History of prod/summarizer[\\s\\S]*\\n {3}\\d\\d:\\d\\d  ${wentLive()}  rolled-back [^\\n]*alarm summarizer-5xx[^\\n]*\\n {3}\\d\\d:\\d\\d  [0-9a-f]{7}  unchanged `,
       ),
     );
   });
