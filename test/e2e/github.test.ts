@@ -18,7 +18,7 @@ import { resetClients } from '../../lambdas/aws/client-config.ts';
 import { deployStateMachineArn } from '../../sandbox/pipeline.ts';
 import type { LocalExecution } from '../../sandbox/runner.ts';
 import { buildRepository, type FakeEntry, FakeGitHub } from '../support/fake-github.ts';
-import { SUMMARIZER, type World, world } from './harness.ts';
+import { editYaml, MODEL_FILE, requireFile, SUMMARIZER, type World, world } from './harness.ts';
 
 /** The repository FakeGitHub serves. */
 const REPOSITORY = 'octo-org/models';
@@ -276,5 +276,57 @@ describe('GitHub push → webhook → Step Functions → deploy → commit statu
       3,
       'the three statuses of the one execution, in all',
     );
+  });
+
+  it('rolls back a version that fails under load and writes the rollback back as a pull request', async () => {
+    // Continues from the deployment above: the repository's first commit is live.
+    const good = commit;
+    const goodConfig = (await w.describe(SUMMARIZER)).EndpointConfigName;
+    // Branch protection: main takes no direct commits, which is what pull-request mode is for.
+    github.protectedBranches.add('main');
+    w.sandbox.sagemaker.setLoad(SUMMARIZER, 60);
+    const model = editYaml(requireFile(w.files, MODEL_FILE), [
+      [['spec', 'environment', 'SANDBOX_ERRORS_ABOVE_RPM'], '90'],
+    ]);
+    const settings = editYaml(requireFile(w.files, 'ballast.yaml'), [[['spec', 'writeBack', 'mode'], 'pull-request']]);
+    const bad = github.push(
+      'main',
+      { [MODEL_FILE]: model, 'ballast.yaml': settings },
+      'summarizer-llm: larger batches',
+    );
+    const pushed = await deliver(functionUrlEvent(JSON.stringify(pushPayload(bad)), randomUUID()));
+    assert.equal(pushed.status, 202, JSON.stringify(pushed.body));
+    await w.settle();
+    assert.equal((await w.state('summarizer'))?.live?.commit, bad, 'the new version passed its canary');
+
+    // Load rises past what it survives: its alarm fires from the failing requests.
+    w.sandbox.sagemaker.setLoad(SUMMARIZER, 150);
+    for (let minute = 0; minute < 3; minute++) {
+      w.sandbox.clock.advance(60_000);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await w.settle();
+
+    assert.equal((await w.describe(SUMMARIZER)).EndpointConfigName, goodConfig, 'the previous version runs again');
+    const entries = (await w.ledger('summarizer')).filter((e) => e.rollback?.action === 'act');
+    assert.equal(entries.length, 1, JSON.stringify(entries));
+    const writeBack = entries[0]?.rollback?.writeBack;
+    assert.equal(writeBack?.kind, 'pull-request', JSON.stringify(writeBack));
+    assert.equal(github.branches.get('main'), bad, 'main itself is not written');
+    const [pull, ...more] = github.pulls;
+    assert.equal(more.length, 0);
+    assert.equal(pull?.base, 'main');
+    assert.equal(pull?.head, writeBack?.branch);
+    assert.equal(String(pull?.number), writeBack?.pullRequest);
+    assert.match(pull?.title ?? '', /Roll back prod\/summarizer to [0-9a-f]{12} \(summarizer-5xx\)/);
+    const proposed = github.filesAt(github.branches.get(pull?.head ?? '') ?? '');
+    assert.equal(proposed?.[MODEL_FILE], github.filesAt(good)?.[MODEL_FILE], 'the pull request restores the model');
+    // The bad commit's status says what happened to it.
+    const statuses = github.requests
+      .filter((r) => r.method === 'POST' && r.url === `/repos/${REPOSITORY}/statuses/${bad}`)
+      .map((r) => JSON.parse(r.body) as { state: string; context: string; description?: string });
+    const rolledBack = statuses.filter((st) => st.context === 'ballast/prod/summarizer' && st.state === 'failure');
+    assert.ok(rolledBack.length > 0, JSON.stringify(statuses));
+    assert.match(rolledBack.at(-1)?.description ?? '', /^rolled-back: alarm summarizer-5xx/);
   });
 });
