@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import type { EndpointWork, Plan, Rollout } from '../../lambdas/workflow/types.ts';
 import {
   ENDPOINT_FILE,
@@ -15,7 +15,6 @@ import {
   MODEL_FILE,
   requireFile,
   SUMMARIZER,
-  sagemakerPattern,
   sagemakerWrites,
   signal,
   updateEndpointCalls,
@@ -79,41 +78,19 @@ test('an invalid commit is rejected with file:line and changes nothing live', as
 });
 
 test('an alarm during the canary bake: SageMaker rolls back silently, CheckRollout notices, the content is quarantined', async () => {
-  let alarmSet: Promise<unknown> | undefined;
-  const w: World = await world({
-    around: {
-      // The alarm is set from the UPDATING event (below) through the SDK, an HTTP round trip; the
-      // rollout's first Wait would otherwise move simulated time past the bake before it lands.
-      Deploy: async (input, next) => {
-        const rollout = (await next(input)) as Rollout;
-        await alarmSet;
-        return rollout;
-      },
-    },
-  });
+  const w: World = await world();
   try {
     const good = await w.deploy(w.files, 'initial');
     const goodConfig = await liveConfig(w);
     const goodState = await w.state('summarizer');
     assert.equal(goodState?.live?.commit, good);
 
-    // The canary returns 5xx: the alarm trips once the update is under way.
-    w.sandbox.events.subscribe(
-      sagemakerPattern('SageMaker Endpoint State Change', SUMMARIZER, { EndpointStatus: ['UPDATING'] }),
-      () => {
-        alarmSet ??= w.clients.cloudwatch.send(
-          new SetAlarmStateCommand({
-            AlarmName: 'summarizer-5xx',
-            StateValue: 'ALARM',
-            StateReason: 'the canary answers 5xx',
-          }),
-        );
-      },
-    );
+    // The endpoint has traffic, and the broken build answers every request with a 500: the
+    // canary's share of the requests fails, and the alarm fires from SageMaker's metrics.
+    w.sandbox.sagemaker.setLoad(SUMMARIZER, 60);
     const artifact = await w.uploadArtifact('models/summarizer-llm/2025-02-01/model.tar.gz', Buffer.from('broken\n'));
     const eventsBefore = w.sandbox.events.events().length;
-    const bad = await w.deploy(withArtifact(w.files, artifact), 'summarizer-llm: a broken build');
-    assert.ok(alarmSet, 'the update started');
+    const bad = await w.deploy(brokenBuild(w, artifact), 'summarizer-llm: a broken build');
     const greenStatuses = w.sandbox.events
       .events()
       .slice(eventsBefore)
@@ -337,9 +314,19 @@ test('a git revert pushed during a rollout: the revert waits for the update, the
   }
 });
 
+/** The example with a new model artifact whose container fails every request (the sandbox's rehearsal setting). */
+function brokenBuild(w: World, artifact: Parameters<typeof withArtifact>[1]): Record<string, string> {
+  const files = withArtifact(w.files, artifact);
+  return {
+    ...files,
+    [MODEL_FILE]: editYaml(requireFile(files, MODEL_FILE), [[['spec', 'environment', 'SANDBOX_ERROR_RATE'], '1']]),
+  };
+}
+
 /**
- * A world where `deployRolledBack` pushes a broken model whose canary trips `summarizer-5xx`, so
- * that SageMaker rolls it back (the alarm test's way); the alarm is set back to OK afterwards.
+ * A world where a broken model's canary fails its requests under the endpoint's traffic, so that
+ * `summarizer-5xx` fires from SageMaker's metrics and SageMaker rolls it back (the alarm test's
+ * way); a few minutes later, on the old fleet again, the alarm is back to OK by itself.
  */
 async function withRolledBackCommit(): Promise<{
   w: World;
@@ -348,44 +335,23 @@ async function withRolledBackCommit(): Promise<{
   bad: string;
   badFiles: Record<string, string>;
 }> {
-  let armed = false;
-  let alarmSet: Promise<unknown> | undefined;
-  const w: World = await world({
-    around: {
-      // See the alarm test: the alarm must land before the rollout's first Wait moves time on.
-      Deploy: async (input, next) => {
-        const rollout = (await next(input)) as Rollout;
-        await alarmSet;
-        return rollout;
-      },
-    },
-  });
-  w.sandbox.events.subscribe(
-    sagemakerPattern('SageMaker Endpoint State Change', SUMMARIZER, { EndpointStatus: ['UPDATING'] }),
-    () => {
-      if (!armed) return;
-      armed = false;
-      alarmSet = w.clients.cloudwatch.send(
-        new SetAlarmStateCommand({
-          AlarmName: 'summarizer-5xx',
-          StateValue: 'ALARM',
-          StateReason: 'the canary answers 5xx',
-        }),
-      );
-    },
-  );
+  const w: World = await world();
   const good = await w.deploy(w.files, 'initial');
   const goodConfig = await liveConfig(w);
+  w.sandbox.sagemaker.setLoad(SUMMARIZER, 60);
   const artifact = await w.uploadArtifact('models/summarizer-llm/2025-02-01/model.tar.gz', Buffer.from('broken\n'));
-  const badFiles = withArtifact(w.files, artifact);
-  armed = true;
+  const badFiles = brokenBuild(w, artifact);
   const bad = await w.deploy(badFiles, 'summarizer-llm: a broken build');
-  assert.ok(alarmSet, 'the update started');
-  await w.clients.cloudwatch.send(
-    new SetAlarmStateCommand({ AlarmName: 'summarizer-5xx', StateValue: 'OK', StateReason: 'fixed' }),
-  );
+  for (let minute = 0; minute < 3; minute++) {
+    w.sandbox.clock.advance(60_000);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await w.settle();
+  const alarm = (await w.clients.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: ['summarizer-5xx'] })))
+    .MetricAlarms?.[0];
+  assert.equal(alarm?.StateValue, 'OK', 'the old fleet serves without errors: the alarm is OK again');
   assert.deepEqual(
-    (await w.ledger('summarizer')).filter((e) => e.commit === bad).map((e) => e.outcome),
+    (await w.ledger('summarizer')).filter((e) => e.commit === bad && !e.rollback).map((e) => e.outcome),
     ['rolled-back'],
   );
   assert.equal(await liveConfig(w), goodConfig);
