@@ -7,6 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { projectPath } from './ballast-function.ts';
@@ -51,7 +52,11 @@ export interface RollbackWorkflowProps {
 export class RollbackWorkflow extends Construct {
   public readonly stateMachine: sfn.StateMachine;
   public readonly rule: events.Rule;
+  /** Alarm events the rule could not deliver (an alarm nobody acted on). */
+  public readonly deadLetterQueue: sqs.Queue;
+  public readonly deadLetterAlarm: cloudwatch.Alarm;
   public readonly executionsFailedAlarm: cloudwatch.Alarm;
+  public readonly executionsTimedOutAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: RollbackWorkflowProps) {
     super(scope, id);
@@ -86,26 +91,61 @@ export class RollbackWorkflow extends Construct {
         'Added by Step Functions logging and tracing: the CloudWatch Logs vended-delivery actions and X-Ray trace ' +
         'actions support no resource-level permissions.',
     });
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the alarm rule; it has no further queue to fail over to.',
+    });
     this.rule = new events.Rule(this, 'AlarmRule', {
       description: 'Ballast: an alarm went into ALARM; the rollback workflow decides whether an endpoint rolls back',
       eventPattern: ALARM_STATE_CHANGE_PATTERN,
       targets: [
+        // EventBridge retries StartExecution for a day; an event it cannot deliver lands in the queue.
         new targets.SfnStateMachine(this.stateMachine, {
-          // The rule retries delivery for a day; an execution that could not start is lost otherwise.
+          deadLetterQueue: this.deadLetterQueue,
           retryAttempts: 185,
           maxEventAge: Duration.hours(24),
         }),
       ],
     });
-    this.executionsFailedAlarm = new cloudwatch.Alarm(this, 'ExecutionsFailed', {
-      metric: this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
-      alarmDescription:
-        'Ballast rollback workflow: an execution failed (an alarm may not have been acted on). Open the execution in the Step Functions console.',
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    if (props.alarmTopic) this.executionsFailedAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
+    this.deadLetterAlarm = this.deadLetterQueue
+      .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM })
+      .createAlarm(this, 'DeadLetterAlarm', {
+        alarmDescription:
+          'Ballast: an alarm event could not start the rollback workflow. The event is in the dead-letter queue; ' +
+          'start a rollback execution with it as input, or run `ballast rollback`.',
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    if (props.alarmTopic) this.deadLetterAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
+    const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
+      const created = new cloudwatch.Alarm(this, alarmId, {
+        metric,
+        alarmDescription: description,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      if (props.alarmTopic) created.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
+      return created;
+    };
+    const period = Duration.minutes(5);
+    this.executionsFailedAlarm = alarm(
+      'ExecutionsFailed',
+      this.stateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM }),
+      'Ballast rollback workflow: an execution failed (an alarm may not have been acted on or recorded). Open the execution in the Step Functions console.',
+    );
+    this.executionsTimedOutAlarm = alarm(
+      'ExecutionsTimedOut',
+      this.stateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM }),
+      'Ballast rollback workflow: an execution ran past its timeout (a rollback that never settled).',
+    );
   }
 }

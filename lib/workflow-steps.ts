@@ -293,7 +293,8 @@ export const ROLLBACK_STEPS: Readonly<Record<RollbackStepName, WorkflowStep>> = 
     timeoutSeconds: 30,
     memorySize: 256,
     settings: ['BALLAST_STATE_BUCKET'],
-    permissions: { store: { readWrite: ['state/'] } },
+    // DescribeEndpoint: after a failed step, what the endpoint runs decides the outcome.
+    permissions: { store: { readWrite: ['state/'] }, sagemaker: ['sagemaker:DescribeEndpoint'] },
   },
   writeBack: {
     placeholder: 'WriteBack',

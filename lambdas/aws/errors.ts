@@ -23,6 +23,14 @@ export class LeaseLostError extends Error {
   override readonly name = 'LeaseLostError';
 }
 
+/**
+ * The endpoint is busy with an update that is not ours (a rollback waits for it to end): retried
+ * for minutes, since an update takes minutes, where TransientError's retries take about one.
+ */
+export class EndpointBusyError extends Error {
+  override readonly name = 'EndpointBusyError';
+}
+
 /** HTTP statuses and SDK error names that mean "try again later". */
 const TRANSIENT_NAMES = new Set([
   'ThrottlingException',

@@ -72,9 +72,10 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
   await store.update<EnvironmentHead>(keys.head(input.environment), (head) =>
     headAfterRecord(head, input.endpoint, release.digest, result.value?.live?.digest),
   );
-  // Measured against the state after the swap (its `previous` is the version live before this
-  // rollout), so a retry after the swap still writes markers a first attempt did not get to.
-  if (decision.outcome === 'deployed') await indexAlarms(store, input, release.alarms, result.value?.previous);
+  // Whenever this content is live (deployed, or live although superseded), on every attempt.
+  if (result.value?.live?.digest === release.digest && input.kind === 'rollout') {
+    await indexAlarms(store, input, release.alarms);
+  }
   const { outcome, reason } = recorded;
   if (written === 'created') {
     publishMetrics(
@@ -115,8 +116,8 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
 
 /**
  * Lets the rollback workflow find this endpoint from an alarm's name (the event names the alarm,
- * not the endpoint): one marker per declared alarm, written write-once and only for alarms the
- * version live before did not declare, so a deployment that keeps its alarms costs no call. A
+ * not the endpoint): one marker per declared alarm, written write-once (If-None-Match) on every
+ * deployment, so a marker a first attempt or an earlier version did not write is written now. A
  * marker left behind by an alarm an endpoint no longer declares is harmless: the rollback workflow
  * checks the live version's alarms.
  */
@@ -124,11 +125,8 @@ async function indexAlarms(
   store: ReturnType<typeof stateStore>,
   input: RecordInput,
   alarms: readonly string[],
-  previous: EndpointState['previous'],
 ): Promise<void> {
-  const known = new Set(previous?.alarms ?? []);
   for (const alarm of alarms) {
-    if (known.has(alarm)) continue;
     await store.putIfAbsent(keys.alarmEndpoint(alarm, input.environment, input.endpoint), {
       alarm,
       environment: input.environment,

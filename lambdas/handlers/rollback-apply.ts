@@ -1,5 +1,5 @@
 import { DescribeEndpointCommand, UpdateEndpointCommand } from '@aws-sdk/client-sagemaker';
-import { classify, InvalidInputError, TransientError } from '../aws/errors.ts';
+import { classify, EndpointBusyError, InvalidInputError } from '../aws/errors.ts';
 import { sagemaker } from '../aws/sagemaker.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
 import type { EndpointState } from '../state/endpoint-state.ts';
@@ -65,8 +65,9 @@ export async function apply(input: ApplyInput): Promise<{ started: boolean; reas
       return { started: true, rollout: rollout('started') };
     case 'wait':
       // Not ours (we hold the lease, so no Ballast rollout runs): someone's UpdateEndpoint. Retried
-      // by the state's TransientError policy; past it, the rollback fails and says so.
-      throw new TransientError(`${input.endpointName} is ${action.status}; the rollback waits for it`);
+      // every minute or so for about half an hour (the state's EndpointBusyError policy); past it,
+      // the rollback fails and says so.
+      throw new EndpointBusyError(`${input.endpointName} is ${action.status}; the rollback waits for it`);
     default:
       throw new InvalidInputError(
         `${input.endpointName} cannot be rolled back: ${endpoint ? `it is ${endpoint.EndpointStatus}` : 'it does not exist'}`,

@@ -21,11 +21,10 @@ export const ROLLBACK_DETAIL_TYPE = 'Ballast Rollback';
 /**
  * Finish: the rollback's last word, for every decision worth recording. The ledger entry (against
  * the commit that was live, write-once) names the trigger, the decision, what was restored and the
- * write-back; the commit is answered (a CodeCommit comment, a GitHub status), and when someone
- * should know (a rollback, or an alarm Ballast could not act on) an EventBridge event and a message
- * on the alarm topic go out. A retry that finds the entry answers with it and sends nothing again;
- * the notifications go out before the entry is written, so a retry after a failure in between
- * sends them once more rather than never (the commit answer is idempotent by its token).
+ * write-back; then, when someone should know (a rollback, or an alarm Ballast could not act on),
+ * the commit is answered (a CodeCommit comment, a GitHub status) and an EventBridge event and a
+ * message on the alarm topic go out. A retry finds the entry and answers with it; the commit
+ * answer is idempotent by its token, the event and the message are sent at least once.
  */
 export async function finish(input: FinishInput): Promise<EndpointResult> {
   const store = stateStore();
@@ -39,28 +38,36 @@ export async function finish(input: FinishInput): Promise<EndpointResult> {
     ...(input.decision.from ? { digest: input.decision.from.digest } : {}),
     ...(input.decision.to ? { endpointConfigName: input.decision.to.endpointConfigName } : {}),
   });
-  const existing = await readLedgerEntry(store, entry);
-  if (existing) return { endpoint: input.endpoint, outcome: existing.outcome };
-  await answer(
-    {
-      push: input.push,
-      environment: input.environment,
-      endpoint: input.endpoint,
-      state: outcome,
-      summary: reason,
-      details: details(rollback),
-      idempotencyKey: `${input.execution}-${input.endpoint}`,
-    },
-    answerSettings(),
-  );
-  if (input.decision.action !== 'mid-rollout') await notify(entry, rollback);
-  if ((await appendLedger(store, entry)) === 'created') {
+  // The entry first (write-once): a notification that keeps failing must not keep the rollback out
+  // of the ledger. A retry finds it and answers with what the first attempt recorded.
+  const written = await appendLedger(store, entry);
+  const recorded = written === 'created' ? entry : ((await readLedgerEntry(store, entry)) ?? entry);
+  if (written === 'created') {
     const single = metrics.singleMetric();
     single.addDimensions({ Environment: input.environment, Action: input.decision.action });
     single.addMetric('Rollbacks', MetricUnit.Count, input.decision.action === 'act' ? 1 : 0);
   }
-  logger.info('rollback recorded', { outcome, action: input.decision.action, reason });
-  return { endpoint: input.endpoint, outcome };
+  // During a rollout the deploy execution answers the commit; a live version whose alarm Ballast
+  // could not act on is failing, and its commit says so.
+  if (input.decision.action !== 'mid-rollout') {
+    const state = input.decision.action === 'act' ? recorded.outcome : 'failed';
+    await answer(
+      {
+        push: input.push,
+        environment: input.environment,
+        endpoint: input.endpoint,
+        state,
+        summary: recorded.reason ?? reason,
+        details: details(recorded.rollback ?? rollback),
+        idempotencyKey: `${input.execution}-${input.endpoint}`,
+      },
+      answerSettings(),
+    );
+    // At least once: a retry of this step sends them again rather than never.
+    await notify(recorded, recorded.rollback ?? rollback);
+  }
+  logger.info('rollback recorded', { outcome: recorded.outcome, action: input.decision.action, reason });
+  return { endpoint: input.endpoint, outcome: recorded.outcome };
 }
 
 function outcomeOf(input: FinishInput): { outcome: Outcome; reason: string; rollback: LedgerRollback } {
@@ -84,6 +91,13 @@ function outcomeOf(input: FinishInput): { outcome: Outcome; reason: string; roll
       : {}),
   };
   if (decision.action !== 'act') return { outcome: 'unchanged', reason: decision.reason, rollback: base };
+  if (!restored && input.error) {
+    return {
+      outcome: 'failed',
+      reason: `the rollback could not finish (${input.error.Error}: ${causeMessage(input.error.Cause)}); see the endpoint's state and the execution`,
+      rollback: base,
+    };
+  }
   switch (restored?.outcome) {
     case 'restored':
       return { outcome: 'rolled-back', reason: decision.reason, rollback: base };

@@ -1,3 +1,6 @@
+import { DescribeEndpointCommand } from '@aws-sdk/client-sagemaker';
+import { classify } from '../aws/errors.ts';
+import { sagemaker } from '../aws/sagemaker.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
 import type { EndpointState } from '../state/endpoint-state.ts';
 import { keys } from '../state/keys.ts';
@@ -22,10 +25,21 @@ export async function restore(
     return { outcome: 'skipped', reason: input.applied?.reason ?? 'the rollback did not start' };
   }
   const verification = input.applied?.rollout?.verification;
-  const outcome = !input.error && verification?.outcome === 'deployed' ? 'restored' : 'failed';
+  let outcome: 'restored' | 'failed' = !input.error && verification?.outcome === 'deployed' ? 'restored' : 'failed';
+  const to = input.decision.to;
+  if (outcome === 'failed' && to) {
+    // A step that failed after its retries (CheckRollback, or Apply timing out after SageMaker took
+    // the update) says nothing about the endpoint: what it runs decides what the state records.
+    const endpoint = await sagemaker()
+      .send(new DescribeEndpointCommand({ EndpointName: input.endpointName }))
+      .catch((error: unknown) => classify(error, `DescribeEndpoint ${input.endpointName}`));
+    if (endpoint.EndpointStatus === 'InService' && endpoint.EndpointConfigName === to.endpointConfigName) {
+      outcome = 'restored';
+    }
+  }
   const reason =
     outcome === 'restored'
-      ? `${input.decision.to?.endpointConfigName ?? 'the previous configuration'} is live again`
+      ? `${to?.endpointConfigName ?? 'the previous configuration'} is live again`
       : input.error
         ? `${input.error.Error}: ${causeMessage(input.error.Cause)}`
         : `the rollback did not go live: ${verification?.reason ?? verification?.outcome ?? 'not verified'}`;

@@ -14,8 +14,8 @@ import { logger, optionalSetting, setting, stateStore } from './runtime.ts';
  * (its Endpoint, Model, Prompts and Configs) back to the restored version's content, read from the
  * two commits' snapshots. lambdas/sources/write-back.ts does the writing: nothing is written when
  * the branch no longer has the rolled-back content (someone moved on), and a retry finds its own
- * commit or pull request. The write-back commit plans as unchanged (Restore moved the environment
- * head to what runs), so it starts no rollout.
+ * commit or pull request. The write-back commit's push starts no rollout: Lease finds its content
+ * live and answers `already-live`.
  */
 export async function writeBackStep(input: WriteBackInput) {
   const { from, to } = input.decision;

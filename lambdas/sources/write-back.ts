@@ -383,6 +383,11 @@ async function writeBackTo(host: WriteBackHost, request: WriteBackRequest): Prom
       if (triedOn !== undefined && (await isOwnCommit(host, head, triedOn, message))) {
         return { kind: 'committed', commit: head, branch };
       }
+      // A retry of the whole step after its commit landed (another invocation: no `triedOn`): the
+      // head is that commit when it carries this very message (its trailers name the execution).
+      if (triedOn === undefined && (await host.commitDetails(head)).message.trim() === message.trim()) {
+        return { kind: 'committed', commit: head, branch };
+      }
       return {
         kind: 'skipped',
         reason: `already restored: ${branch} at ${short(head)} has the content of ${short(request.goodCommit)} for ${paths.join(', ')}`,

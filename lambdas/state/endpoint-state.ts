@@ -217,8 +217,10 @@ export function completeRollout(
     // waits for it. If it went live, the endpoint really runs it now: record that, so that a
     // rollback of the newer push is known to land here. Once the newer push has recorded its own
     // result (no lease in flight), this older result is stale and changes nothing.
-    if (result.outcome === 'deployed' && state.lease && state.lease.execution !== execution) {
-      const previous = state.live && state.live.digest !== result.live.digest ? state.live : state.previous;
+    // Not while a rollback holds the endpoint: it decides what runs, and records it when it ends.
+    const rollingBack = state.rollback?.execution === state.lease?.execution;
+    if (result.outcome === 'deployed' && state.lease && state.lease.execution !== execution && !rollingBack) {
+      const previous = previousOf(state, result.live);
       return { ...state, ...(previous ? { previous } : {}), live: result.live, lastGood: result.live, updatedAt: now };
     }
     return undefined;
@@ -227,7 +229,7 @@ export function completeRollout(
   if (result.outcome === 'deployed') {
     // What ran before becomes the version a rollback returns to; a re-deployment of the same
     // content keeps the one behind it.
-    const previous = state.live && state.live.digest !== result.live.digest ? state.live : state.previous;
+    const previous = previousOf(state, result.live);
     return {
       ...rest,
       ...(previous ? { previous } : {}),
@@ -248,6 +250,17 @@ export function completeRollout(
       : state.quarantined,
     updatedAt: now,
   };
+}
+
+/**
+ * The version a rollback of `next` returns to: what ran before it, unless that is the same content
+ * (a re-deployment keeps the one behind it) or quarantined content (a rollback must never return to
+ * content that failed).
+ */
+function previousOf(state: EndpointState, next: LiveRef): LiveRef | undefined {
+  const before = state.live;
+  if (!before || before.digest === next.digest || isQuarantined(state, before.digest)) return state.previous;
+  return before;
 }
 
 /** Releases the lease without changing live state (failure before anything reached the endpoint). */

@@ -96,17 +96,19 @@ export function decideRecord(
       }
       switch (verification.outcome) {
         case 'deployed': {
+          const next = wentLive(state, request, event, now);
           const keep = [
             event.endpointConfigName,
             event.previousEndpointConfigName,
             state.live?.endpointConfigName,
             state.lastGood?.endpointConfigName,
-            // What a rollback restores (lambdas/state/rollback.ts): it must still exist when an alarm fires.
-            state.previous?.endpointConfigName,
+            // What a rollback of this version restores (lambdas/state/rollback.ts): it must still
+            // exist when an alarm fires. Usually the live one above; not when that is quarantined.
+            next?.previous?.endpointConfigName,
           ].filter((name): name is string => name !== undefined);
           return {
             outcome: 'deployed',
-            state: wentLive(state, request, event, now),
+            state: next,
             cleanup: { keep: [...new Set(keep)] },
           };
         }

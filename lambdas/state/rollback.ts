@@ -64,6 +64,13 @@ const short = (commit: string) => commit.slice(0, 12);
 /** What one alarm event or rollback request means for one endpoint, from its state alone. */
 export function decideRollback(state: EndpointState | undefined, trigger: RollbackTrigger): RollbackDecision {
   const what = trigger.kind === 'alarm' ? `alarm ${trigger.alarm}` : `the rollback asked for by ${trigger.requestedBy}`;
+  if (trigger.kind === 'alarm' && state?.lease && state.rollback?.execution === state.lease.execution) {
+    // A second alarm of the same incident, or the same event delivered again, while the rollback runs.
+    return {
+      action: 'duplicate',
+      reason: `${what}: the rollback ${state.rollback.execution} of ${short(state.rollback.from.commit)} is running`,
+    };
+  }
   if (state?.lease) {
     const holder = state.rollback?.execution === state.lease.execution ? 'a rollback' : 'a rollout';
     return {
@@ -80,6 +87,14 @@ export function decideRollback(state: EndpointState | undefined, trigger: Rollba
         reason: `alarm ${trigger.alarm} is not one of the live version's alarms (${live.alarms.join(', ') || 'none'})`,
       };
     }
+    if (Date.parse(trigger.at) < Date.parse(live.at)) {
+      // EventBridge retries delivery for up to a day: a transition from before this version went
+      // live is about an earlier one.
+      return {
+        action: 'duplicate',
+        reason: `${what} went into ALARM at ${trigger.at}, before ${short(live.commit)} went live (${live.at}): it is about an earlier version`,
+      };
+    }
     const last = state.rollback;
     if (last && Date.parse(trigger.at) <= Date.parse(last.finishedAt ?? last.startedAt)) {
       return {
@@ -90,7 +105,7 @@ export function decideRollback(state: EndpointState | undefined, trigger: Rollba
     if (last && last.to.digest === live.digest) {
       return {
         action: 'restored-version',
-        reason: `${what} went into ALARM on ${short(live.commit)}, the version rollback ${last.execution} restored; Ballast does not roll back twice in a row on its own (\`ballast rollback --to\` or a commit decides)`,
+        reason: `${what} went into ALARM on ${short(live.commit)}, the version rollback ${last.execution} restored; Ballast does not roll back twice in a row on its own (a commit decides)`,
       };
     }
   }
@@ -137,11 +152,14 @@ export function beginRollback(
   if (state.lease || state.live?.digest !== decision.from.digest) return undefined;
   return {
     ...state,
+    // Ordered as the push that brought the rolled-back version: a newer push still wins the
+    // endpoint (its rollout waits for this update to end), an older one is superseded as before.
     lease: {
       commit: decision.to.commit,
       digest: decision.to.digest,
       execution,
-      pushedAt: now,
+      pushedAt: decision.from.push?.pushedAt ?? decision.from.at,
+      ...(decision.from.push ? { previousCommit: decision.from.commit } : {}),
       acquiredAt: now,
     },
     quarantined: [
@@ -156,7 +174,8 @@ export function beginRollback(
 /**
  * The state once the rollback ended: restored (the previous version is live again, and is the last
  * good one; nothing is kept behind it) or failed (what was live stays live, and quarantined). The
- * lease is released either way. Undefined when this execution no longer holds the endpoint.
+ * lease is released when this rollback still holds it. Undefined when this rollback was recorded
+ * already (a retry) or is not the endpoint's rollback.
  */
 export function finishRollback(
   state: EndpointState,
@@ -165,12 +184,16 @@ export function finishRollback(
   now: string,
 ): EndpointState | undefined {
   const rollback = state.rollback;
-  if (state.lease?.execution !== execution || rollback?.execution !== execution) return undefined;
-  const { lease: _released, previous: _previous, ...rest } = state;
+  if (rollback?.execution !== execution || rollback.finishedAt !== undefined) return undefined;
   const finished: RollbackRecord = { ...rollback, outcome, finishedAt: now };
+  const ours = state.lease?.execution === execution;
+  // A newer push may have taken the endpoint meanwhile (its rollout waits for this update): what
+  // runs is still recorded, and the lease stays with that push.
+  const { lease: _released, previous: _previous, ...rest } = state;
+  const base = ours ? rest : { ...rest, ...(state.lease ? { lease: state.lease } : {}) };
   if (outcome === 'failed') {
-    return { ...rest, ...(state.previous ? { previous: state.previous } : {}), rollback: finished, updatedAt: now };
+    return { ...base, ...(state.previous ? { previous: state.previous } : {}), rollback: finished, updatedAt: now };
   }
   const restored: LiveRef = { ...rollback.to, at: now };
-  return { ...rest, live: restored, lastGood: restored, rollback: finished, updatedAt: now };
+  return { ...base, live: restored, lastGood: restored, rollback: finished, updatedAt: now };
 }

@@ -135,6 +135,8 @@ export type WriteBackInput = z.output<typeof writeBackInput>;
 
 export const finishInput = z.extend(rollbackItem, {
   applied: z.optional(applied),
+  /** A failure Restore could not record (Restore's own Catch). */
+  error: z.optional(stateError),
   restored: z.optional(restored),
   writeBack: z.optional(writeBackResult),
   writeBackError: z.optional(stateError),

@@ -153,8 +153,8 @@ describe('BallastStack', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
     assert.equal(
       alarms.length,
-      6,
-      'deploy: failed, timed out, aborted, failed deployments; dead letters; rollback: failed executions',
+      8,
+      'deploy: failed, timed out, aborted, failed deployments; push dead letters; rollback: failed, timed out, dead letters',
     );
     for (const alarm of alarms) assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: topicId }]);
     // The rollback workflow's Finish tells the topic about rollbacks: it may publish there, with a

@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { projectPath } from '../../lib/ballast-function.ts';
-import { DEPLOY_STEPS } from '../../lib/workflow-steps.ts';
+import { DEPLOY_STEPS, ROLLBACK_STEPS } from '../../lib/workflow-steps.ts';
+
+/** Every workflow step's function: the deploy workflow's and the rollback workflow's. */
+const STEPS = [...Object.values(DEPLOY_STEPS), ...Object.values(ROLLBACK_STEPS)];
 
 // The real `cdk synth`, as a user (and CI) runs it: a subprocess, offline, with no AWS credentials
 // and no Docker. It proves that the app synthesizes, that cdk-nag passes as a validation plugin
@@ -62,7 +65,7 @@ function handlerFileFor(description: unknown): string | undefined {
   if (typeof description === 'string' && description.startsWith('Ballast: GitHub push webhook')) {
     return 'github-webhook.ts';
   }
-  return Object.values(DEPLOY_STEPS).find((step) => step.description === description)?.file;
+  return STEPS.find((step) => step.description === description)?.file;
 }
 
 async function checkBundles(result: Synth, expectedFunctions: number): Promise<void> {
@@ -87,17 +90,13 @@ async function checkBundles(result: Synth, expectedFunctions: number): Promise<v
   const steps = functions
     .map(([, fn]) => handlerFileFor(fn.Properties.Description))
     .filter((f) => f !== 'github-webhook.ts');
-  assert.deepEqual(
-    steps.sort(),
-    Object.values(DEPLOY_STEPS)
-      .map((step) => step.file)
-      .sort(),
-    'one bundled function per manifest step',
-  );
-  const [machine] = Object.values(template.Resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
-  assert.ok(machine, 'a state machine');
-  const definition = (machine.Properties.DefinitionS3Location as { Key: string }).Key;
-  assert.ok(existsSync(join(result.outdir, `asset.${definition}`)), 'the ASL definition is an asset');
+  assert.deepEqual(steps.sort(), STEPS.map((step) => step.file).sort(), 'one bundled function per manifest step');
+  const machines = Object.values(template.Resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+  assert.equal(machines.length, 2, 'the deploy and the rollback workflow');
+  for (const machine of machines) {
+    const definition = (machine.Properties.DefinitionS3Location as { Key: string }).Key;
+    assert.ok(existsSync(join(result.outdir, `asset.${definition}`)), 'the ASL definition is an asset');
+  }
 }
 
 describe('cdk synth (subprocess, offline, no credentials, no Docker)', { timeout: 600_000 }, () => {
@@ -118,11 +117,11 @@ describe('cdk synth (subprocess, offline, no credentials, no Docker)', { timeout
     'ballast:alarmEmail': 'ml-platform@example.com',
   });
 
-  it('synthesizes the cdk.json app (CodeCommit) with the ten workflow functions bundled, each from its step’s handler', async () => {
-    await checkBundles(await codecommit, 10);
+  it('synthesizes the cdk.json app (CodeCommit) with every workflow function bundled, each from its step’s handler', async () => {
+    await checkBundles(await codecommit, STEPS.length);
   });
 
   it('synthesizes a GitHub-sourced app with the webhook function bundled too', async () => {
-    await checkBundles(await github, 11);
+    await checkBundles(await github, STEPS.length + 1);
   });
 });

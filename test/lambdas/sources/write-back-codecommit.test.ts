@@ -187,15 +187,27 @@ describe('writeBack on CodeCommit (the sandbox, real git underneath)', () => {
     );
   });
 
-  it('answers a retry after success with skipped "already restored" and no second commit', async () => {
+  it('answers a retry after success with its own commit, and makes no second one', async () => {
+    const seeded = await seed();
+    const first = await writeBack(request(seeded), { codecommit: client });
+    assert.ok(first.kind === 'committed', JSON.stringify(first));
+    const headAfterFirst = await head(seeded.repository);
+    const again = await writeBack(request(seeded), { codecommit: client });
+    assert.deepEqual(again, first, 'the retry finds the commit by its message (the execution trailer)');
+    assert.equal(await head(seeded.repository), headAfterFirst, 'no second commit');
+  });
+
+  it('answers skipped "already restored" when someone else restored the content first', async () => {
     const seeded = await seed();
     const first = await writeBack(request(seeded), { codecommit: client });
     assert.equal(first.kind, 'committed');
     const headAfterFirst = await head(seeded.repository);
-    const again = await writeBack(request(seeded), { codecommit: client });
-    assert.equal(again.kind, 'skipped');
-    assert.ok(again.kind === 'skipped');
-    assert.match(again.reason, /^already restored/);
+    const other = await writeBack(
+      { ...request(seeded), idempotencyKey: 'another-rollback', body: 'another' },
+      { codecommit: client },
+    );
+    assert.ok(other.kind === 'skipped', JSON.stringify(other));
+    assert.match(other.reason, /^already restored/);
     assert.equal(await head(seeded.repository), headAfterFirst, 'no second commit');
   });
 

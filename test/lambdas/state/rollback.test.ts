@@ -216,3 +216,92 @@ describe('beginRollback and finishRollback', () => {
     assert.equal(finishRollback(afterTwoRollouts(), 'rollback-1', 'restored', T3), undefined);
   });
 });
+
+describe('the review cases', () => {
+  it('treats an alarm transition from before the live version went live as a duplicate (a day-late delivery)', () => {
+    const decision = decideRollback(afterTwoRollouts(), alarm(T0));
+    assert.equal(decision.action, 'duplicate');
+    assert.match(decision.reason, /before bbbbbbbbbbbb went live/);
+  });
+
+  it('treats another alarm while the rollback runs as a duplicate, not a rollout in progress', () => {
+    const state = afterTwoRollouts();
+    const begun = beginRollback(
+      state,
+      'rollback-1',
+      act(decideRollback(state, alarm(T2))),
+      alarm(T2),
+      T2,
+    ) as EndpointState;
+    assert.equal(decideRollback(begun, alarm(T2, 'summarizer-p99-latency')).action, 'duplicate');
+  });
+
+  it('orders the rollback as the rolled-back push: a newer push takes the endpoint, an older one does not', () => {
+    const state = afterTwoRollouts();
+    const withPush = { ...state, live: { ...(state.live as LiveRef), push: PUSHED_AT_T1 } };
+    const begun = beginRollback(withPush, 'rollback-1', act(decideRollback(withPush, alarm(T2))), alarm(T2), T2);
+    assert.equal(begun?.lease?.pushedAt, T1);
+    assert.equal(begun?.lease?.previousCommit, BAD);
+  });
+
+  it('records what it restored even when a newer push took the endpoint meanwhile, and leaves that push its lease', () => {
+    const state = afterTwoRollouts();
+    const begun = beginRollback(
+      state,
+      'rollback-1',
+      act(decideRollback(state, alarm(T2))),
+      alarm(T2),
+      T2,
+    ) as EndpointState;
+    const taken: EndpointState = { ...begun, lease: lease('c'.repeat(40), 'exec-9') };
+    const finished = finishRollback(taken, 'rollback-1', 'restored', T3);
+    assert.equal(finished?.live?.commit, GOOD);
+    assert.equal(finished?.lease?.execution, 'exec-9');
+    assert.equal(
+      finishRollback(finished as EndpointState, 'rollback-1', 'restored', T3),
+      undefined,
+      'a retry changes nothing',
+    );
+  });
+
+  it('never makes quarantined content the version to go back to', () => {
+    const restored = rollBack(afterTwoRollouts(), T2);
+    // BAD's content (quarantined) is deployed again by `ballast retry`-like means, then NEW replaces it.
+    let state: EndpointState = { ...restored, live: live(BAD, T2), lease: lease('c'.repeat(40), 'exec-9') };
+    state = completeRollout(
+      state,
+      'exec-9',
+      { commit: 'c'.repeat(40), digest: 'digest-c' },
+      { outcome: 'deployed', live: live('c'.repeat(40), T3) },
+      T3,
+    ) as EndpointState;
+    assert.notEqual(state.previous?.digest, 'digest-b');
+  });
+
+  it('does not let a superseded rollout that went live overwrite what a running rollback decides', () => {
+    const state = afterTwoRollouts();
+    const begun = beginRollback(
+      state,
+      'rollback-1',
+      act(decideRollback(state, alarm(T2))),
+      alarm(T2),
+      T2,
+    ) as EndpointState;
+    const after = completeRollout(
+      begun,
+      'exec-old',
+      { commit: 'c'.repeat(40), digest: 'digest-c' },
+      { outcome: 'deployed', live: live('c'.repeat(40), T3) },
+      T3,
+    );
+    assert.equal(after, undefined);
+  });
+});
+
+const PUSHED_AT_T1 = {
+  source: 'codecommit' as const,
+  repository: 'model-repo',
+  branch: 'main',
+  pushedBy: 'arn:aws:iam::111122223333:user/alice',
+  pushedAt: T1,
+};
