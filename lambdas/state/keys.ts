@@ -16,6 +16,7 @@
  *   ledger/<env>/<endpoint>/<time>--<commit>--<execution>.json   one entry per outcome (write-once)
  *   ledger/<env>/_repository/...                   commits rejected before any endpoint was touched
  *   deliveries/<source>/<id>.json                  webhook deliveries seen (replay protection)
+ *   wake/<endpointName>.json                       the task tokens of the executions waiting for a SageMaker endpoint
  */
 export const REPOSITORY_LEDGER = '_repository';
 
@@ -41,4 +42,7 @@ export const keys = {
   ledgerPrefix: (environment: string, endpoint: string) => `ledger/${environment}/${endpoint}/`,
   ledgerEntry: (environment: string, endpoint: string, at: string, commit: string, execution: string) =>
     `ledger/${environment}/${endpoint}/${at.replace(/[:.]/g, '-')}--${commit.slice(0, 12)}--${execution}.json`,
+  // By SageMaker endpoint name (unique in the account and region, like the bucket): what SageMaker's
+  // events name, so Wake finds the waiting executions with one GetObject.
+  wake: (endpointName: string) => `wake/${endpointName}.json`,
 } as const;
