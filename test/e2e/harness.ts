@@ -46,6 +46,7 @@ export type HandlerName =
   | 'RegisterFiles'
   | 'Pin'
   | 'Deploy'
+  | 'Park'
   | 'CheckRollout'
   | 'Record'
   | 'RecordPush';
@@ -53,8 +54,9 @@ export type HandlerName =
 /**
  * Runs around one workflow function, in-process: the test sees the input, calls the real handler
  * through `next` and may act before the result goes back to the interpreter. Because the runner
- * advances simulated time only when a Wait state is entered, whatever an `around` awaits happens
- * at the simulated instant the real Lambda returned: that is how a test acts "during" a rollout.
+ * advances simulated time only while an execution waits (a Wait state, or WaitForRollout's callback
+ * task), whatever an `around` awaits before that happens at the simulated instant the real Lambda
+ * returned: that is how a test acts "during" a rollout.
  */
 // biome-ignore lint/suspicious/noExplicitAny: handler inputs are the workflow's JSON payloads; tests narrow them.
 export type Around = (input: any, next: (input: unknown) => Promise<unknown>) => Promise<unknown>;
@@ -241,7 +243,11 @@ function useWrappedHandlers(
       ? (input, context) => wrap(input, (next) => handler(next as never, context)) as Promise<unknown>
       : handler;
   }
-  const runner = new LocalRunner(sandbox.clock, { deploy: { aslPath: DEPLOY_ASL, functions } });
+  const runner = new LocalRunner(
+    sandbox.clock,
+    { deploy: { aslPath: DEPLOY_ASL, functions } },
+    { taskTokens: sandbox.stepfunctions },
+  );
   Object.defineProperty(pipeline, 'runner', { value: runner });
 }
 

@@ -96,7 +96,7 @@ describe('BallastStack', () => {
     const { stack, template } = synth();
     assert.ok(stack.codeCommitSource && !stack.gitHubWebhook);
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
-    template.resourceCountIs('AWS::Lambda::Function', 10);
+    template.resourceCountIs('AWS::Lambda::Function', 11);
     template.resourceCountIs('AWS::Lambda::Url', 0);
     template.hasResourceProperties('AWS::Events::Rule', {
       Targets: [Match.objectLike({ Arn: stack.resolve(stack.deployWorkflow.stateMachine.stateMachineArn) })],
@@ -106,7 +106,7 @@ describe('BallastStack', () => {
   it('wires a GitHub source: the webhook function behind a Function URL; no CodeCommit rule', () => {
     const { stack, template } = ballastStack({ source: GITHUB });
     assert.ok(stack.gitHubWebhook && !stack.codeCommitSource);
-    template.resourceCountIs('AWS::Lambda::Function', 11);
+    template.resourceCountIs('AWS::Lambda::Function', 12);
     template.resourceCountIs('AWS::Lambda::Url', 1);
     template.resourceCountIs('AWS::Events::Rule', 0);
     assert.equal(Object.keys(template.findOutputs('*')).filter((id) => id.includes('WebhookUrl')).length, 1);

@@ -118,11 +118,11 @@ describe('cdk synth (subprocess, offline, no credentials, no Docker)', { timeout
     'ballast:alarmEmail': 'ml-platform@example.com',
   });
 
-  it('synthesizes the cdk.json app (CodeCommit) with the ten workflow functions bundled, each from its step’s handler', async () => {
-    await checkBundles(await codecommit, 10);
+  it('synthesizes the cdk.json app (CodeCommit) with the eleven workflow functions bundled, each from its step’s handler', async () => {
+    await checkBundles(await codecommit, 11);
   });
 
   it('synthesizes a GitHub-sourced app with the webhook function bundled too', async () => {
-    await checkBundles(await github, 11);
+    await checkBundles(await github, 12);
   });
 });

@@ -18,8 +18,8 @@ import { ballastStack, GITHUB } from './fixtures/stacks.ts';
 
 const HANDLERS = projectPath('lambdas/handlers/');
 const STEPS = Object.entries(DEPLOY_STEPS) as Array<[StepName, WorkflowStep]>;
-/** Handler modules that are not workflow steps: the shared runtime and the webhook (its own construct). */
-const NOT_STEPS = ['runtime.ts', 'github-webhook.ts'];
+/** Handler modules that are not workflow steps: the shared runtime, the webhook and Wake (their own constructs). */
+const NOT_STEPS = ['runtime.ts', 'github-webhook.ts', 'wake.ts'];
 /** The variables every BallastFunction gets, whatever its step. */
 const SHARED = { POWERTOOLS_SERVICE_NAME: 'ballast' };
 
