@@ -10,6 +10,7 @@ import { ArtifactStore, type ArtifactStoreProps } from './artifact-store.ts';
 import { CodeCommitSource } from './codecommit-source.ts';
 import { DeployWorkflow } from './deploy-workflow.ts';
 import { GitHubWebhook } from './github-webhook.ts';
+import { RolloutWake } from './rollout-wake.ts';
 import { SageMakerExecutionRole } from './sagemaker-execution-role.ts';
 import type { SourceConfig } from './source-config.ts';
 import { WorkflowFunctions } from './workflow-functions.ts';
@@ -85,6 +86,8 @@ export class BallastStack extends Stack {
   public readonly sagemakerRole: SageMakerExecutionRole;
   public readonly functions: WorkflowFunctions;
   public readonly deployWorkflow: DeployWorkflow;
+  /** Wakes deploy executions waiting on a SageMaker endpoint once SageMaker is done with it. */
+  public readonly rolloutWake: RolloutWake;
   /** The alarm topic: the one given, or the one created for `alarmEmail`. */
   public readonly alarmTopic?: sns.ITopic;
   /** Set when the source is CodeCommit. */
@@ -132,6 +135,12 @@ export class BallastStack extends Stack {
     });
     this.deployWorkflow = new DeployWorkflow(this, 'DeployWorkflow', {
       functions: this.functions.byStep,
+      logRetention: props.logRetention,
+      alarmTopic: this.alarmTopic,
+    });
+    this.rolloutWake = new RolloutWake(this, 'RolloutWake', {
+      bucket: this.store.bucket,
+      resourcePrefix: this.resourcePrefix,
       logRetention: props.logRetention,
       alarmTopic: this.alarmTopic,
     });

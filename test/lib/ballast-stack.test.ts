@@ -96,7 +96,8 @@ describe('BallastStack', () => {
     const { stack, template } = synth();
     assert.ok(stack.codeCommitSource && !stack.gitHubWebhook);
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
-    template.resourceCountIs('AWS::Lambda::Function', 11);
+    // The eleven workflow functions and Wake.
+    template.resourceCountIs('AWS::Lambda::Function', 12);
     template.resourceCountIs('AWS::Lambda::Url', 0);
     template.hasResourceProperties('AWS::Events::Rule', {
       Targets: [Match.objectLike({ Arn: stack.resolve(stack.deployWorkflow.stateMachine.stateMachineArn) })],
@@ -106,9 +107,13 @@ describe('BallastStack', () => {
   it('wires a GitHub source: the webhook function behind a Function URL; no CodeCommit rule', () => {
     const { stack, template } = ballastStack({ source: GITHUB });
     assert.ok(stack.gitHubWebhook && !stack.codeCommitSource);
-    template.resourceCountIs('AWS::Lambda::Function', 12);
+    template.resourceCountIs('AWS::Lambda::Function', 13);
     template.resourceCountIs('AWS::Lambda::Url', 1);
-    template.resourceCountIs('AWS::Events::Rule', 0);
+    // Only Wake's rule on SageMaker's endpoint events; no CodeCommit rule.
+    template.resourceCountIs('AWS::Events::Rule', 1);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ source: ['aws.sagemaker'] }),
+    });
     assert.equal(Object.keys(template.findOutputs('*')).filter((id) => id.includes('WebhookUrl')).length, 1);
   });
 
@@ -141,7 +146,7 @@ describe('BallastStack', () => {
       },
     });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    assert.equal(alarms.length, 5, 'failed, timed out, aborted, failed deployments, dead letters');
+    assert.equal(alarms.length, 6, 'failed, timed out, aborted, failed deployments, dead letters, Wake errors');
     for (const alarm of alarms) assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: topicId }]);
   });
 

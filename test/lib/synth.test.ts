@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { projectPath } from '../../lib/ballast-function.ts';
-import { DEPLOY_STEPS } from '../../lib/workflow-steps.ts';
+import { DEPLOY_STEPS, WAKE_FUNCTION } from '../../lib/workflow-steps.ts';
 
 // The real `cdk synth`, as a user (and CI) runs it: a subprocess, offline, with no AWS credentials
 // and no Docker. It proves that the app synthesizes, that cdk-nag passes as a validation plugin
@@ -57,11 +57,12 @@ interface Template {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
 }
 
-/** The handler file each function should bundle, by the function's description (the manifest's, or the webhook's). */
+/** The handler file each function should bundle, by the function's description (the manifest's, Wake's or the webhook's). */
 function handlerFileFor(description: unknown): string | undefined {
   if (typeof description === 'string' && description.startsWith('Ballast: GitHub push webhook')) {
     return 'github-webhook.ts';
   }
+  if (description === WAKE_FUNCTION.description) return WAKE_FUNCTION.file;
   return Object.values(DEPLOY_STEPS).find((step) => step.description === description)?.file;
 }
 
@@ -82,11 +83,11 @@ async function checkBundles(result: Synth, expectedFunctions: number): Promise<v
     const bundle = (await import(pathToFileURL(join(asset, 'index.mjs')).href)) as { handler?: unknown };
     assert.equal(typeof bundle.handler, 'function', `${id}: the bundle exports its handler`);
     const expected = handlerFileFor(fn.Properties.Description);
-    assert.ok(expected, `${id} is a manifest step or the webhook (${String(fn.Properties.Description)})`);
+    assert.ok(expected, `${id} is a manifest step, Wake or the webhook (${String(fn.Properties.Description)})`);
   }
   const steps = functions
     .map(([, fn]) => handlerFileFor(fn.Properties.Description))
-    .filter((f) => f !== 'github-webhook.ts');
+    .filter((f) => f !== 'github-webhook.ts' && f !== WAKE_FUNCTION.file);
   assert.deepEqual(
     steps.sort(),
     Object.values(DEPLOY_STEPS)
@@ -118,11 +119,11 @@ describe('cdk synth (subprocess, offline, no credentials, no Docker)', { timeout
     'ballast:alarmEmail': 'ml-platform@example.com',
   });
 
-  it('synthesizes the cdk.json app (CodeCommit) with the eleven workflow functions bundled, each from its step’s handler', async () => {
-    await checkBundles(await codecommit, 11);
+  it('synthesizes the cdk.json app (CodeCommit) with the eleven workflow functions and Wake bundled, each from its handler', async () => {
+    await checkBundles(await codecommit, 12);
   });
 
   it('synthesizes a GitHub-sourced app with the webhook function bundled too', async () => {
-    await checkBundles(await github, 12);
+    await checkBundles(await github, 13);
   });
 });
