@@ -11,6 +11,7 @@ import { CodeCommitSource } from './codecommit-source.ts';
 import { DeployWorkflow } from './deploy-workflow.ts';
 import { GitHubWebhook } from './github-webhook.ts';
 import { RollbackWorkflow } from './rollback-workflow.ts';
+import { RolloutWake } from './rollout-wake.ts';
 import { SageMakerExecutionRole } from './sagemaker-execution-role.ts';
 import type { SourceConfig } from './source-config.ts';
 import { WorkflowFunctions } from './workflow-functions.ts';
@@ -87,6 +88,8 @@ export class BallastStack extends Stack {
   public readonly functions: WorkflowFunctions;
   public readonly deployWorkflow: DeployWorkflow;
   public readonly rollbackWorkflow: RollbackWorkflow;
+  /** Wakes deploy executions waiting on a SageMaker endpoint once SageMaker is done with it. */
+  public readonly rolloutWake: RolloutWake;
   /** The alarm topic: the one given, or the one created for `alarmEmail`. */
   public readonly alarmTopic?: sns.ITopic;
   /** Set when the source is CodeCommit. */
@@ -143,6 +146,12 @@ export class BallastStack extends Stack {
       checkRollout: this.functions.byStep.checkRollout,
       logRetention: props.logRetention,
       ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
+    });
+    this.rolloutWake = new RolloutWake(this, 'RolloutWake', {
+      bucket: this.store.bucket,
+      resourcePrefix: this.resourcePrefix,
+      logRetention: props.logRetention,
+      alarmTopic: this.alarmTopic,
     });
 
     if (props.source.type === 'codecommit') {

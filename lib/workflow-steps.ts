@@ -24,7 +24,15 @@ export type Setting =
 export const GITHUB_SETTINGS: readonly Setting[] = ['BALLAST_GITHUB_API_URL', 'BALLAST_GITHUB_TOKEN_SECRET_NAME'];
 
 /** Key prefixes of the Ballast store (see lambdas/state/keys.ts). */
-export type StorePrefix = 'artifacts/' | 'commits/' | 'environments/' | 'pointers/' | 'state/' | 'ledger/' | 'alarms/';
+export type StorePrefix =
+  | 'artifacts/'
+  | 'commits/'
+  | 'environments/'
+  | 'pointers/'
+  | 'state/'
+  | 'ledger/'
+  | 'alarms/'
+  | 'wake/';
 
 export interface StepPermissions {
   /** Object access in the Ballast store, by key prefix. */
@@ -86,6 +94,7 @@ export type StepName =
   | 'registerFiles'
   | 'pin'
   | 'deploy'
+  | 'park'
   | 'checkRollout'
   | 'record'
   | 'recordPush';
@@ -198,6 +207,17 @@ export const DEPLOY_STEPS: Readonly<Record<StepName, WorkflowStep>> = {
       // Only for a secret a Model asks to have injected as a value (delivery: environment).
       modelSecrets: 'read',
     },
+  },
+  park: {
+    placeholder: 'Park',
+    file: 'park.ts',
+    // Behind the callback tasks WaitForRollout and WaitForIdleEndpoint: it parks the task's token,
+    // which Wake ({@link WAKE_FUNCTION}) answers when SageMaker says the endpoint settled.
+    description: "Ballast Park: park a wait's task token under the endpoint's name, for Wake to answer",
+    timeoutSeconds: 30,
+    memorySize: 256,
+    settings: ['BALLAST_STATE_BUCKET'],
+    permissions: { store: { readWrite: ['wake/'] } },
   },
   checkRollout: {
     placeholder: 'CheckRollout',
@@ -336,6 +356,48 @@ export const ROLLBACK_STEPS: Readonly<Record<RollbackStepName, WorkflowStep>> = 
     },
   },
 };
+
+/**
+ * Wake: not a step of the workflow but the target of an EventBridge rule on SageMaker's endpoint
+ * events ({@link wakeEventPattern}; lib/rollout-wake.ts creates both, sandbox/pipeline.ts subscribes
+ * the handler the same way). It answers the task tokens Park parked for the endpoint, so a waiting
+ * execution looks at the endpoint as soon as SageMaker is done with it.
+ */
+export const WAKE_FUNCTION = {
+  name: 'Wake',
+  file: 'wake.ts',
+  description: 'Ballast Wake: end the waits of the deploy executions on a SageMaker endpoint that settled',
+  timeoutSeconds: 30,
+  memorySize: 256,
+  settings: ['BALLAST_STATE_BUCKET', 'BALLAST_RESOURCE_PREFIX'] satisfies Setting[],
+  /** Reads the parked tokens (wake/<endpointName>.json); it also calls states:SendTaskSuccess. */
+  store: { read: ['wake/'] satisfies StorePrefix[] },
+} as const;
+
+/** SageMaker's endpoint events (SageMaker Developer Guide, "Events that Amazon SageMaker AI sends to Amazon EventBridge"). */
+export const SAGEMAKER_ENDPOINT_EVENTS = [
+  'SageMaker Endpoint State Change',
+  'SageMaker Endpoint Deployment State Change',
+];
+
+/**
+ * The EventBridge pattern of Wake's rule: an endpoint under the resource prefix is InService or
+ * Failed again (EndpointStatus in upper snake case, as the events spell it), i.e. its creation or
+ * update, rolled back or not, is over. Both event types: the deployment event describes blue/green
+ * updates and may also report the end; a duplicate only answers closed tokens. The statuses are
+ * lambdas/state/wake.ts's WAKING_STATUSES, which the handler checks again.
+ */
+export function wakeEventPattern(resourcePrefix: string): {
+  readonly source: readonly string[];
+  readonly 'detail-type': readonly string[];
+  readonly detail: Record<string, unknown>;
+} {
+  return {
+    source: ['aws.sagemaker'],
+    'detail-type': SAGEMAKER_ENDPOINT_EVENTS,
+    detail: { EndpointName: [{ prefix: `${resourcePrefix}-` }], EndpointStatus: ['IN_SERVICE', 'FAILED'] },
+  };
+}
 
 /** The settings a step's function gets for a source type. */
 export function stepSettings(step: WorkflowStep, source: 'codecommit' | 'github'): Setting[] {

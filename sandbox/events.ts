@@ -16,7 +16,8 @@ export interface EventBridgeEvent<TDetail = Record<string, unknown>> {
 /**
  * The subset of EventBridge event patterns Ballast's rules use: exact-value lists on `source`,
  * `detail-type` and (nested) `detail` fields. A pattern field that is an array matches when the
- * event's value is one of its entries; an object recurses.
+ * event's value is one of its entries; an entry `{ prefix: 'ballast-' }` matches a string that
+ * starts with it (EventBridge's prefix matching); an object recurses.
  */
 export interface EventPattern {
   readonly source?: readonly string[];
@@ -38,13 +39,22 @@ function matchesObject(pattern: Record<string, unknown>, value: unknown): boolea
   return Object.entries(pattern).every(([key, expected]) => {
     const actual = record[key];
     if (Array.isArray(expected)) {
-      return Array.isArray(actual) ? actual.some((a) => expected.includes(a)) : expected.includes(actual);
+      const one = (value: unknown) => expected.some((entry) => matchesEntry(entry, value));
+      return Array.isArray(actual) ? actual.some(one) : one(actual);
     }
     if (typeof expected === 'object' && expected !== null) {
       return matchesObject(expected as Record<string, unknown>, actual);
     }
     return actual === expected;
   });
+}
+
+/** One entry of a pattern's value list: an exact value, or `{ prefix }`. */
+function matchesEntry(entry: unknown, value: unknown): boolean {
+  if (typeof entry === 'object' && entry !== null && typeof (entry as { prefix?: unknown }).prefix === 'string') {
+    return typeof value === 'string' && value.startsWith((entry as { prefix: string }).prefix);
+  }
+  return entry === value;
 }
 
 /**

@@ -6,7 +6,13 @@ import { resetClients } from '../lambdas/aws/client-config.ts';
 import { logger, useClock } from '../lambdas/handlers/runtime.ts';
 import { metrics } from '../lambdas/runtime/powertools.ts';
 import type { EndpointResult } from '../lambdas/workflow/types.ts';
-import { DEPLOY_STEPS, ROLLBACK_STEPS, type WorkflowStep } from '../lib/workflow-steps.ts';
+import {
+  DEPLOY_STEPS,
+  ROLLBACK_STEPS,
+  WAKE_FUNCTION,
+  type WorkflowStep,
+  wakeEventPattern,
+} from '../lib/workflow-steps.ts';
 import { emfSink } from './emf.ts';
 import type { EventBridgeEvent, EventPattern } from './events.ts';
 import { type LambdaHandler, type LocalExecution, LocalRunner } from './runner.ts';
@@ -66,6 +72,14 @@ export const ROLLBACK_FUNCTIONS: Readonly<Record<string, LambdaHandler>> = {
   CheckRollout: DEPLOY_FUNCTIONS.CheckRollout as LambdaHandler,
 };
 
+/** The Wake handler: the target of the rule on SageMaker's endpoint events (see {@link LocalPipeline}). */
+export const WAKE_HANDLER: LambdaHandler = await (async () => {
+  const module = (await import(`../lambdas/handlers/${WAKE_FUNCTION.file}`)) as { handler?: LambdaHandler };
+  if (typeof module.handler !== 'function')
+    throw new Error(`lambdas/handlers/${WAKE_FUNCTION.file} exports no handler`);
+  return module.handler;
+})();
+
 /**
  * The endpoints' results in a finished deploy execution's output: the Map writes them over the
  * plan's items (the names they came from), see stepfunctions/deploy.asl.json. Empty for a push that
@@ -119,10 +133,15 @@ export class LocalPipeline {
     functions: Readonly<Record<string, LambdaHandler>>,
   ) {
     this.stateBucket = options.stateBucket ?? 'ballast-state';
-    this.runner = new LocalRunner(options.sandbox.clock, {
-      deploy: { aslPath: DEPLOY_ASL, functions },
-      rollback: { aslPath: ROLLBACK_ASL, functions: options.rollbackFunctions ?? ROLLBACK_FUNCTIONS },
-    });
+    // The sandbox's Step Functions issues the callback tasks' tokens, so its SendTaskSuccess answers them.
+    this.runner = new LocalRunner(
+      options.sandbox.clock,
+      {
+        deploy: { aslPath: DEPLOY_ASL, functions },
+        rollback: { aslPath: ROLLBACK_ASL, functions: options.rollbackFunctions ?? ROLLBACK_FUNCTIONS },
+      },
+      { taskTokens: options.sandbox.stepfunctions },
+    );
     // Through `this.runner` at call time, so a test that swaps the runner keeps its triggers.
     this.triggers = new LocalTriggers(
       (w, input) => this.runner.start(w, input),
@@ -176,6 +195,10 @@ export class LocalPipeline {
       rollbackStateMachineArn(sandbox),
       (input, name) => pipeline.runner.start('rollback', input, name),
       { definition: readFileSync(ROLLBACK_ASL, 'utf8') },
+    );
+    // Wake, as the stack's rule on SageMaker's endpoint events invokes it (lib/rollout-wake.ts).
+    pipeline.triggers.onEventInvoke(wakeEventPattern(options.resourcePrefix ?? 'ballast'), (event) =>
+      pipeline.runner.invoke(WAKE_FUNCTION.name, WAKE_HANDLER, event),
     );
     // Through `pipeline.runner` at call time, like the triggers.
     sandbox.stepfunctions.bind(

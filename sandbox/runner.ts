@@ -1,7 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { VirtualClock } from './clock.ts';
+import {
+  type IssuedTaskToken,
+  type TaskOutcome,
+  type TaskTokenIssuer,
+  TaskTokens,
+} from './services/stepfunctions/task-tokens.ts';
 
 /** A Lambda handler as Ballast writes them: an event in, a JSON-serialisable result out. */
 export type LambdaHandler = (event: never, context: LocalLambdaContext) => Promise<unknown>;
@@ -37,6 +44,44 @@ export interface LocalRunnerOptions {
    * @default 'clock'
    */
   readonly waits?: 'clock' | 'wall';
+  /**
+   * Where callback tasks (`arn:aws:states:::lambda:invoke.waitForTaskToken`) get their task tokens,
+   * and so who can answer them: LocalPipeline gives the sandbox's Step Functions service, whose
+   * SendTaskSuccess and SendTaskFailure answer them.
+   * @default - tokens of the runner's own, which nobody can answer: the tasks end by their timeout
+   */
+  readonly taskTokens?: TaskTokenIssuer;
+}
+
+/** The Resource of a Lambda invocation that waits for its task token (Step Functions' callback pattern). */
+export const LAMBDA_CALLBACK = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
+/** What `$$.Task.Token` reads locally; a callback task's handler gets the task's real token in its place. */
+const TOKEN_PLACEHOLDER = 'ballast-local-task-token';
+/** The Parameters field through which the runner reads a callback task's TimeoutSecondsPath (see the class). */
+const TIMEOUT_FIELD = 'BallastLocalTimeoutSeconds';
+/** Step Functions' TimeoutSeconds for a Task that sets none. */
+const DEFAULT_TASK_TIMEOUT_SECONDS = 99_999_999;
+/**
+ * The interpreter's own (wall-clock) timeout for a callback task, which the runner's simulated one
+ * always beats: about 23 days, within setTimeout's 32-bit delay (a longer one would fire at once).
+ */
+const INTERPRETER_BACKSTOP_SECONDS = 2_000_000;
+/** Simulated time a parked callback task moves the clock by at a time. */
+export const PARK_STEP_MS = 5_000;
+/** Wall time the clock waits for an event target's invocation before it moves on regardless. */
+const QUIESCE_LIMIT_MS = 1_000;
+
+/** A callback task of a definition: the function it invokes and where its timeout comes from. */
+interface CallbackTask {
+  readonly fn: string;
+  /** TimeoutSeconds, when fixed; otherwise the runner reads TimeoutSecondsPath through TIMEOUT_FIELD. */
+  readonly timeoutSeconds?: number;
+}
+
+/** A callback task waiting for its answer or its timeout. */
+interface Parked {
+  readonly deadlineMs: number;
+  finish(result: TaskOutcome | 'timeout' | 'stopped'): void;
 }
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
@@ -80,12 +125,22 @@ export class LocalRunner {
   >();
   private readonly history: LocalExecution[] = [];
   private sequence = 0;
+  private readonly tokens: TaskTokenIssuer;
+  /** Callback tasks by state name (names are unique within a definition), per workflow. */
+  private readonly callbacks = new Map<string, ReadonlyMap<string, CallbackTask>>();
+  /** Callback tasks waiting in clock mode, which {@link drive} moves the clock for. */
+  private readonly parked = new Set<Parked>();
+  private readonly parkedByExecution = new Map<string, Set<Parked>>();
+  private driving = false;
+  /** Event-target invocations in flight ({@link invoke}): the clock does not step while they run. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly clock: VirtualClock,
     workflows: Readonly<Record<string, WorkflowDefinition>>,
     private readonly options: LocalRunnerOptions = {},
   ) {
+    this.tokens = options.taskTokens ?? new TaskTokens();
     for (const [name, definition] of Object.entries(workflows)) {
       const text =
         'aslPath' in definition ? readFileSync(definition.aslPath, 'utf8') : JSON.stringify(definition.definition);
@@ -95,10 +150,14 @@ export class LocalRunner {
           throw new Error(`workflow ${name} uses \${${fn}FunctionArn}, which has no handler`);
         return localFunctionArn(fn);
       });
-      const machine = new StateMachine(JSON.parse(substituted), {
+      const callbacks = callbackTasks(asl);
+      const local = JSON.parse(substituted) as Record<string, unknown>;
+      for (const state of callbackStates(local)) asInterpreted(state);
+      const machine = new StateMachine(local as never, {
         validationOptions: { checkArn: true, checkPaths: true },
       });
       this.machines.set(name, { machine, definition, asl });
+      this.callbacks.set(name, callbacks);
     }
   }
 
@@ -115,7 +174,7 @@ export class LocalRunner {
     const states: string[] = [];
     const execution = machine.run(input as never, {
       overrides: {
-        taskResourceLocalHandlers: this.taskHandlers(asl, definition, executionName) as never,
+        taskResourceLocalHandlers: this.taskHandlers(workflow, asl, definition, executionName) as never,
         waitTimeOverrides: wall ? scaledFixedWaits(asl, this.clock) : everyName(1),
         // Retry pauses also pass in simulated time; a millisecond of wall time keeps ordering intact.
         ...(wall ? {} : { retryIntervalOverrides: everyName(1) }),
@@ -130,6 +189,8 @@ export class LocalRunner {
           Id: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${workflow}`,
           Name: workflow,
         },
+        // The callback task's handler puts the task's own token in place of this one.
+        Task: { Token: TOKEN_PLACEHOLDER },
       },
     });
     const record: LocalExecution = {
@@ -160,6 +221,12 @@ export class LocalRunner {
     };
     // Callers may only look at `record.status`; an unobserved rejection must not crash the process.
     record.result.catch(() => undefined);
+    // A stopped execution's callback tasks close (a later answer gets TaskTimedOut), and stop waiting.
+    const closeParked = () => {
+      for (const parked of this.parkedByExecution.get(executionName) ?? []) parked.finish('stopped');
+      this.parkedByExecution.delete(executionName);
+    };
+    void record.result.then(closeParked, closeParked);
     this.history.push(record);
     void this.followEvents(execution.eventLogs, states, !wall);
     return record;
@@ -178,7 +245,34 @@ export class LocalRunner {
     }
   }
 
+  /**
+   * Invokes a Lambda handler as the target of an event (an EventBridge rule with a function
+   * target), in-process, with a Lambda context. While it runs, waiting callback tasks do not move
+   * the clock (see the class): what the function does happens at the instant of the event.
+   */
+  async invoke(fn: string, handler: LambdaHandler, event: unknown): Promise<unknown> {
+    const call = this.callHandler(fn, handler, event, `${fn}/${randomUUID()}`);
+    this.inFlight.add(call);
+    try {
+      return await call;
+    } finally {
+      this.inFlight.delete(call);
+    }
+  }
+
+  private async callHandler(fn: string, handler: LambdaHandler, input: unknown, requestId: string): Promise<unknown> {
+    const deadline = Date.now() + 15 * 60 * 1000;
+    const context = localLambdaContext(fn, requestId, deadline);
+    // Like Lambda, hand the handler a fresh copy: handlers must not share objects with the interpreter.
+    const result = await (handler as (event: unknown, context: LocalLambdaContext) => Promise<unknown>)(
+      structuredClone(input),
+      context,
+    );
+    return result === undefined ? null : JSON.parse(JSON.stringify(result));
+  }
+
   private taskHandlers(
+    workflow: string,
     asl: Record<string, unknown>,
     definition: WorkflowDefinition,
     executionName: string,
@@ -188,18 +282,145 @@ export class LocalRunner {
       const fn = /^\$\{(\w+)FunctionArn\}$/.exec(resource)?.[1];
       const handler = fn ? definition.functions[fn] : undefined;
       if (!fn || !handler) continue;
-      handlers[stateName] = async (input) => {
-        const deadline = Date.now() + 15 * 60 * 1000;
-        const context = localLambdaContext(fn, `${executionName}/${stateName}/${crypto.randomUUID()}`, deadline);
-        // Like Lambda, hand the handler a fresh copy: handlers must not share objects with the interpreter.
-        const result = await (handler as (event: unknown, context: LocalLambdaContext) => Promise<unknown>)(
-          structuredClone(input),
-          context,
-        );
-        return result === undefined ? null : JSON.parse(JSON.stringify(result));
-      };
+      handlers[stateName] = (input) =>
+        this.callHandler(fn, handler, input, `${executionName}/${stateName}/${crypto.randomUUID()}`);
+    }
+    for (const [stateName, task] of this.callbacks.get(workflow) ?? []) {
+      const handler = definition.functions[task.fn];
+      if (!handler) continue;
+      handlers[stateName] = (input) => this.runCallbackTask(workflow, executionName, stateName, task, handler, input);
     }
     return handlers;
+  }
+
+  /** A callback task, as Step Functions runs it (see the class). */
+  private async runCallbackTask(
+    workflow: string,
+    executionName: string,
+    stateName: string,
+    task: CallbackTask,
+    handler: LambdaHandler,
+    input: unknown,
+  ): Promise<unknown> {
+    const { Payload: payload, [TIMEOUT_FIELD]: fromPath } = (input ?? {}) as Record<string, unknown>;
+    const seconds = task.timeoutSeconds ?? fromPath;
+    if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 1) {
+      throw namedError(
+        'States.Runtime',
+        `${stateName}: TimeoutSecondsPath must select a positive integer, got ${JSON.stringify(seconds)}`,
+      );
+    }
+    // The timeout runs from when the task is scheduled, the function's invocation included.
+    const deadlineMs = this.clock.nowMs() + seconds * 1000;
+    const issued = this.tokens.issueTaskToken({
+      executionArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${workflow}:${executionName}`,
+      stateName,
+    });
+    try {
+      await this.callHandler(
+        task.fn,
+        handler,
+        withToken(payload ?? {}, issued.token),
+        `${executionName}/${stateName}/${randomUUID()}`,
+      );
+    } catch (error) {
+      issued.close();
+      throw error;
+    }
+    const outcome = await this.answerOrTimeout(executionName, issued, deadlineMs);
+    if (outcome === 'timeout' || outcome === 'stopped') {
+      issued.close();
+      throw outcome === 'timeout'
+        ? namedError('States.Timeout', `${stateName} was not answered within ${seconds} s`)
+        : namedError('States.Runtime', `${stateName}: the execution stopped`);
+    }
+    if (outcome.status === 'failed') throw namedError(outcome.error, outcome.cause);
+    return outcome.output;
+  }
+
+  private answerOrTimeout(
+    executionName: string,
+    issued: IssuedTaskToken,
+    deadlineMs: number,
+  ): Promise<TaskOutcome | 'timeout' | 'stopped'> {
+    return new Promise((resolve) => {
+      let cleanup: () => void = () => undefined;
+      let done = false;
+      const parked: Parked = {
+        deadlineMs,
+        finish: (result) => {
+          if (done) return;
+          done = true;
+          cleanup();
+          this.parked.delete(parked);
+          this.parkedByExecution.get(executionName)?.delete(parked);
+          resolve(result);
+        },
+      };
+      const mine = this.parkedByExecution.get(executionName) ?? new Set<Parked>();
+      mine.add(parked);
+      this.parkedByExecution.set(executionName, mine);
+      void issued.outcome.then((outcome) => parked.finish(outcome));
+      if (this.options.waits === 'wall') {
+        // The clock runs by itself: time out once it passes the deadline (or someone moves it past).
+        let timer: NodeJS.Timeout | undefined;
+        const check = () => {
+          clearTimeout(timer);
+          const left = deadlineMs - this.clock.nowMs();
+          if (left <= 0) parked.finish('timeout');
+          else timer = setTimeout(check, Math.min(1000, Math.max(1, this.clock.wallMsFor(left))));
+        };
+        const unsubscribe = this.clock.onAdvance(check);
+        cleanup = () => {
+          clearTimeout(timer);
+          unsubscribe();
+        };
+        check();
+        return;
+      }
+      this.parked.add(parked);
+      void this.drive();
+    });
+  }
+
+  /**
+   * Moves the clock for the callback tasks that wait, in steps, towards the earliest deadline: one
+   * loop for all of them, so that their waits overlap. Between steps, the event loop runs and the
+   * event targets in flight finish (bounded, so that a stuck one cannot stop time).
+   */
+  private async drive(): Promise<void> {
+    if (this.driving) return;
+    this.driving = true;
+    try {
+      for (;;) {
+        await this.quiesce();
+        const now = this.clock.nowMs();
+        for (const parked of [...this.parked]) if (parked.deadlineMs <= now) parked.finish('timeout');
+        if (this.parked.size === 0) return;
+        const earliest = Math.min(...[...this.parked].map((p) => p.deadlineMs));
+        this.clock.advance(Math.min(PARK_STEP_MS, earliest - now));
+      }
+    } finally {
+      this.driving = false;
+    }
+  }
+
+  private async quiesce(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    const until = Date.now() + QUIESCE_LIMIT_MS;
+    while (this.inFlight.size > 0) {
+      const left = until - Date.now();
+      if (left <= 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.inFlight]),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, left);
+        }),
+      ]);
+      clearTimeout(timer);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   private async followEvents(events: AsyncGenerator<unknown>, states: string[], advanceClock: boolean): Promise<void> {
@@ -274,6 +495,82 @@ function readPath(input: unknown, path: string): unknown {
     value = (value as Record<string, unknown>)[part];
   }
   return value;
+}
+
+/**
+ * An Error whose name is what Retry and Catch match (the interpreter matches on `error.name`).
+ * States.Runtime, as on AWS, is neither retried nor caught (not even by States.ALL).
+ */
+function namedError(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  if (name === 'States.Runtime') Object.assign(error, { isRetryable: false, isCatchable: false });
+  return error;
+}
+
+/** The payload with the task's token wherever `$$.Task.Token` put the placeholder. */
+function withToken(payload: unknown, token: string): unknown {
+  if (payload === TOKEN_PLACEHOLDER) return token;
+  if (Array.isArray(payload)) return payload.map((item) => withToken(item, token));
+  if (typeof payload === 'object' && payload !== null) {
+    return Object.fromEntries(Object.entries(payload).map(([key, value]) => [key, withToken(value, token)]));
+  }
+  return payload;
+}
+
+/** Every callback task of a definition (nested ones included), by state name, with the function it invokes. */
+function callbackTasks(definition: Record<string, unknown>): ReadonlyMap<string, CallbackTask> {
+  const found = new Map<string, CallbackTask>();
+  const visit = (def: Record<string, unknown>) => {
+    for (const [name, state] of Object.entries((def.States ?? {}) as Record<string, Record<string, unknown>>)) {
+      if (state.Type === 'Task' && state.Resource === LAMBDA_CALLBACK) {
+        const target = (state.Parameters as { FunctionName?: unknown } | undefined)?.FunctionName;
+        const fn = typeof target === 'string' ? /^\$\{(\w+)FunctionArn\}$/.exec(target)?.[1] : undefined;
+        if (!fn)
+          throw new Error(
+            `${name}: a callback task names its function as Parameters.FunctionName: \${NameFunctionArn}`,
+          );
+        if (state.HeartbeatSeconds !== undefined || state.HeartbeatSecondsPath !== undefined) {
+          throw new Error(`${name}: the local runner does not time heartbeats`);
+        }
+        found.set(name, {
+          fn,
+          ...(typeof state.TimeoutSecondsPath === 'string'
+            ? {}
+            : {
+                timeoutSeconds:
+                  typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : DEFAULT_TASK_TIMEOUT_SECONDS,
+              }),
+        });
+      }
+      for (const nested of nestedDefinitions(state)) visit(nested);
+    }
+  };
+  visit(definition);
+  return found;
+}
+
+/** The callback task states of a (parsed, substituted) definition, to rewrite for the interpreter. */
+function callbackStates(definition: Record<string, unknown>): Array<Record<string, unknown>> {
+  const found: Array<Record<string, unknown>> = [];
+  for (const state of Object.values((definition.States ?? {}) as Record<string, Record<string, unknown>>)) {
+    if (state.Type === 'Task' && state.Resource === LAMBDA_CALLBACK) found.push(state);
+    for (const nested of nestedDefinitions(state)) found.push(...callbackStates(nested));
+  }
+  return found;
+}
+
+/**
+ * A callback task as the interpreter gets it: TimeoutSecondsPath becomes a Parameters field the
+ * runner reads (resolved against the state's input, as on AWS), and the interpreter's own timeout a
+ * wall-clock bound that the runner's simulated one always beats.
+ */
+function asInterpreted(state: Record<string, unknown>): void {
+  if (typeof state.TimeoutSecondsPath === 'string') {
+    state.Parameters = { ...(state.Parameters as object), [`${TIMEOUT_FIELD}.$`]: state.TimeoutSecondsPath };
+    delete state.TimeoutSecondsPath;
+  }
+  state.TimeoutSeconds = INTERPRETER_BACKSTOP_SECONDS;
 }
 
 /** Every Task state (name, Resource) in a definition, including those inside Map and Parallel states. */

@@ -1,6 +1,9 @@
 import type { VirtualClock } from './clock.ts';
 import type { EventBridgeEvent, EventBus, EventPattern } from './events.ts';
 
+/** An asynchronous Lambda invocation and its two retries (Lambda's default for asynchronous invocation). */
+const ASYNC_INVOKE_ATTEMPTS = 3;
+
 /**
  * What starts workflows locally, mirroring what the CDK stack creates on AWS: EventBridge rules
  * (an event pattern whose matching events start a state machine, the event as its input) and
@@ -21,6 +24,28 @@ export class LocalTriggers {
     this.stops.push(
       this.events.subscribe(pattern, (event) => {
         if (filter(event)) this.start(workflow, event);
+      }),
+    );
+  }
+
+  /**
+   * An EventBridge rule whose target is a Lambda function: every matching event invokes `invoke`
+   * with the event, asynchronously, as EventBridge invokes a function target. A failed invocation
+   * is tried again twice, as Lambda does with asynchronous invocations, and then dropped.
+   */
+  onEventInvoke(pattern: EventPattern, invoke: (event: EventBridgeEvent) => Promise<unknown>): void {
+    this.stops.push(
+      this.events.subscribe(pattern, (event) => {
+        void (async () => {
+          for (let attempt = 1; attempt <= ASYNC_INVOKE_ATTEMPTS; attempt++) {
+            try {
+              await invoke(event);
+              return;
+            } catch {
+              // Lambda keeps the error in the function's logs and metrics; the next attempt follows.
+            }
+          }
+        })();
       }),
     );
   }

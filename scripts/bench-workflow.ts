@@ -2,7 +2,7 @@
  * What a deployment costs, in numbers: pushes through the local pipeline (the real deploy ASL on
  * the local runner, the real handlers, the sandbox's AWS APIs), measured per push as
  *
- * - wall time, and simulated time (the sandbox clock, which Wait states move forward);
+ * - wall time, and simulated time (the sandbox clock, which the waits move forward);
  * - state transitions: states entered, Map iterations included (`execution.states`), which is
  *   what Standard workflows bill (on AWS the Distributed Map's child executions bill theirs);
  * - AWS API calls, in total and by `service:Operation`, from the sandbox's request log.
@@ -29,7 +29,7 @@ import { type BenchTable, fmt } from './bench-table.ts';
 const ARTIFACT_BUCKET = 'acme-ml-artifacts-111122223333';
 const START = new Date('2026-03-01T09:00:00Z');
 /**
- * Simulated time moves only when a Wait state moves it (the sandbox's default, 600 simulated
+ * Simulated time moves only when a wait moves it (the sandbox's default, 600 simulated
  * seconds per wall second, would let a slow machine's wall time change how many polls a rollout
  * takes): the transitions and API calls are then the same on every machine.
  */
@@ -429,7 +429,7 @@ export function fleetTables(fleet: WorkflowBenchResult['fleet']): BenchTable[] {
       notes: [
         'Each endpoint is a copy of the example summarizer (canary 50% of 2 instances, 10-minute bake, its own two alarms), all on one Model and Prompt. The 1-endpoint push changes the last endpoint’s instanceCount from 2 to 4.',
         'Resolve builds the snapshot from the previous one and the diff (GetDifferences, then GetFile for changed files only), so nothing of the 1-endpoint push grows with the repository; a first deployment reads every file (GetFolder, one GetFile each).',
-        'Wall time is the sandbox’s, on this machine: its CodeCommit runs git for each call, which is most of Resolve’s time with 100 files. Simulated time is left out: the local runner moves one shared clock for every Wait state entered, so the waits of parallel Map iterations add up instead of overlapping.',
+        'Wall time is the sandbox’s, on this machine: its CodeCommit runs git for each call, which is most of Resolve’s time with 100 files. Simulated time is left out: the Map’s iterations share one clock, which their waits move while Lambdas of other iterations run, so it says little about one endpoint’s rollout.',
       ],
     },
     byOperation(

@@ -17,6 +17,7 @@
  *   ledger/<env>/_repository/...                   commits rejected before any endpoint was touched
  *   deliveries/<source>/<id>.json                  webhook deliveries seen (replay protection)
  *   alarms/<alarm>/<env>/<endpoint>.json           an endpoint whose live version declares this rollback alarm (the rollback workflow's lookup)
+ *   wake/<endpointName>.json                       the task tokens of the executions waiting for a SageMaker endpoint
  */
 export const REPOSITORY_LEDGER = '_repository';
 
@@ -46,4 +47,7 @@ export const keys = {
     `alarms/${encodeURIComponent(alarm)}/${environment}/${endpoint}.json`,
   ledgerEntry: (environment: string, endpoint: string, at: string, commit: string, execution: string) =>
     `ledger/${environment}/${endpoint}/${at.replace(/[:.]/g, '-')}--${commit.slice(0, 12)}--${execution}.json`,
+  // By SageMaker endpoint name (unique in the account and region, like the bucket): what SageMaker's
+  // events name, so Wake finds the waiting executions with one GetObject.
+  wake: (endpointName: string) => `wake/${endpointName}.json`,
 } as const;

@@ -146,6 +146,37 @@ export type DeployInput = z.output<typeof deployInput>;
 export const checkRolloutInput = z.extend(endpointWork, { rollout });
 export type CheckRolloutInput = z.output<typeof checkRolloutInput>;
 
+/**
+ * Park's payload: the callback task that waits for the endpoint (stepfunctions/deploy.asl.json,
+ * WaitForRollout and WaitForIdleEndpoint) hands over its token and how long it waits.
+ */
+export const parkInput = z.object({
+  // SendTaskSuccess takes tokens of 1-2048 characters (API Reference).
+  taskToken: z.string().check(z.minLength(1), z.maxLength(2048)),
+  state: z.enum(['WaitForRollout', 'WaitForIdleEndpoint']),
+  endpointName: nonEmpty,
+  waitSeconds: z.int().check(z.minimum(1)),
+  execution: nonEmpty,
+  environment: name,
+  endpoint: name,
+  commit: commitId,
+});
+export type ParkInput = z.output<typeof parkInput>;
+
+/**
+ * What Wake reads of SageMaker's "SageMaker Endpoint State Change" and "SageMaker Endpoint
+ * Deployment State Change" events (SageMaker Developer Guide, "Events that Amazon SageMaker AI sends
+ * to Amazon EventBridge"): which endpoint, and its status, in upper snake case (IN_SERVICE).
+ */
+export const wakeEvent = z.object({
+  id: nonEmpty,
+  'detail-type': nonEmpty,
+  source: z.literal('aws.sagemaker'),
+  time: nonEmpty,
+  detail: z.object({ EndpointName: nonEmpty, EndpointStatus: nonEmpty }),
+});
+export type WakeEvent = z.output<typeof wakeEvent>;
+
 /** A Step Functions error as a Catch hands it over (`ResultPath: $.error`). */
 export const stateError = z.object({ Error: z.string(), Cause: z._default(z.optional(z.string()), '') });
 

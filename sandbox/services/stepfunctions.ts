@@ -4,6 +4,7 @@ import type { ExecutionStatus, LocalExecution } from '../runner.ts';
 import { LocalRunner, nestedDefinitions, ExecutionAlreadyExists as RunnerExecutionAlreadyExists } from '../runner.ts';
 import type { SandboxService, ServiceContext } from '../service.ts';
 import { AwsServiceError } from '../service.ts';
+import { type TaskOutcome, type TaskTokenIssuer, TaskTokens } from './stepfunctions/task-tokens.ts';
 
 /*
  * AWS Step Functions over awsJson 1.0 (target prefix `AWSStepFunctions`, signing name `states`):
@@ -19,6 +20,13 @@ import { AwsServiceError } from '../service.ts';
  *   Lambda functions behind the sandbox). A Wait state with `Seconds` lasts that long in simulated
  *   time (wall time divided by the sandbox's time scale), so a long Wait keeps an execution RUNNING
  *   as on AWS; `SecondsPath` and `Timestamp` waits take their wall-clock time.
+ *
+ * Callback tasks (`.waitForTaskToken`): the local runner takes each such task's token from this
+ * service (`issueTaskToken`), and SendTaskSuccess / SendTaskFailure answer it, with the errors the
+ * API Reference gives them: InvalidToken for a string that is no token, TaskTimedOut for a task
+ * that has closed (answered already, timed out, or its execution ended), TaskDoesNotExist for a
+ * token this sandbox never issued, InvalidOutput for an output that is not JSON. (moto 5.2.1
+ * accepts any token and answers nothing, so these have no conformance suite.)
  *
  * StartExecution follows the API Reference for STANDARD workflows: names are unique per state
  * machine; the same name and input as an execution that is still running returns that execution
@@ -51,7 +59,7 @@ export interface ExecutionView {
   readonly cause?: string;
 }
 
-export interface StepFunctionsSandbox extends SandboxService {
+export interface StepFunctionsSandbox extends SandboxService, TaskTokenIssuer {
   /** Makes `stateMachineArn` a state machine whose executions `start` runs (replacing any binding). */
   bind(stateMachineArn: string, start: ExecutionStarter, options?: BindOptions): void;
   unbind(stateMachineArn: string): void;
@@ -98,6 +106,23 @@ function hasInvalidCodePoint(name: string): boolean {
 export function createStepFunctionsService(ctx: ServiceContext): StepFunctionsSandbox {
   const machines = new Map<string, StateMachineRecord>();
   const executions = new Map<string, ExecutionRecord>();
+  const tokens = new TaskTokens();
+
+  /** SendTaskSuccess and SendTaskFailure: the answer reaches the token's task, or the API says why not. */
+  function answer(input: Record<string, unknown>, outcome: TaskOutcome): Record<string, never> {
+    const token = requireField(input, 'taskToken');
+    const refused = tokens.answer(token, outcome);
+    switch (refused) {
+      case 'invalid':
+        throw new AwsServiceError('InvalidToken', 'Invalid Token: the provided token is not valid');
+      case 'unknown':
+        throw new AwsServiceError('TaskDoesNotExist', 'Task Does Not Exist: no task of this sandbox has this token');
+      case 'closed':
+        throw new AwsServiceError('TaskTimedOut', "Task Timed Out: 'Provided task does not exist anymore'");
+      default:
+        return {};
+    }
+  }
 
   const stateMachineArnOf = (name: string) => `arn:aws:states:${ctx.region}:${ctx.account}:stateMachine:${name}`;
 
@@ -273,6 +298,35 @@ export function createStepFunctionsService(ctx: ServiceContext): StepFunctionsSa
       };
     },
 
+    SendTaskSuccess(input) {
+      requireField(input, 'taskToken');
+      maxLength(input, 'taskToken', 2048);
+      const text = requireField(input, 'output');
+      maxLength(input, 'output', 262144);
+      let output: unknown;
+      try {
+        output = JSON.parse(text);
+      } catch (error) {
+        throw new AwsServiceError(
+          'InvalidOutput',
+          `Invalid Output: '${error instanceof Error ? error.message : String(error)}'`,
+        );
+      }
+      return answer(input, { status: 'succeeded', output });
+    },
+
+    SendTaskFailure(input) {
+      requireField(input, 'taskToken');
+      maxLength(input, 'taskToken', 2048);
+      maxLength(input, 'error', 256);
+      maxLength(input, 'cause', 32768);
+      return answer(input, {
+        status: 'failed',
+        error: typeof input.error === 'string' ? input.error : '',
+        cause: typeof input.cause === 'string' ? input.cause : '',
+      });
+    },
+
     StopExecution(input) {
       const execution = executionFor(input);
       if (statusOf(execution) === 'RUNNING') {
@@ -294,6 +348,7 @@ export function createStepFunctionsService(ctx: ServiceContext): StepFunctionsSa
 
   return {
     ...service,
+    issueTaskToken: (task) => tokens.issueTaskToken(task),
     bind(stateMachineArn, start, options = {}) {
       const match = STATE_MACHINE_ARN.exec(stateMachineArn);
       if (!match?.[1]) throw new Error(`'${stateMachineArn}' is not a state machine ARN`);
@@ -364,6 +419,17 @@ function findTaskState(definition: Record<string, unknown>): string | undefined 
     }
   }
   return undefined;
+}
+
+/** A string field's length constraint, worded as the API's validation errors are. */
+function maxLength(input: Record<string, unknown>, field: string, max: number): void {
+  const value = input[field];
+  if (typeof value === 'string' && value.length > max) {
+    throw new AwsServiceError(
+      'ValidationException',
+      `1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must have length less than or equal to ${max}`,
+    );
+  }
 }
 
 function requireField(input: Record<string, unknown>, field: string): string {

@@ -52,6 +52,7 @@ export type HandlerName =
   | 'RegisterFiles'
   | 'Pin'
   | 'Deploy'
+  | 'Park'
   | 'CheckRollout'
   | 'Record'
   | 'RecordPush';
@@ -59,8 +60,9 @@ export type HandlerName =
 /**
  * Runs around one workflow function, in-process: the test sees the input, calls the real handler
  * through `next` and may act before the result goes back to the interpreter. Because the runner
- * advances simulated time only when a Wait state is entered, whatever an `around` awaits happens
- * at the simulated instant the real Lambda returned: that is how a test acts "during" a rollout.
+ * advances simulated time only while an execution waits (a Wait state, or WaitForRollout's callback
+ * task), whatever an `around` awaits before that happens at the simulated instant the real Lambda
+ * returned: that is how a test acts "during" a rollout.
  */
 // biome-ignore lint/suspicious/noExplicitAny: handler inputs are the workflow's JSON payloads; tests narrow them.
 export type Around = (input: any, next: (input: unknown) => Promise<unknown>) => Promise<unknown>;
@@ -247,10 +249,14 @@ function useWrappedHandlers(
       ? (input, context) => wrap(input, (next) => handler(next as never, context)) as Promise<unknown>
       : handler;
   }
-  const runner = new LocalRunner(sandbox.clock, {
-    deploy: { aslPath: DEPLOY_ASL, functions },
-    rollback: { aslPath: ROLLBACK_ASL, functions: ROLLBACK_FUNCTIONS },
-  });
+  const runner = new LocalRunner(
+    sandbox.clock,
+    {
+      deploy: { aslPath: DEPLOY_ASL, functions },
+      rollback: { aslPath: ROLLBACK_ASL, functions: ROLLBACK_FUNCTIONS },
+    },
+    { taskTokens: sandbox.stepfunctions },
+  );
   Object.defineProperty(pipeline, 'runner', { value: runner });
 }
 

@@ -95,9 +95,9 @@ describe('BallastStack', () => {
   it('wires a CodeCommit source: the push rule starts the workflow; no public URL', () => {
     const { stack, template } = synth();
     assert.ok(stack.codeCommitSource && !stack.gitHubWebhook);
-    // The deploy and the rollback workflow; ten deploy steps and five rollback steps.
+    // The deploy and the rollback workflow; the deploy steps, the rollback steps and Wake.
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
-    template.resourceCountIs('AWS::Lambda::Function', 15);
+    template.resourceCountIs('AWS::Lambda::Function', 17);
     template.resourceCountIs('AWS::Lambda::Url', 0);
     template.hasResourceProperties('AWS::Events::Rule', {
       Targets: [Match.objectLike({ Arn: stack.resolve(stack.deployWorkflow.stateMachine.stateMachineArn) })],
@@ -107,10 +107,13 @@ describe('BallastStack', () => {
   it('wires a GitHub source: the webhook function behind a Function URL; no CodeCommit rule', () => {
     const { stack, template } = ballastStack({ source: GITHUB });
     assert.ok(stack.gitHubWebhook && !stack.codeCommitSource);
-    template.resourceCountIs('AWS::Lambda::Function', 16);
+    template.resourceCountIs('AWS::Lambda::Function', 18);
     template.resourceCountIs('AWS::Lambda::Url', 1);
-    // Only the rollback workflow's rule on alarms: no CodeCommit push rule.
-    template.resourceCountIs('AWS::Events::Rule', 1);
+    // The rollback workflow's rule on alarms and Wake's on SageMaker's endpoint events: no CodeCommit push rule.
+    template.resourceCountIs('AWS::Events::Rule', 2);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ source: ['aws.sagemaker'] }),
+    });
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.cloudwatch'],
@@ -153,8 +156,8 @@ describe('BallastStack', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
     assert.equal(
       alarms.length,
-      8,
-      'deploy: failed, timed out, aborted, failed deployments; push dead letters; rollback: failed, timed out, dead letters',
+      9,
+      'deploy: failed, timed out, aborted, failed deployments; push dead letters; Wake errors; rollback: failed, timed out, dead letters',
     );
     for (const alarm of alarms) assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: topicId }]);
     // The rollback workflow's Finish tells the topic about rollbacks: it may publish there, with a

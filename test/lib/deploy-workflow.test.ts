@@ -14,6 +14,8 @@ import { awsSolutionsFindings } from '../support/nag.ts';
 import { flat, statementsOfRole, testStack } from './fixtures/stacks.ts';
 
 const ASL_FILE = projectPath('stepfunctions/deploy.asl.json');
+/** A Lambda invocation that waits for its task token: the function is Parameters.FunctionName. */
+const LAMBDA_CALLBACK = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
 const STEPS = Object.keys(DEPLOY_STEPS) as StepName[];
 const arnOf = (step: StepName) => `arn:aws:lambda:us-east-1:111122223333:function:ballast-${step}`;
 const LAMBDA_ERRORS = [
@@ -76,6 +78,10 @@ interface Catcher {
 interface State {
   readonly Type: string;
   readonly Resource?: string;
+  readonly Parameters?: { readonly FunctionName?: string; readonly Payload?: Record<string, unknown> };
+  readonly TimeoutSecondsPath?: string;
+  readonly SecondsPath?: string;
+  readonly ResultPath?: string | null;
   readonly Retry?: Retrier[];
   readonly Catch?: Catcher[];
   readonly Next?: string;
@@ -119,7 +125,10 @@ function definition(): { text: string; machine: Machine & { TimeoutSeconds?: num
 }
 
 const tasks = (machine: Machine) => statesOf(machine).filter((s) => s.state.Type === 'Task');
-const invokes = (located: Located, step: StepName) => located.state.Resource === arnOf(step);
+/** The function a Task state invokes: its Resource, or the callback integration's FunctionName. */
+const functionOf = (state: State) =>
+  state.Resource === LAMBDA_CALLBACK ? state.Parameters?.FunctionName : state.Resource;
+const invokes = (located: Located, step: StepName) => functionOf(located.state) === arnOf(step);
 const catchAll = (state: State) => (state.Catch ?? []).find((c) => c.ErrorEquals.includes('States.ALL'));
 
 describe('DeployWorkflow', () => {
@@ -159,7 +168,7 @@ describe('DeployWorkflow', () => {
       );
     }
     assert.deepEqual(
-      new Set(all.map((t) => t.state.Resource)),
+      new Set(all.map((t) => functionOf(t.state))),
       new Set(STEPS.map(arnOf)),
       'every function is invoked by some task',
     );
@@ -181,8 +190,13 @@ describe('DeployWorkflow', () => {
   it('records every per-endpoint failure: each endpoint Task catches into a Record state', () => {
     const { machine } = definition();
     // The files Map catches for the tasks inside it: a bad file fails the Map, which is recorded.
+    // The waits (Park) are no step of the rollout: a failure there falls back to a plain Wait (below).
     const steps = statesOf(machine).filter(
-      (t) => t.scope === 'endpoint' && (t.state.Type === 'Task' || t.state.Type === 'Map') && !invokes(t, 'record'),
+      (t) =>
+        t.scope === 'endpoint' &&
+        (t.state.Type === 'Task' || t.state.Type === 'Map') &&
+        !invokes(t, 'record') &&
+        !invokes(t, 'park'),
     );
     assert.ok(steps.length > 0, 'the Map runs tasks besides Record');
     assert.ok(
@@ -195,6 +209,44 @@ describe('DeployWorkflow', () => {
       const target = siblings[caught.Next];
       assert.equal(target?.Resource, arnOf('record'), `${name} catches into a Record state (${caught.Next})`);
     }
+  });
+
+  it('waits for the endpoint in callback tasks: one state per wait, ended by Wake or by the next look, and a failed Park falls back to a plain Wait', () => {
+    const { machine } = definition();
+    const waits = tasks(machine).filter((t) => t.state.Resource === LAMBDA_CALLBACK);
+    assert.deepEqual(waits.map((w) => w.name).sort(), ['WaitForIdleEndpoint', 'WaitForRollout']);
+    const nextLook = { WaitForRollout: 'CheckRollout', WaitForIdleEndpoint: 'Deploy' } as Record<string, string>;
+    for (const { name, state, scope, siblings } of waits) {
+      assert.equal(scope, 'endpoint', `${name} runs per endpoint`);
+      assert.ok(invokes({ name, state, scope, siblings }, 'park'), `${name} invokes Park`);
+      const payload = state.Parameters?.Payload ?? {};
+      assert.equal(payload['taskToken.$'], '$$.Task.Token', `${name} hands Park its task token`);
+      assert.equal(payload['endpointName.$'], '$.rollout.endpointName', 'parked under the SageMaker endpoint name');
+      assert.equal(payload['waitSeconds.$'], '$.rollout.nextCheckSeconds');
+      assert.equal(payload.state, name);
+      // The timeout is the scheduled look (resolved against the state's input, as Wait's SecondsPath).
+      assert.equal(state.TimeoutSecondsPath, '$.rollout.nextCheckSeconds', `${name} times out at the next look`);
+      assert.equal(state.Next, nextLook[name], `${name}: woken, the next look comes at once`);
+      const [timeout, ...rest] = state.Catch ?? [];
+      assert.deepEqual(timeout?.ErrorEquals, ['States.Timeout']);
+      assert.equal(timeout?.Next, nextLook[name], `${name}: timed out, the next look comes as scheduled`);
+      const fallback = rest.at(-1);
+      assert.deepEqual(fallback?.ErrorEquals, ['States.ALL'], `${name} catches whatever else fails`);
+      assert.equal(rest.length, 1);
+      const sleep = siblings[fallback?.Next ?? ''];
+      assert.equal(sleep?.Type, 'Wait', `${name}: a failed Park sleeps in a plain Wait`);
+      assert.equal(sleep?.SecondsPath, '$.rollout.nextCheckSeconds');
+      assert.equal(sleep?.Next, nextLook[name]);
+      // What woke the task (or the timeout) goes beside the rollout, which the next look reads.
+      for (const result of [state.ResultPath, timeout?.ResultPath, fallback?.ResultPath])
+        assert.equal(result, '$.wake');
+    }
+    const plainWaits = statesOf(machine).filter((s) => s.state.Type === 'Wait');
+    assert.deepEqual(
+      plainWaits.map((w) => w.name).sort(),
+      ['SleepForIdleEndpoint', 'SleepForRollout'],
+      'no Wait but the fallbacks',
+    );
   });
 
   it('catches a failed Record into Unrecorded, so the push summary still sees the endpoint', () => {

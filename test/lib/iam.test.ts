@@ -291,6 +291,8 @@ describe('least privilege', () => {
       'sagemaker:ListEndpointConfigs',
       'cloudwatch:PutMetricData',
       'cloudwatch:DescribeAlarms',
+      // Wake: the Service Authorization Reference lists no resource type for SendTaskSuccess.
+      'states:SendTaskSuccess',
     ]);
     for (const t of [template, github.template]) {
       const onStar = allStatements(t).filter((s) => resourcesOf(s).includes('*'));
@@ -417,6 +419,8 @@ describe('least privilege', () => {
         's3:ListBucket': ['(bucket)'],
       },
       Deploy: { 's3:GetObject': ['commits/*', 'state/*'], 's3:ListBucket': ['(bucket)'] },
+      // Park parks the waits' task tokens (compare-and-swap on wake/<endpointName>.json).
+      Park: { 's3:GetObject': ['wake/*'], 's3:PutObject': ['wake/*'], 's3:ListBucket': ['(bucket)'] },
       // CheckRollout gets the rollout from Deploy: it reads nothing from the store.
       CheckRollout: {},
       // Record no longer writes pointers/ (the state's live.pointerKey says which pointer is live);

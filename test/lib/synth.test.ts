@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { projectPath } from '../../lib/ballast-function.ts';
-import { DEPLOY_STEPS, ROLLBACK_STEPS } from '../../lib/workflow-steps.ts';
+import { DEPLOY_STEPS, ROLLBACK_STEPS, WAKE_FUNCTION } from '../../lib/workflow-steps.ts';
 
 /** Every workflow step's function: the deploy workflow's and the rollback workflow's. */
 const STEPS = [...Object.values(DEPLOY_STEPS), ...Object.values(ROLLBACK_STEPS)];
@@ -60,11 +60,12 @@ interface Template {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
 }
 
-/** The handler file each function should bundle, by the function's description (the manifest's, or the webhook's). */
+/** The handler file each function should bundle, by the function's description (the manifest's, Wake's or the webhook's). */
 function handlerFileFor(description: unknown): string | undefined {
   if (typeof description === 'string' && description.startsWith('Ballast: GitHub push webhook')) {
     return 'github-webhook.ts';
   }
+  if (description === WAKE_FUNCTION.description) return WAKE_FUNCTION.file;
   return STEPS.find((step) => step.description === description)?.file;
 }
 
@@ -85,11 +86,11 @@ async function checkBundles(result: Synth, expectedFunctions: number): Promise<v
     const bundle = (await import(pathToFileURL(join(asset, 'index.mjs')).href)) as { handler?: unknown };
     assert.equal(typeof bundle.handler, 'function', `${id}: the bundle exports its handler`);
     const expected = handlerFileFor(fn.Properties.Description);
-    assert.ok(expected, `${id} is a manifest step or the webhook (${String(fn.Properties.Description)})`);
+    assert.ok(expected, `${id} is a manifest step, Wake or the webhook (${String(fn.Properties.Description)})`);
   }
   const steps = functions
     .map(([, fn]) => handlerFileFor(fn.Properties.Description))
-    .filter((f) => f !== 'github-webhook.ts');
+    .filter((f) => f !== 'github-webhook.ts' && f !== WAKE_FUNCTION.file);
   assert.deepEqual(steps.sort(), STEPS.map((step) => step.file).sort(), 'one bundled function per manifest step');
   const machines = Object.values(template.Resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
   assert.equal(machines.length, 2, 'the deploy and the rollback workflow');
@@ -117,11 +118,11 @@ describe('cdk synth (subprocess, offline, no credentials, no Docker)', { timeout
     'ballast:alarmEmail': 'ml-platform@example.com',
   });
 
-  it('synthesizes the cdk.json app (CodeCommit) with every workflow function bundled, each from its step’s handler', async () => {
-    await checkBundles(await codecommit, STEPS.length);
+  it('synthesizes the cdk.json app (CodeCommit) with every workflow function and Wake bundled, each from its handler', async () => {
+    await checkBundles(await codecommit, STEPS.length + 1);
   });
 
   it('synthesizes a GitHub-sourced app with the webhook function bundled too', async () => {
-    await checkBundles(await github, STEPS.length + 1);
+    await checkBundles(await github, STEPS.length + 2);
   });
 });

@@ -33,8 +33,8 @@ function stepFunction(stack: BallastStack, step: AnyStep): lambda.IFunction {
     ? stack.functions.rollbackByStep[step.slice('rollback:'.length) as RollbackStepName]
     : stack.functions.byStep[step as StepName];
 }
-/** Handler modules that are not workflow steps: the shared runtime and the webhook (its own construct). */
-const NOT_STEPS = ['runtime.ts', 'github-webhook.ts'];
+/** Handler modules that are not workflow steps: the shared runtime, the webhook and Wake (their own constructs). */
+const NOT_STEPS = ['runtime.ts', 'github-webhook.ts', 'wake.ts'];
 /** The variables every BallastFunction gets, whatever its step. */
 const SHARED = { POWERTOOLS_SERVICE_NAME: 'ballast' };
 
@@ -99,10 +99,14 @@ describe('WorkflowFunctions', () => {
     assert.ok(STEPS.length > 0, 'the manifest has steps');
     assert.deepEqual(Object.keys(codecommit.functions.byStep).sort(), Object.keys(DEPLOY_STEPS).sort());
     assert.deepEqual(Object.keys(codecommit.functions.rollbackByStep).sort(), Object.keys(ROLLBACK_STEPS).sort());
+    // Besides them, a CodeCommit stack has Wake (lib/rollout-wake.ts), the target of an event rule.
+    const wake = codecommit.getLogicalId(
+      codecommit.rolloutWake.function.function.node.defaultChild as lambda.CfnFunction,
+    );
     const functions = Object.entries(templates.get(codecommit)?.Resources ?? {})
-      .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
+      .filter(([id, r]) => r.Type === 'AWS::Lambda::Function' && id !== wake)
       .map(([id]) => id);
-    assert.equal(functions.length, STEPS.length, 'a CodeCommit stack has exactly the step functions');
+    assert.equal(functions.length, STEPS.length, 'a CodeCommit stack has exactly the step functions and Wake');
     const byStep = STEPS.map(([step]) =>
       codecommit.getLogicalId(
         (stepFunction(codecommit, step) as lambda.Function).node.defaultChild as lambda.CfnFunction,

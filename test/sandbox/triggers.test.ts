@@ -74,4 +74,42 @@ describe('LocalTriggers', () => {
       await sandbox.stop();
     }
   });
+
+  it('invokes a function target on a matching event (prefix matching on a detail field), retrying a failed invocation twice', async () => {
+    const sandbox = await startSandbox({ timeScale: 1 });
+    const triggers = new LocalTriggers(() => undefined, sandbox.events, sandbox.clock);
+    const invoked: string[] = [];
+    let failures = 0;
+    triggers.onEventInvoke(
+      {
+        source: ['aws.sagemaker'],
+        'detail-type': ['SageMaker Endpoint State Change'],
+        detail: { EndpointName: [{ prefix: 'ballast-' }], EndpointStatus: ['IN_SERVICE', 'FAILED'] },
+      },
+      async (event) => {
+        const name = (event.detail as { EndpointName: string }).EndpointName;
+        if (name === 'ballast-flaky' && failures++ < 5) throw new Error('Lambda failed');
+        invoked.push(name);
+      },
+    );
+    const put = (EndpointName: string, EndpointStatus: string) =>
+      sandbox.events.put({
+        source: 'aws.sagemaker',
+        detailType: 'SageMaker Endpoint State Change',
+        detail: { EndpointName, EndpointStatus },
+      });
+    try {
+      put('ballast-prod-summarizer', 'IN_SERVICE');
+      put('ballast-prod-summarizer', 'UPDATING');
+      put('someone-elses-endpoint', 'IN_SERVICE');
+      put('ballast-prod-assistant', 'FAILED');
+      put('ballast-flaky', 'IN_SERVICE');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(invoked, ['ballast-prod-summarizer', 'ballast-prod-assistant']);
+      assert.equal(failures, 3, 'one invocation and two retries, then the event is dropped');
+    } finally {
+      triggers.stop();
+      await sandbox.stop();
+    }
+  });
 });
