@@ -5,6 +5,7 @@ import {
   connect,
   connectionOptions,
   connectionUsage,
+  endpointArgument,
   explainError,
   formatDuration,
   formatTime,
@@ -69,15 +70,8 @@ export const historyCommand: Command = {
         allowPositionals: true,
       }),
     );
-    if (positionals.length !== 1) {
-      throw new UsageError(
-        positionals.length === 0
-          ? 'which endpoint? (ENDPOINT is required)'
-          : `expected one ENDPOINT, got ${positionals.join(' ')}`,
-      );
-    }
-    const endpoint = positionals[0] ?? '';
-    if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(endpoint)) throw new UsageError(`'${endpoint}' is not an endpoint name`);
+    // Any endpoint name, and REPOSITORY_LEDGER.
+    const endpoint = endpointArgument(positionals, /^[A-Za-z0-9_][A-Za-z0-9._-]*$/);
     if (values.environment !== undefined && !/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(values.environment)) {
       throw new UsageError(`--environment '${values.environment}' is not an environment name`);
     }
