@@ -61,7 +61,7 @@ Exit codes: 0 shown, 2 usage error, unknown endpoint, or the state could not be 
 
 export const historyCommand: Command = {
   name: 'history',
-  summary: "Show an endpoint's deployment ledger: commit, outcome, changes, reason, who pushed",
+  summary: "Show an endpoint's deployment ledger: commit, outcome, changes, reason, who pushed, retries and rollbacks",
   usage,
   async run(args: readonly string[], io: CliIo): Promise<number> {
     const { values, positionals } = parseOrUsage(() =>

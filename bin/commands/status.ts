@@ -96,7 +96,8 @@ export interface StatusEntry extends EndpointState {
 
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'Show desired, live and last-good commits, rollouts and quarantined commits per endpoint',
+  summary:
+    'Show desired, live, last-good and previous commits, rollouts, the last rollback and quarantined content per endpoint',
   usage,
   async run(args: readonly string[], io: CliIo): Promise<number> {
     const { values } = parseOrUsage(() =>
