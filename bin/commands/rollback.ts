@@ -16,7 +16,6 @@ import {
   checkRequestArguments,
   permissionsUsage,
   type RequestCommand,
-  type RequestFlags,
   requestExecutionName,
   requestOptions,
   requestOptionsUsage,
@@ -71,10 +70,6 @@ Exit codes:
      when --timeout ran out
   2  usage error, unknown endpoint, the state could not be read or the workflow not started
 `;
-
-export interface RollbackFlags extends RequestFlags {
-  readonly to?: string | undefined;
-}
 
 type ManualTrigger = Extract<RollbackTrigger, { kind: 'manual' }>;
 
@@ -166,7 +161,8 @@ function pushSource(state: EndpointState): 'codecommit' | 'github' | undefined {
 
 /**
  * ballast.yaml's default when `writeBack.mode` is not set: a revert commit on CodeCommit, a pull
- * request on GitHub (protected branches). The WriteBack step decides the same way.
+ * request on GitHub (protected branches), as the WriteBack step decides (defaultWriteBackMode in
+ * lambdas/sources/write-back.ts; not imported, that module loads both sources' Git clients).
  */
 function defaultWriteBackMode(source: 'codecommit' | 'github'): 'revert-commit' | 'pull-request' {
   return source === 'github' ? 'pull-request' : 'revert-commit';
