@@ -34,18 +34,25 @@ const commands: ReadonlyArray<{ name: string; summary: string; load: () => Promi
   },
   {
     name: 'status',
-    summary: 'Show desired, live and last-good commits, rollouts and quarantined commits per endpoint',
+    summary:
+      'Show desired, live, last-good and previous commits, rollouts, the last rollback and quarantined content per endpoint',
     load: async () => (await import('./commands/status.ts')).statusCommand,
   },
   {
     name: 'history',
-    summary: "Show an endpoint's deployment ledger: commit, outcome, changes, reason, who pushed",
+    summary:
+      "Show an endpoint's deployment ledger: commit, outcome, changes, reason, who pushed, retries and rollbacks",
     load: async () => (await import('./commands/history.ts')).historyCommand,
   },
   {
     name: 'retry',
     summary: "Deploy an endpoint's desired commit again and lift the quarantine of its content (after a rollback)",
     load: async () => (await import('./commands/retry.ts')).retryCommand,
+  },
+  {
+    name: 'rollback',
+    summary: 'Roll an endpoint back to its previous version through the rollback workflow (the one alarms start)',
+    load: async () => (await import('./commands/rollback.ts')).rollbackCommand,
   },
 ];
 

@@ -1,10 +1,12 @@
 import { parseArgs } from 'node:util';
 import { keys, REPOSITORY_LEDGER } from '../../lambdas/state/keys.ts';
-import { type LedgerEntry, readLedger } from '../../lambdas/state/ledger.ts';
+import { type LedgerEntry, type LedgerRollback, readLedger } from '../../lambdas/state/ledger.ts';
+import type { RollbackTrigger } from '../../lambdas/state/rollback.ts';
 import {
   connect,
   connectionOptions,
   connectionUsage,
+  endpointArgument,
   explainError,
   formatDuration,
   formatTime,
@@ -23,18 +25,24 @@ const usage = `Usage: ballast history ENDPOINT [--environment ENV] [--limit N] [
 Shows an endpoint's deployment ledger (ledger/<environment>/<endpoint>/ in the state bucket), oldest
 first: when the commit was pushed, the commit, how it ended, how long it took, what it changed,
 who pushed it and why it ended that way. A \`ballast retry\` is its own entry, in the order it was
-asked for, with who asked for it and when on the line below. ENDPOINT ${REPOSITORY_LEDGER} lists the
-commits rejected before any endpoint was touched (validation errors), with their file:line issues.
+asked for, with who asked for it and when on the line below. So is a rollback by the rollback
+workflow (an alarm after the rollout, or \`ballast rollback\`): an entry against the commit it rolled
+back, in the order it was asked for, with "rollback: " and the alarm or who asked, what it restored
+and the write-back to Git (the revert commit or pull request, or why not) on the line below.
+ENDPOINT ${REPOSITORY_LEDGER} lists the commits rejected before any endpoint was touched (validation
+errors), with their file:line issues.
 
 OUTCOME is one of:
   deployed      live and verified
-  rolled-back   SageMaker (or an alarm) returned the endpoint to what was live; the content is
-                quarantined until \`ballast retry\`
-  failed        the rollout failed; what was live stays live
+  rolled-back   SageMaker (an alarm during the rollout) returned the endpoint to what was live, or
+                the rollback workflow restored the previous version; the content is quarantined
+                until \`ballast retry\`
+  failed        the rollout (or the rollback) failed; what was live stays live
   superseded    a newer push took the endpoint over
   quarantined   not deployed: this content failed or was rolled back before (\`ballast retry\` lifts it)
   deferred      not deployed by this workflow (e.g. an EKS target)
-  unchanged     the commit leaves this endpoint's content as it is
+  unchanged     the commit leaves this endpoint's content as it is; for a rollback entry, the
+                workflow did not act (REASON says why, e.g. a rollout held the endpoint)
   rejected      the commit did not validate (ENDPOINT ${REPOSITORY_LEDGER})
 
 Arguments:
@@ -53,7 +61,7 @@ Exit codes: 0 shown, 2 usage error, unknown endpoint, or the state could not be 
 
 export const historyCommand: Command = {
   name: 'history',
-  summary: "Show an endpoint's deployment ledger: commit, outcome, changes, reason, who pushed",
+  summary: "Show an endpoint's deployment ledger: commit, outcome, changes, reason, who pushed, retries and rollbacks",
   usage,
   async run(args: readonly string[], io: CliIo): Promise<number> {
     const { values, positionals } = parseOrUsage(() =>
@@ -69,15 +77,8 @@ export const historyCommand: Command = {
         allowPositionals: true,
       }),
     );
-    if (positionals.length !== 1) {
-      throw new UsageError(
-        positionals.length === 0
-          ? 'which endpoint? (ENDPOINT is required)'
-          : `expected one ENDPOINT, got ${positionals.join(' ')}`,
-      );
-    }
-    const endpoint = positionals[0] ?? '';
-    if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(endpoint)) throw new UsageError(`'${endpoint}' is not an endpoint name`);
+    // Any endpoint name, and REPOSITORY_LEDGER.
+    const endpoint = endpointArgument(positionals, /^[A-Za-z0-9_][A-Za-z0-9._-]*$/);
     if (values.environment !== undefined && !/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(values.environment)) {
       throw new UsageError(`--environment '${values.environment}' is not an environment name`);
     }
@@ -182,9 +183,55 @@ export function renderHistory(endpoint: string, where: string, entries: readonly
         `    retry asked for by ${pusher(entry.retry.requestedBy)} at ${formatTime(entry.retry.requestedAt)}${entry.retry.reason ? `: ${entry.retry.reason}` : ''}`,
       );
     }
+    if (entry.rollback) lines.push(`    rollback: ${rollbackLine(entry.rollback)}`);
     for (const issue of entry.issues ?? []) {
       lines.push(`    ${issue.file}:${issue.line}:${issue.column}: ${issue.message}`);
     }
   });
   return lines;
+}
+
+/** A rollback entry's line: what asked for it, what it restored, and the write-back. */
+function rollbackLine(rollback: LedgerRollback): string {
+  const { from, to } = rollback;
+  const version = (v: typeof to) => (v ? `${short(v.commit)} (${v.endpointConfigName})` : '-');
+  const result =
+    rollback.action !== 'act'
+      ? `not rolled back (${rollback.action})`
+      : rollback.outcome === 'restored'
+        ? `restored ${version(to)}`
+        : rollback.outcome === 'skipped'
+          ? 'not rolled back (the rollback did not start)'
+          : `restoring ${version(to)} failed; ${short(from?.commit)} stays live`;
+  return [triggerText(rollback.trigger), result, writeBackText(rollback)].filter(Boolean).join('; ');
+}
+
+/** What asked for a rollback: the alarm, or who (and why). */
+export function triggerText(trigger: RollbackTrigger): string {
+  return trigger.kind === 'alarm'
+    ? `alarm ${trigger.alarm} went into ALARM at ${formatTime(trigger.at)}`
+    : `asked for by ${pusher(trigger.requestedBy)} at ${formatTime(trigger.requestedAt)}${trigger.reason ? `: ${trigger.reason}` : ''}`;
+}
+
+/**
+ * How a rollback was written back to Git, or why not; undefined when there was nothing to write
+ * back (it did not restore). The WriteBack step runs for a restored version whose ballast.yaml
+ * turns writeBack on, so a restored rollback without one had it off.
+ */
+export function writeBackText(rollback: Pick<LedgerRollback, 'writeBack' | 'outcome'>): string | undefined {
+  const writeBack = rollback.writeBack;
+  switch (writeBack?.kind) {
+    case 'committed':
+      return `written back: revert commit ${short(writeBack.commit)} on ${writeBack.branch ?? '-'}`;
+    case 'pull-request':
+      return `written back: pull request ${writeBack.pullRequest ?? '-'}${writeBack.url ? ` (${writeBack.url})` : ''} from ${writeBack.branch ?? '-'}`;
+    case 'skipped':
+      return `not written back: ${writeBack.reason ?? 'skipped'}`;
+    case 'error':
+      return `write-back failed: ${writeBack.reason ?? 'unknown error'}`;
+    default:
+      return rollback.outcome === 'restored'
+        ? "not written back: ballast.yaml's writeBack is off for this version"
+        : undefined;
+  }
 }

@@ -80,6 +80,20 @@ export function parseOrUsage<T>(parse: () => T): T {
   }
 }
 
+/** The one ENDPOINT argument a command takes, checked against the names it accepts. */
+export function endpointArgument(positionals: readonly string[], name: RegExp): string {
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      positionals.length === 0
+        ? 'which endpoint? (ENDPOINT is required)'
+        : `expected one ENDPOINT, got ${positionals.join(' ')}`,
+    );
+  }
+  const endpoint = positionals[0] ?? '';
+  if (!name.test(endpoint)) throw new UsageError(`'${endpoint}' is not an endpoint name`);
+  return endpoint;
+}
+
 /** Checks the connection flags without touching the network (UsageError on a bad combination). */
 export function checkConnectionFlags(flags: ConnectionFlags, io: CliIo): void {
   if (flags.bucket !== undefined && flags.stack !== undefined) {

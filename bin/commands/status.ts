@@ -1,5 +1,9 @@
 import { parseArgs } from 'node:util';
 import { type EndpointState, isQuarantined } from '../../lambdas/state/endpoint-state.ts';
+import { keys } from '../../lambdas/state/keys.ts';
+import type { LedgerEntry } from '../../lambdas/state/ledger.ts';
+import type { RollbackRecord } from '../../lambdas/state/rollback.ts';
+import { triggerText, writeBackText } from './history.ts';
 import {
   connect,
   connectionOptions,
@@ -61,15 +65,22 @@ const usage = `Usage: ballast status [--environment ENV] [--json] (--endpoint-ur
 
 Shows what Ballast knows about every endpoint, per environment, from its state bucket
 (state/<environment>/<endpoint>.json): the commit the branch asks for (desired), the commit
-verified live, the last good commit rollbacks return to, a rollout in progress (the endpoint's
+verified live, the last good commit, the previous version (the verified version live before the
+current one: what a rollback restores, \`ballast rollback\`), a rollout in progress (the endpoint's
 lease) and the quarantined content (endpoint digests) nothing re-deploys but \`ballast retry\`.
+Under the table, the endpoint's last rollback: when, what asked for it (the alarm, or who), from
+which version to which, how it ended and how it was written back to Git (the revert commit or
+pull request, or why not; from its ledger entry), and whether the content it rolled back is still
+quarantined and what lifts that.
 
 STATUS is the first of these that holds:
 ${STATUSES.flatMap((s) => s.means.map((line, i) => `  ${(i === 0 ? s.status : '').padEnd(statusWidth)}  ${line}`)).join('\n')}
 
 Options:
   --environment ENV   only this environment
-  --json              print { bucket, endpoints: [...] } with full commit ids and times
+  --json              print { bucket, endpoints: [...] }: each endpoint's state as stored (full
+                      commit ids and times, previous and rollback included), its status, and
+                      rollbackEntry, the last rollback's ledger entry once it is written
   -h, --help          show this help
 
 ${connectionUsage}
@@ -79,11 +90,14 @@ Exit codes: 0 shown, 2 usage error or the state could not be read.
 
 export interface StatusEntry extends EndpointState {
   readonly status: EndpointStatus;
+  /** The ledger entry the rollback workflow wrote for `rollback` (its write-back), once written. */
+  readonly rollbackEntry?: LedgerEntry;
 }
 
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'Show desired, live and last-good commits, rollouts and quarantined commits per endpoint',
+  summary:
+    'Show desired, live, last-good and previous commits, rollouts, the last rollback and quarantined content per endpoint',
   usage,
   async run(args: readonly string[], io: CliIo): Promise<number> {
     const { values } = parseOrUsage(() =>
@@ -98,10 +112,20 @@ export const statusCommand: Command = {
       throw new UsageError(`--environment '${values.environment}' is not an environment name`);
     }
     let conn: StateConnection | undefined;
-    let states: EndpointState[];
+    let entries: StatusEntry[];
     try {
       conn = await connect(values, io);
-      states = await readEndpointStates(conn, values.environment);
+      const states = await readEndpointStates(conn, values.environment);
+      const store = conn.store;
+      entries = await Promise.all(
+        states.map(async (state) => {
+          // One GetObject per endpoint that was ever rolled back: the write-back is in the ledger only.
+          const rollbackEntry = state.rollback
+            ? (await store.get<LedgerEntry>(rollbackLedgerKey(state, state.rollback)))?.value
+            : undefined;
+          return { ...state, status: statusOf(state), ...(rollbackEntry ? { rollbackEntry } : {}) };
+        }),
+      );
     } catch (error) {
       if (error instanceof UsageError) throw error;
       io.stderr(`ballast status: ${explainError(error, conn)}\n`);
@@ -109,7 +133,6 @@ export const statusCommand: Command = {
       return ExitCode.Usage;
     }
     conn.close();
-    const entries: StatusEntry[] = states.map((state) => ({ ...state, status: statusOf(state) }));
     if (values.json) {
       io.stdout(`${JSON.stringify({ bucket: conn.bucket, endpoints: entries }, null, 2)}\n`);
       return ExitCode.Ok;
@@ -135,7 +158,18 @@ export function renderStatus(where: string, entries: readonly StatusEntry[], env
     where,
     '',
     ...table(
-      ['ENVIRONMENT', 'ENDPOINT', 'STATUS', 'DESIRED', 'LIVE', 'LAST GOOD', 'ROLLOUT', 'QUARANTINED', 'UPDATED'],
+      [
+        'ENVIRONMENT',
+        'ENDPOINT',
+        'STATUS',
+        'DESIRED',
+        'LIVE',
+        'LAST GOOD',
+        'PREVIOUS',
+        'ROLLOUT',
+        'QUARANTINED',
+        'UPDATED',
+      ],
       entries.map((e) => [
         e.environment,
         e.endpoint,
@@ -143,6 +177,7 @@ export function renderStatus(where: string, entries: readonly StatusEntry[], env
         short(e.desired?.commit),
         short(e.live?.commit),
         short(e.lastGood?.commit),
+        short(e.previous?.commit),
         e.lease ? short(e.lease.commit) : '-',
         e.quarantined.length > 0 ? e.quarantined.map((q) => short(q.commit)).join(',') : '-',
         formatTime(e.updatedAt),
@@ -173,6 +208,11 @@ export function renderStatus(where: string, entries: readonly StatusEntry[], env
       );
     }
   }
+  const rolledBack = entries.filter((e) => e.rollback);
+  if (rolledBack.length > 0) {
+    lines.push('', 'Last rollback:');
+    for (const e of rolledBack) if (e.rollback) lines.push(...rollbackLines(e, e.rollback));
+  }
   const quarantined = entries.filter((e) => e.quarantined.length > 0);
   if (quarantined.length > 0) {
     lines.push('', 'Quarantined content (only `ballast retry` deploys it again; a commit that changes it moves on):');
@@ -183,6 +223,46 @@ export function renderStatus(where: string, entries: readonly StatusEntry[], env
         );
       }
     }
+  }
+  return lines;
+}
+
+/**
+ * The ledger entry of a rollback: Finish writes it against the commit it rolled back, from the
+ * instant it was asked for (the alarm's transition, or the request) and under the execution's name.
+ */
+export function rollbackLedgerKey(
+  state: Pick<EndpointState, 'environment' | 'endpoint'>,
+  rollback: RollbackRecord,
+): string {
+  const at = rollback.trigger.kind === 'alarm' ? rollback.trigger.at : rollback.trigger.requestedAt;
+  return keys.ledgerEntry(state.environment, state.endpoint, at, rollback.from.commit, rollback.execution);
+}
+
+/** The endpoint's last rollback: what asked, from and to, how it ended, the write-back, the quarantine. */
+export function rollbackLines(e: StatusEntry, rollback: RollbackRecord): string[] {
+  const { from, to } = rollback;
+  const outcome = rollback.outcome ?? 'running';
+  const lines = [
+    `  ${e.environment}/${e.endpoint} ${formatTime(rollback.finishedAt ?? rollback.startedAt)}: ${triggerText(rollback.trigger)}`,
+    `    ${short(from.commit)} (${from.endpointConfigName}) -> ${short(to.commit)} (${to.endpointConfigName}): ${outcome}`,
+  ];
+  const entry = e.rollbackEntry?.rollback;
+  const writeBack = entry
+    ? writeBackText(entry)
+    : rollback.outcome === 'restored'
+      ? 'write-back: not known yet (the rollback has not written its ledger entry)'
+      : undefined;
+  if (writeBack) lines.push(`    ${writeBack}`);
+  const retry = `\`ballast retry ${e.endpoint} --environment ${e.environment}\``;
+  if (isQuarantined(e, from.digest) && e.live?.digest !== from.digest) {
+    lines.push(
+      `    ${short(from.commit)}'s content (${shortDigest(from.digest)}) is quarantined: no push deploys it again until a new commit changes it, or ${retry}`,
+    );
+  } else if (rollback.outcome === 'failed' && e.live?.digest === from.digest) {
+    lines.push(
+      `    ${short(from.commit)} is still live${isQuarantined(e, from.digest) ? ' (its content quarantined)' : ''}; \`ballast rollback ${e.endpoint} --environment ${e.environment}\` tries again`,
+    );
   }
   return lines;
 }

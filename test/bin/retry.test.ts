@@ -20,6 +20,7 @@ import {
   world,
 } from '../e2e/harness.ts';
 import { captureIo } from '../support/cli.ts';
+import { assertUsageErrors, requestUsageCases } from './usage.ts';
 
 const capture = (env: NodeJS.ProcessEnv = {}) => captureIo({ env });
 const short = (commit: string | undefined) => (commit ?? '').slice(0, 7);
@@ -339,17 +340,8 @@ describe('ballast retry', () => {
 describe('ballast retry: usage', () => {
   it('rejects bad arguments with the usage text (exit 2), before touching the network', async () => {
     const url = 'http://127.0.0.1:1';
-    const cases: Array<[string[], RegExp]> = [
-      [['--endpoint-url', url], /which endpoint\? \(ENDPOINT is required\)/],
-      [['a', 'b', '--endpoint-url', url], /expected one ENDPOINT, got a b/],
-      [['no_such/name', '--endpoint-url', url], /'no_such\/name' is not an endpoint name/],
-      [['e', '--environment', 'a b', '--endpoint-url', url], /--environment 'a b' is not an environment name/],
-      [['e', '--timeout', '60', '--endpoint-url', url], /--timeout only applies with --wait/],
-      [
-        ['e', '--wait', '--timeout', '0', '--endpoint-url', url],
-        /--timeout must be a whole number of seconds from 1 to 86400/,
-      ],
-      [['e', '--reason', ' ', '--endpoint-url', url], /--reason must be 1 to 1024 characters/],
+    await assertUsageErrors('retry', [
+      ...requestUsageCases(url),
       [
         ['e', '--state-machine', 'ballast-deploy', '--endpoint-url', url],
         /--state-machine 'ballast-deploy' is not a Step Functions state machine ARN/,
@@ -358,17 +350,7 @@ describe('ballast retry: usage', () => {
         ['e', '--bucket', 'my-state-bucket'],
         /say which deploy workflow to start: --state-machine ARN, or --stack NAME/,
       ],
-      [['e'], /say where Ballast keeps its state/],
-      [['e', '--endpoint-url', url, '--force'], /unknown option '--force'/],
-    ];
-    assert.ok(cases.length > 0);
-    for (const [args, message] of cases) {
-      const io = capture();
-      assert.equal(await main(['retry', ...args], io), 2, args.join(' '));
-      assert.match(io.err(), message, args.join(' '));
-      assert.match(io.err(), /Usage: ballast retry ENDPOINT/, args.join(' '));
-      assert.equal(io.out(), '', args.join(' '));
-    }
+    ]);
   });
 
   it('--help documents the exit codes and where the state machine comes from', async () => {

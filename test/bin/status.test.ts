@@ -60,16 +60,16 @@ describe('ballast status', () => {
     assert.equal(lines[1], '');
     assert.equal(
       lines[2],
-      'ENVIRONMENT  ENDPOINT    STATUS   DESIRED  LIVE     LAST GOOD  ROLLOUT  QUARANTINED  UPDATED',
+      'ENVIRONMENT  ENDPOINT    STATUS   DESIRED  LIVE     LAST GOOD  PREVIOUS  ROLLOUT  QUARANTINED  UPDATED',
     );
     assert.match(
       lines[3] ?? '',
-      new RegExp(`^prod {9}summarizer  in sync  ${c}  ${c}  ${c}    - {8}- {12}2026-03-01 \\d\\d:\\d\\d:\\d\\dZ$`),
+      new RegExp(`^prod {9}summarizer  in sync  ${c}  ${c}  ${c}    - {9}- {8}- {12}2026-03-01 \\d\\d:\\d\\d:\\d\\dZ$`),
     );
     assert.equal(lines.length, 4);
-    // Every column starts where its header does.
+    // Every column starts where its header does (header names hold single spaces, columns two).
     const header = lines[2] ?? '';
-    for (const column of ['ENDPOINT', 'STATUS', 'DESIRED', 'LIVE', 'LAST GOOD', 'ROLLOUT', 'QUARANTINED', 'UPDATED']) {
+    for (const column of header.split(/ {2,}/).slice(1)) {
       const at = header.indexOf(column);
       assert.notEqual((lines[3] ?? '')[at], ' ', `${column} is aligned`);
       assert.equal((lines[3] ?? '')[at - 1], ' ');
@@ -313,8 +313,8 @@ describe('status of an endpoint', () => {
     ];
     const lines = renderStatus('s3://state', entries);
     assert.deepEqual(lines.slice(2), [
-      'ENVIRONMENT  ENDPOINT  STATUS       DESIRED  LIVE     LAST GOOD  ROLLOUT  QUARANTINED  UPDATED',
-      'prod         e         rolling out  ccccccc  aaaaaaa  aaaaaaa    ccccccc  bbbbbbb      2026-03-01 00:00:00Z',
+      'ENVIRONMENT  ENDPOINT  STATUS       DESIRED  LIVE     LAST GOOD  PREVIOUS  ROLLOUT  QUARANTINED  UPDATED',
+      'prod         e         rolling out  ccccccc  aaaaaaa  aaaaaaa    -         ccccccc  bbbbbbb      2026-03-01 00:00:00Z',
       '',
       'Rollouts in progress:',
       '  prod/e ccccccc: deploy-42, since 2026-03-01 09:30:00Z',
