@@ -6,6 +6,7 @@
  * workflow with the request lambdas/workflow/rollback-payloads.ts parses (`rollbackRequest`).
  */
 import { parseArgs } from 'node:util';
+import { defaultWriteBackMode } from '../../lambdas/sources/write-back.ts';
 import type { EndpointState, LiveRef } from '../../lambdas/state/endpoint-state.ts';
 import { decideRollback, type RollbackTrigger } from '../../lambdas/state/rollback.ts';
 import type { RollbackRequest } from '../../lambdas/workflow/rollback-payloads.ts';
@@ -157,15 +158,6 @@ function pushSource(state: EndpointState): 'codecommit' | 'github' | undefined {
     desired.commit === state.live?.commit
     ? desired.source
     : undefined;
-}
-
-/**
- * ballast.yaml's default when `writeBack.mode` is not set: a revert commit on CodeCommit, a pull
- * request on GitHub (protected branches), as the WriteBack step decides (defaultWriteBackMode in
- * lambdas/sources/write-back.ts; not imported, that module loads both sources' Git clients).
- */
-function defaultWriteBackMode(source: 'codecommit' | 'github'): 'revert-commit' | 'pull-request' {
-  return source === 'github' ? 'pull-request' : 'revert-commit';
 }
 
 /** The rollback as `runRequest` runs it: the rollback workflow, started with a rollback request. */

@@ -714,9 +714,7 @@ describe('ballast rollback against a sandbox (a stand-in rollback workflow)', ()
   });
 });
 
-describe('ballast rollback end to end (the real rollback workflow on a sandbox running the local pipeline)', {
-  skip: 'needs the sandbox EventBridge (wip/notify) — the lead un-skips after merging',
-}, () => {
+describe('ballast rollback end to end (the real rollback workflow on a sandbox running the local pipeline)', () => {
   // Imported here, not at the top: without the WriteBack handler and the sandbox's EventBridge the
   // local pipeline does not load, and the tests above must still run.
   let harness: typeof import('../e2e/harness.ts');
