@@ -6,17 +6,18 @@
  * (an EventBridge rule on SageMaker's endpoint events) answers the wait's task token, and
  * CheckRollout sees the rollback within a minute, at no extra state per poll.
  *
- * The alarm is set through CloudWatch SetAlarmState, as in test/e2e/rollback.test.ts.
+ * The alarm fires from SageMaker's metrics: the broken build answers every request with a 500, and
+ * traffic reaches the canary three minutes into its bake.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { GetCommentsForComparedCommitCommand, GetCommitCommand } from '@aws-sdk/client-codecommit';
 import type { EndpointWork, Rollout } from '../../lambdas/workflow/types.ts';
 import type { EventBridgeEvent } from '../../sandbox/events.ts';
 import {
   ENDPOINT_FILE,
   editYaml,
+  MODEL_FILE,
   PROMPT_FILE,
   REPO,
   requireFile,
@@ -87,42 +88,44 @@ test('an alarm 3 minutes into a 30-minute canary bake: the rollback reaches the 
     const good = await w.deploy({ ...w.files, ...longBakes(w) }, 'initial, with 30-minute bakes');
     const goodConfig = (await w.describe(SUMMARIZER)).EndpointConfigName;
 
-    // The canary starts baking; three simulated minutes later its requests fail and the alarm trips.
+    // The canary starts baking; three simulated minutes later traffic arrives, its requests fail,
+    // and the alarm fires from the Invocation5XXErrors SageMaker publishes for them.
     let bakeStartedAt: number | undefined;
-    let alarmSetAt: number | undefined;
-    let alarmSet: Promise<unknown> | undefined;
+    let trafficAt: number | undefined;
     w.sandbox.events.subscribe(sagemakerPattern('SageMaker Endpoint Deployment State Change', SUMMARIZER), (e) => {
       const canary = (e.detail as unknown as EndpointDetail).PendingDeploymentSummary?.ProductionVariants?.[0];
       const status = canary?.VariantStatus?.[0];
       if (status?.Status === 'Baking' && bakeStartedAt === undefined) bakeStartedAt = status.StartTime;
     });
     const stopWatching = w.sandbox.clock.onAdvance(() => {
-      if (bakeStartedAt === undefined || alarmSet || w.sandbox.clock.nowMs() < bakeStartedAt + 3 * MINUTE) return;
-      alarmSetAt = w.sandbox.clock.nowMs();
-      alarmSet = w.clients.cloudwatch.send(
-        new SetAlarmStateCommand({
-          AlarmName: 'summarizer-5xx',
-          StateValue: 'ALARM',
-          StateReason: 'the canary answers 5xx',
-        }),
-      );
+      if (
+        bakeStartedAt === undefined ||
+        trafficAt !== undefined ||
+        w.sandbox.clock.nowMs() < bakeStartedAt + 3 * MINUTE
+      )
+        return;
+      trafficAt = w.sandbox.clock.nowMs();
+      w.sandbox.sagemaker.setLoad(SUMMARIZER, 60);
     });
 
     const artifact = await w.uploadArtifact('models/summarizer-llm/2025-02-01/model.tar.gz', Buffer.from('broken\n'));
+    const broken = withArtifact(w.files, artifact);
+    broken[MODEL_FILE] = editYaml(requireFile(broken, MODEL_FILE), [
+      [['spec', 'environment', 'SANDBOX_ERROR_RATE'], '1'],
+    ]);
     const eventsBefore = w.sandbox.events.events().length;
     const deployedAt = w.sandbox.clock.nowMs();
-    const bad = await w.deploy(withArtifact(w.files, artifact), 'summarizer-llm: a broken build');
+    const bad = await w.deploy(broken, 'summarizer-llm: a broken build');
     stopWatching();
-    await alarmSet;
-    assert.ok(bakeStartedAt !== undefined && alarmSetAt !== undefined, 'the canary baked and the alarm tripped');
+    assert.ok(bakeStartedAt !== undefined && trafficAt !== undefined, 'the canary baked and got traffic');
 
     // SageMaker rolled back, because of the alarm, minutes into the bake (not at its end).
     const rollback = settledAt(w, eventsBefore);
     assert.equal(rollback.event.detail.EndpointStatus, 'IN_SERVICE');
     assert.equal(w.sandbox.sagemaker.endpoint(SUMMARIZER)?.lastUpdate?.cause, 'alarm:summarizer-5xx');
     assert.equal((await w.describe(SUMMARIZER)).EndpointConfigName, goodConfig, 'on the old configuration');
-    // (The alarm's SetAlarmState is an HTTP round trip while the wait moves the clock: it lands a
-    // little after the third minute, more so on a busy machine.)
+    // (The clock moves in steps while the execution waits: traffic starts at the first step past
+    // the third minute, and the alarm at the end of a minute with errors.)
     assert.ok(
       rollback.at > bakeStartedAt + 3 * MINUTE && rollback.at < bakeStartedAt + 25 * MINUTE,
       `the rollback ended ${(rollback.at - bakeStartedAt) / MINUTE} minutes into the 30-minute bake`,
