@@ -176,8 +176,8 @@ export class WorkflowFunctions extends Construct {
           new iam.PolicyStatement({
             actions: ['events:PutEvents'],
             resources: [stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })],
-            // Ballast speaks only as itself on the bus.
-            conditions: { StringEquals: { 'events:source': 'ballast' } },
+            // Ballast speaks only as itself on the bus, and only of rollbacks.
+            conditions: { StringEquals: { 'events:source': 'ballast', 'events:detail-type': 'Ballast Rollback' } },
           }),
         );
       }

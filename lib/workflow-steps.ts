@@ -244,7 +244,7 @@ export const DEPLOY_STEPS: Readonly<Record<StepName, WorkflowStep>> = {
       // Ledger entries are write-once (If-None-Match); a retried Record reads back the entry its
       // first attempt wrote. The environment head carries Record's mark of content not live.
       // alarms/: the markers that let the rollback workflow find an endpoint from an alarm's name.
-      store: { readWrite: ['state/', 'ledger/', 'environments/', 'alarms/'], read: ['commits/'] },
+      store: { readWrite: ['state/', 'ledger/', 'environments/'], read: ['commits/'], write: ['alarms/'] },
       sagemaker: [
         // Cleanup proves ownership by tags and checks what the endpoint runs before each deletion.
         'sagemaker:DescribeEndpoint',

@@ -37,16 +37,16 @@ const BRANCH_PUSH = EXAMPLES.find((set) => set.name === 'push')?.examples.find((
   String(p.ref).startsWith('refs/heads/'),
 );
 
-/** GitHub's push payload for `commit` on main of REPOSITORY, pushed just now. */
-function pushPayload(commit: string): Record<string, unknown> {
+/** GitHub's push payload for `commit` on main of REPOSITORY, pushed just now (on top of `before`, or a new branch). */
+function pushPayload(commit: string, before = '0'.repeat(40)): Record<string, unknown> {
   assert.ok(BRANCH_PUSH, '@octokit/webhooks-examples has a branch push');
   const repository = BRANCH_PUSH.repository as Record<string, unknown>;
   return {
     ...BRANCH_PUSH,
     ref: 'refs/heads/main',
-    before: '0'.repeat(40),
+    before,
     after: commit,
-    created: true,
+    created: before === '0'.repeat(40),
     head_commit: { ...(BRANCH_PUSH.head_commit as object), id: commit },
     repository: {
       ...repository,
@@ -294,10 +294,14 @@ describe('GitHub push → webhook → Step Functions → deploy → commit statu
       { [MODEL_FILE]: model, 'ballast.yaml': settings },
       'summarizer-llm: larger batches',
     );
-    const pushed = await deliver(functionUrlEvent(JSON.stringify(pushPayload(bad)), randomUUID()));
+    const pushed = await deliver(functionUrlEvent(JSON.stringify(pushPayload(bad, good)), randomUUID()));
     assert.equal(pushed.status, 202, JSON.stringify(pushed.body));
     await w.settle();
-    assert.equal((await w.state('summarizer'))?.live?.commit, bad, 'the new version passed its canary');
+    assert.equal(
+      (await w.state('summarizer'))?.live?.commit,
+      bad,
+      `the new version passed its canary: ${JSON.stringify((await w.ledger('summarizer')).map((e) => [e.commit.slice(0, 7), e.outcome, e.pushedAt, e.startedAt, e.reason]))}`,
+    );
 
     // Load rises past what it survives: its alarm fires from the failing requests.
     w.sandbox.sagemaker.setLoad(SUMMARIZER, 150);

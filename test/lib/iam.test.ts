@@ -166,7 +166,7 @@ function expectedGrants(step: WorkflowStep, source: 'codecommit' | 'github', con
   if (p.putEvents) {
     grants.push(
       grant(['events:PutEvents'], [`arn:<AWS::Partition>:events:${REGION_ACCOUNT}:event-bus/default`], {
-        StringEquals: { 'events:source': 'ballast' },
+        StringEquals: { 'events:source': 'ballast', 'events:detail-type': 'Ballast Rollback' },
       }),
     );
   }
@@ -427,7 +427,7 @@ describe('least privilege', () => {
       // it reads back its own ledger entry on a retry and marks content not live in the head.
       // alarms/: the markers by which the rollback workflow finds an endpoint from an alarm's name.
       Record: {
-        's3:GetObject': ['alarms/*', 'commits/*', 'environments/*', 'ledger/*', 'state/*'],
+        's3:GetObject': ['commits/*', 'environments/*', 'ledger/*', 'state/*'],
         's3:PutObject': ['alarms/*', 'environments/*', 'ledger/*', 'state/*'],
         's3:ListBucket': ['(bucket)'],
       },

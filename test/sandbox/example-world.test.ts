@@ -19,7 +19,8 @@ import { DEFAULT_TIMINGS } from '../../sandbox/services/sagemaker.ts';
 
 describe('example account seeding', () => {
   it('seeds alarms on the metrics SageMaker publishes, per endpoint and variant, and they fire from metrics', async () => {
-    const sandbox = await startSandbox();
+    // Simulated time moves only when the test moves it (and in real time between), not 600x by itself.
+    const sandbox = await startSandbox({ timeScale: 1 });
     const clients = sandboxClients(sandbox);
     try {
       await seedExampleAccount(sandbox, await readTree(EXAMPLE_REPO_DIR));
