@@ -133,7 +133,7 @@ export function rollbackTables(runs: readonly RollbackRun[]): BenchTable[] {
         ],
       ],
       notes: [
-        "Wall time on the sandbox from the alarm's EventBridge event to the rollback's UpdateEndpoint answered (Triage, Apply). Transitions and calls: the rollback execution (Triage → Apply → wait/check → Restore → WriteBack → Finish) and the deploy execution of its revert commit, which plans the endpoint unchanged.",
+        "Wall time on the sandbox from the alarm's EventBridge event to the rollback's UpdateEndpoint answered (Triage, Apply). Transitions and calls: the rollback execution (Triage → Apply → wait/check → Restore → WriteBack → Finish) and the deploy execution of its revert commit, whose Lease finds its content live (unchanged).",
       ],
     },
     {
