@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -10,6 +9,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { projectPath } from './ballast-function.ts';
 import { allow } from './least-privilege.ts';
+import { executionMetrics, occurrenceAlarm } from './workflow-alarms.ts';
 import { DEPLOY_STEPS, type StepName } from './workflow-steps.ts';
 
 /** The Lambda function behind each task state of the deploy workflow, by manifest step. */
@@ -146,32 +146,23 @@ export class DeployWorkflow extends Construct {
         'resource-level permissions.',
     });
 
-    const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
-      const created = new cloudwatch.Alarm(this, alarmId, {
-        metric,
-        alarmDescription: description,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      if (props.alarmTopic) created.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
-      return created;
-    };
+    const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) =>
+      occurrenceAlarm(this, alarmId, metric, description, props.alarmTopic);
     const period = Duration.minutes(5);
+    const executions = executionMetrics(this.stateMachine, period);
     this.executionsFailedAlarm = alarm(
       'ExecutionsFailed',
-      this.stateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM }),
+      executions.failed,
       'Ballast deploy workflow: an execution failed (a push was not deployed). Open the execution in the Step Functions console.',
     );
     this.executionsTimedOutAlarm = alarm(
       'ExecutionsTimedOut',
-      this.stateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM }),
+      executions.timedOut,
       `Ballast deploy workflow: an execution ran past its ${this.timeout.toHumanString()} timeout.`,
     );
     this.executionsAbortedAlarm = alarm(
       'ExecutionsAborted',
-      this.stateMachine.metricAborted({ period, statistic: cloudwatch.Stats.SUM }),
+      executions.aborted,
       'Ballast deploy workflow: an execution was stopped before it finished.',
     );
     if (props.alarmOnFailedDeployments ?? true) {

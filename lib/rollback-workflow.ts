@@ -1,6 +1,5 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -12,6 +11,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { projectPath } from './ballast-function.ts';
 import { checkDefinition } from './deploy-workflow.ts';
+import { executionMetrics, occurrenceAlarm } from './workflow-alarms.ts';
 import { ROLLBACK_STEPS, type RollbackStepName } from './workflow-steps.ts';
 
 /**
@@ -112,39 +112,28 @@ export class RollbackWorkflow extends Construct {
         }),
       ],
     });
-    this.deadLetterAlarm = this.deadLetterQueue
-      .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM })
-      .createAlarm(this, 'DeadLetterAlarm', {
-        alarmDescription:
-          'Ballast: an alarm event could not start the rollback workflow. The event is in the dead-letter queue; ' +
-          'start a rollback execution with it as input, or run `ballast rollback`.',
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-    if (props.alarmTopic) this.deadLetterAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
-    const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
-      const created = new cloudwatch.Alarm(this, alarmId, {
-        metric,
-        alarmDescription: description,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      if (props.alarmTopic) created.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
-      return created;
-    };
-    const period = Duration.minutes(5);
+    this.deadLetterAlarm = occurrenceAlarm(
+      this,
+      'DeadLetterAlarm',
+      this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      'Ballast: an alarm event could not start the rollback workflow. The event is in the dead-letter queue; ' +
+        'start a rollback execution with it as input, or run `ballast rollback`.',
+      props.alarmTopic,
+    );
+    const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) =>
+      occurrenceAlarm(this, alarmId, metric, description, props.alarmTopic);
+    const executions = executionMetrics(this.stateMachine, Duration.minutes(5));
     this.executionsFailedAlarm = alarm(
       'ExecutionsFailed',
-      this.stateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM }),
+      executions.failed,
       'Ballast rollback workflow: an execution failed (an alarm may not have been acted on or recorded). Open the execution in the Step Functions console.',
     );
     this.executionsTimedOutAlarm = alarm(
       'ExecutionsTimedOut',
-      this.stateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM }),
+      executions.timedOut,
       'Ballast rollback workflow: an execution ran past its timeout (a rollback that never settled).',
     );
   }
