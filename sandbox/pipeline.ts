@@ -125,7 +125,7 @@ export interface LocalPipelineOptions {
 export class LocalPipeline {
   readonly runner: LocalRunner;
   readonly stateBucket: string;
-  /** The local EventBridge rules and schedules; later workflows (reconcile, rollback) attach here. */
+  /** The local EventBridge rules and schedules (push → deploy, alarm → rollback, SageMaker → Wake). */
   readonly triggers: LocalTriggers;
 
   private constructor(

@@ -76,7 +76,7 @@ async function once(): Promise<RollbackRun> {
     }
     await pipeline.idle();
     const rollback = pipeline.runner.executions('rollback').slice(before)[0];
-    if (!rollback || rollback.status !== 'SUCCEEDED' || !updatedAt || !alarmAt) {
+    if (rollback?.status !== 'SUCCEEDED' || !updatedAt || !alarmAt) {
       throw new Error(
         `the alarm did not roll the endpoint back: ${JSON.stringify(rollback?.error ?? rollback?.status)}`,
       );

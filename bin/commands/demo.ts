@@ -170,7 +170,7 @@ async function runDemo(io: CliIo): Promise<number> {
     await showState(store, say);
 
     say();
-    say('5) The endpoint is held back: no push, re-delivery or reconcile deploys quarantined content');
+    say('5) The endpoint is held back: no push or re-delivery deploys quarantined content');
     await runCli(statusCommand, ['--environment', ENVIRONMENT, '--endpoint-url', sandbox.url], say);
 
     say();

@@ -32,8 +32,8 @@ const usage = `Usage: ballast retry ENDPOINT [--environment ENV] [--reason TEXT]
                      (--endpoint-url URL | --bucket B | --stack NAME) [--region R]
 
 Deploys an endpoint's desired commit again and lifts the quarantine of its content. Content
-(the endpoint's digest) whose rollout failed or was rolled back is quarantined: no push, re-delivery
-or reconcile deploys it again, only this command. It reads the endpoint's state first, refuses when
+(the endpoint's digest) whose rollout failed or was rolled back is quarantined: no push or
+re-delivery deploys it again, only this command. It reads the endpoint's state first, refuses when
 there is nothing to retry or a rollout is running, says what it will do, and starts the deploy
 workflow with a retry request (execution name retry-<environment>-<endpoint>-<time>). The ledger
 entry of the retried rollout records who asked for it (\`ballast history ENDPOINT\`).

@@ -52,7 +52,9 @@ export const STATUSES = [
   },
   {
     status: 'out of sync',
-    means: ["live differs from desired with no rollout running (the reconciler's job)"],
+    means: [
+      'live differs from desired with no rollout running (a push or `ballast retry` deploys it; no reconciler exists yet)',
+    ],
     holds: (_s: EndpointState) => true,
   },
 ] as const;

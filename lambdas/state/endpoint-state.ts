@@ -145,7 +145,7 @@ export function decideLease(state: EndpointState, request: LeaseRequest, now: st
   const retry = request.retry !== undefined;
   const { execution: _execution, retry: _retry, ...desired } = request;
   // Nothing to roll out, but a newer commit still becomes the desired one, so that what the branch
-  // asks for and what Ballast compares with (status, the reconciler) agree.
+  // asks for and what Ballast compares with (`ballast status`) agree.
   const newer = state.desired?.commit !== request.commit && (!state.desired || isNewer(request, state.desired));
   const withDesired = newer ? { ...state, desired, updatedAt: now } : state;
   if (!retry && state.live && state.live.digest === request.digest && !state.lease) {
