@@ -13,7 +13,7 @@ import {
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, parseDocument } from 'yaml';
 import { DEFAULT_VARIANT_NAME } from '../lambdas/spec/schema.ts';
 import type { Sandbox } from './sandbox.ts';
 
@@ -248,4 +248,14 @@ function documents(files: Record<string, string>): Doc[] {
 function ignoreExists(error: unknown): void {
   if (error instanceof Error && /AlreadyOwnedByYou|AlreadyExists|NameExists|ResourceExists/.test(error.name)) return;
   throw error;
+}
+
+/**
+ * A Model's YAML with these container environment variables set, comments and layout kept: how the
+ * demo and the benchmarks give a model the sandbox's rehearsal behaviour (SANDBOX_ERROR_RATE, ...).
+ */
+export function withContainerEnvironment(model: string, environment: Readonly<Record<string, string>>): string {
+  const doc = parseDocument(model);
+  for (const [name, value] of Object.entries(environment)) doc.setIn(['spec', 'environment', name], value);
+  return doc.toString();
 }

@@ -8,8 +8,13 @@
  * calls (write-back and notifications included).
  */
 import { performance } from 'node:perf_hooks';
-import { parseDocument } from 'yaml';
-import { EXAMPLE_REPO_DIR, EXAMPLE_SECRET_PREFIX, readTree, seedExampleAccount } from '../sandbox/example-world.ts';
+import {
+  EXAMPLE_REPO_DIR,
+  EXAMPLE_SECRET_PREFIX,
+  readTree,
+  seedExampleAccount,
+  withContainerEnvironment,
+} from '../sandbox/example-world.ts';
 import { DEPLOY_FUNCTIONS, LocalPipeline, ROLLBACK_FUNCTIONS } from '../sandbox/pipeline.ts';
 import type { LambdaHandler } from '../sandbox/runner.ts';
 import { startSandbox } from '../sandbox/sandbox.ts';
@@ -63,9 +68,7 @@ async function once(): Promise<RollbackRun> {
     await pushAndWait(sandbox, pipeline, files, 'initial', 'initial');
     sandbox.sagemaker.setLoad(ENDPOINT, 60);
     // A model that serves 60 requests a minute and fails above 90 (the sandbox's rehearsal settings).
-    const doc = parseDocument(files[MODEL_FILE] ?? '');
-    doc.setIn(['spec', 'environment', 'SANDBOX_ERRORS_ABOVE_RPM'], '90');
-    const model = doc.toString();
+    const model = withContainerEnvironment(files[MODEL_FILE] ?? '', { SANDBOX_ERRORS_ABOVE_RPM: '90' });
     await pushAndWait(sandbox, pipeline, { [MODEL_FILE]: model }, 'fails under load', 'bad version');
     const mark = sandbox.requests.all().length;
     const before = pipeline.runner.executions('rollback').length;

@@ -9,7 +9,6 @@ import {
   DescribeEndpointConfigCommand,
   DescribeModelCommand,
 } from '@aws-sdk/client-sagemaker';
-import { parseDocument } from 'yaml';
 import type { EndpointState } from '../../lambdas/state/endpoint-state.ts';
 import { JsonStore } from '../../lambdas/state/json-store.ts';
 import { keys, REPOSITORY_LEDGER } from '../../lambdas/state/keys.ts';
@@ -24,6 +23,7 @@ import {
   readTree,
   sandboxClients,
   seedExampleAccount,
+  withContainerEnvironment,
 } from '../../sandbox/example-world.ts';
 import { endpointResults, LocalPipeline } from '../../sandbox/pipeline.ts';
 import type { LocalExecution } from '../../sandbox/runner.ts';
@@ -164,7 +164,7 @@ async function runDemo(io: CliIo): Promise<number> {
     say(`   A model setting that breaks the container: the canary's requests fail, and ${ALARM} fires from the`);
     say('   Invocation5XXErrors SageMaker publishes for them (nothing sets the alarm by hand)');
     sandbox.sagemaker.setLoad(SAGEMAKER_ENDPOINT, LOAD_RPM);
-    const broken = setEnvironment(modelV2, { SANDBOX_ERROR_RATE: '1' });
+    const broken = withContainerEnvironment(modelV2, { SANDBOX_ERROR_RATE: '1' });
     commit = await commitFiles(sandbox, REPO, BRANCH, { [MODEL_FILE]: broken }, 'summarizer-llm: new runtime settings');
     await settle(pipeline, store, commit, say);
     await showState(store, say);
@@ -177,7 +177,7 @@ async function runDemo(io: CliIo): Promise<number> {
     say(
       `6) A model that passes its canary and goes live, then fails under load (above ${FAILS_ABOVE_RPM} requests a minute)`,
     );
-    const fragile = setEnvironment(modelV2, { SANDBOX_ERRORS_ABOVE_RPM: String(FAILS_ABOVE_RPM) });
+    const fragile = withContainerEnvironment(modelV2, { SANDBOX_ERRORS_ABOVE_RPM: String(FAILS_ABOVE_RPM) });
     commit = await commitFiles(sandbox, REPO, BRANCH, { [MODEL_FILE]: fragile }, 'summarizer-llm: larger batches');
     await settle(pipeline, store, commit, say);
     const bad = commit;
@@ -203,13 +203,6 @@ async function runDemo(io: CliIo): Promise<number> {
     await pipeline?.idle();
     await sandbox.stop();
   }
-}
-
-/** A Model's YAML with these container environment variables set (the sandbox's rehearsal settings). */
-function setEnvironment(model: string, environment: Record<string, string>): string {
-  const doc = parseDocument(model);
-  for (const [name, value] of Object.entries(environment)) doc.setIn(['spec', 'environment', name], value);
-  return doc.toString();
 }
 
 /**

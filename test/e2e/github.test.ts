@@ -305,11 +305,7 @@ describe('GitHub push → webhook → Step Functions → deploy → commit statu
 
     // Load rises past what it survives: its alarm fires from the failing requests.
     w.sandbox.sagemaker.setLoad(SUMMARIZER, 150);
-    for (let minute = 0; minute < 3; minute++) {
-      w.sandbox.clock.advance(60_000);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    await w.settle();
+    await w.minutes(3);
 
     assert.equal((await w.describe(SUMMARIZER)).EndpointConfigName, goodConfig, 'the previous version runs again');
     const entries = (await w.ledger('summarizer')).filter((e) => e.rollback?.action === 'act');

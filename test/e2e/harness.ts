@@ -100,6 +100,11 @@ export interface World {
   deploy(files: Record<string, string | null>, message: string, branch?: string): Promise<string>;
   /** Waits until the push events delivered so far have started executions and every execution has finished. */
   settle(): Promise<void>;
+  /**
+   * Lets `count` minutes of simulated time pass one by one (SageMaker's metrics, each minute's alarm
+   * evaluation, the events they send), then settles.
+   */
+  minutes(count: number): Promise<void>;
   state(endpoint: string, environment?: string): Promise<EndpointState | undefined>;
   ledger: (endpoint: string, environment?: string) => ReturnType<typeof readLedger>;
   /** DescribeEndpoint through the SDK. */
@@ -178,6 +183,13 @@ export async function world(options: WorldOptions = {}): Promise<World> {
       return commit;
     },
     settle,
+    minutes: async (count) => {
+      for (let i = 0; i < count; i++) {
+        sandbox.clock.advance(60_000);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await settle();
+    },
     state: async (endpoint, environment = ENVIRONMENT) =>
       (await store.get<EndpointState>(keys.state(environment, endpoint)))?.value,
     ledger: (endpoint, environment = ENVIRONMENT) => readLedger(store, environment, endpoint),

@@ -32,15 +32,6 @@ function modelWith(w: World, environment: Record<string, string>): string {
   );
 }
 
-/** Lets simulated time pass minute by minute (metrics, alarm evaluation), then lets executions finish. */
-async function minutes(w: World, count: number): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    w.sandbox.clock.advance(60_000);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  await w.settle();
-}
-
 function rollbackExecutions(w: World): readonly LocalExecution[] {
   return w.pipeline.runner.executions('rollback');
 }
@@ -80,7 +71,7 @@ test('a version that fails under load after its rollout is rolled back from its 
     // Load rises past what the bad version survives: requests fail, the alarm fires from metrics.
     const mark = w.sandbox.requests.all().length;
     w.sandbox.sagemaker.setLoad(SUMMARIZER, 150);
-    await minutes(w, 3);
+    await w.minutes(3);
 
     const alarmEvents = w.sandbox.events
       .events()
@@ -186,7 +177,7 @@ test('a duplicate alarm event does nothing twice', async () => {
     w.sandbox.sagemaker.setLoad(SUMMARIZER, 60);
     await w.deploy({ [MODEL_FILE]: modelWith(w, { SANDBOX_ERRORS_ABOVE_RPM: '90' }) }, 'new settings');
     w.sandbox.sagemaker.setLoad(SUMMARIZER, 150);
-    await minutes(w, 3);
+    await w.minutes(3);
     const [alarmEvent] = w.sandbox.events
       .events()
       .filter(
@@ -255,7 +246,7 @@ test('an alarm with no earlier version to go back to is recorded and told, and c
     const config = (await w.describe(SUMMARIZER)).EndpointConfigName;
     const mark = w.sandbox.requests.all().length;
     w.sandbox.sagemaker.setLoad(SUMMARIZER, 60);
-    await minutes(w, 3);
+    await w.minutes(3);
 
     const recorded = rollbackEntries(await w.ledger('summarizer'));
     assert.equal(recorded.length, 1, JSON.stringify(recorded));

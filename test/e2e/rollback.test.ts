@@ -342,11 +342,7 @@ async function withRolledBackCommit(): Promise<{
   const artifact = await w.uploadArtifact('models/summarizer-llm/2025-02-01/model.tar.gz', Buffer.from('broken\n'));
   const badFiles = brokenBuild(w, artifact);
   const bad = await w.deploy(badFiles, 'summarizer-llm: a broken build');
-  for (let minute = 0; minute < 3; minute++) {
-    w.sandbox.clock.advance(60_000);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  await w.settle();
+  await w.minutes(3);
   const alarm = (await w.clients.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: ['summarizer-5xx'] })))
     .MetricAlarms?.[0];
   assert.equal(alarm?.StateValue, 'OK', 'the old fleet serves without errors: the alarm is OK again');

@@ -148,6 +148,13 @@ describe('decideRollback', () => {
   });
 });
 
+/** The state once rollback-1, on the alarm at `at`, has taken the endpoint. */
+function begin(state: EndpointState, at = T2): EndpointState {
+  const begun = beginRollback(state, 'rollback-1', act(decideRollback(state, alarm(at))), alarm(at), at);
+  assert.ok(begun, 'the rollback takes the endpoint');
+  return begun;
+}
+
 /** A rollback of BAD that took the endpoint at T2 and restored GOOD. */
 function rollBack(state: EndpointState, at: string): EndpointState {
   const decision = act(decideRollback(state, alarm(at)));
@@ -226,13 +233,7 @@ describe('the review cases', () => {
 
   it('treats another alarm while the rollback runs as a duplicate, not a rollout in progress', () => {
     const state = afterTwoRollouts();
-    const begun = beginRollback(
-      state,
-      'rollback-1',
-      act(decideRollback(state, alarm(T2))),
-      alarm(T2),
-      T2,
-    ) as EndpointState;
+    const begun = begin(state);
     assert.equal(decideRollback(begun, alarm(T2, 'summarizer-p99-latency')).action, 'duplicate');
   });
 
@@ -246,13 +247,7 @@ describe('the review cases', () => {
 
   it('records what it restored even when a newer push took the endpoint meanwhile, and leaves that push its lease', () => {
     const state = afterTwoRollouts();
-    const begun = beginRollback(
-      state,
-      'rollback-1',
-      act(decideRollback(state, alarm(T2))),
-      alarm(T2),
-      T2,
-    ) as EndpointState;
+    const begun = begin(state);
     const taken: EndpointState = { ...begun, lease: lease('c'.repeat(40), 'exec-9') };
     const finished = finishRollback(taken, 'rollback-1', 'restored', T3);
     assert.equal(finished?.live?.commit, GOOD);
@@ -281,13 +276,7 @@ describe('the review cases', () => {
 
   it('does not let a superseded rollout that went live overwrite what a running rollback decides', () => {
     const state = afterTwoRollouts();
-    const begun = beginRollback(
-      state,
-      'rollback-1',
-      act(decideRollback(state, alarm(T2))),
-      alarm(T2),
-      T2,
-    ) as EndpointState;
+    const begun = begin(state);
     const after = completeRollout(
       begun,
       'exec-old',
