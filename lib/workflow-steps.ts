@@ -18,7 +18,8 @@ export type Setting =
   | 'BALLAST_ACCOUNT_ID'
   | 'BALLAST_REGION'
   | 'BALLAST_SECRET_PREFIX'
-  | 'BALLAST_ALARM_TOPIC_ARN';
+  | 'BALLAST_ALARM_TOPIC_ARN'
+  | 'BALLAST_DEPLOY_STATE_MACHINE_ARN';
 
 /** The settings a step reads only when the watched repository is on GitHub. */
 export const GITHUB_SETTINGS: readonly Setting[] = ['BALLAST_GITHUB_API_URL', 'BALLAST_GITHUB_TOKEN_SECRET_NAME'];
@@ -32,7 +33,9 @@ export type StorePrefix =
   | 'state/'
   | 'ledger/'
   | 'alarms/'
-  | 'wake/';
+  | 'wake/'
+  | 'reconcile/'
+  | 'drift/';
 
 export interface StepPermissions {
   /** Object access in the Ballast store, by key prefix. */
@@ -69,6 +72,13 @@ export interface StepPermissions {
   readonly putEvents?: boolean;
   /** Publishes to the stack's alarm topic, when it has one. */
   readonly publishAlarmTopic?: boolean;
+  /** states:StartExecution on the deploy workflow (the reconciler's heals and missed pushes). */
+  readonly startDeploy?: boolean;
+  /**
+   * application-autoscaling:DescribeScalableTargets, which supports no resource-level permissions
+   * (Service Authorization Reference, Application Auto Scaling): is a variant autoscaled.
+   */
+  readonly scalableTargets?: boolean;
 }
 
 export interface WorkflowStep {
@@ -354,6 +364,69 @@ export const ROLLBACK_STEPS: Readonly<Record<RollbackStepName, WorkflowStep>> = 
       putEvents: true,
       publishAlarmTopic: true,
     },
+  },
+};
+
+export type ReconcileStepName = 'scan' | 'check' | 'finish';
+
+/**
+ * The reconcile workflow's steps (stepfunctions/reconcile.asl.json), started every minute by an
+ * EventBridge Scheduler schedule; Scan decides which environments are due.
+ */
+export const RECONCILE_STEPS: Readonly<Record<ReconcileStepName, WorkflowStep>> = {
+  scan: {
+    placeholder: 'Scan',
+    file: 'reconcile-scan.ts',
+    description:
+      'Ballast reconcile Scan: the environments due, branch heads no push deployed, the due endpoints in batches',
+    timeoutSeconds: 60,
+    memorySize: 512,
+    settings: ['BALLAST_STATE_BUCKET', 'BALLAST_DEPLOY_STATE_MACHINE_ARN'],
+    github: true,
+    permissions: {
+      // environments/: the heads (what each environment's newest processed commit declares);
+      // state/: listed, the endpoints Ballast manages; reconcile/: the run's status and batches.
+      store: { read: ['environments/', 'state/'], readWrite: ['reconcile/'] },
+      // GetBranch: the branch head, to find a push no event started.
+      codecommit: ['codecommit:GetBranch'],
+      githubToken: true,
+      startDeploy: true,
+    },
+  },
+  check: {
+    placeholder: 'Check',
+    file: 'reconcile-check.ts',
+    description:
+      'Ballast reconcile Check: one batch of endpoints compared with AWS; drift reported, healed, pruned or left alone',
+    timeoutSeconds: 120,
+    memorySize: 512,
+    settings: ['BALLAST_STATE_BUCKET', 'BALLAST_RESOURCE_PREFIX', 'BALLAST_DEPLOY_STATE_MACHINE_ARN'],
+    permissions: {
+      store: { read: ['environments/', 'reconcile/'], readWrite: ['state/', 'drift/', 'ledger/'] },
+      sagemaker: [
+        'sagemaker:DescribeEndpoint',
+        'sagemaker:DescribeEndpointConfig',
+        'sagemaker:DescribeModel',
+        'sagemaker:ListTags',
+        // prune: true only: the endpoint whose declaration was removed, and its Models and configs.
+        'sagemaker:DeleteEndpoint',
+        'sagemaker:DeleteEndpointConfig',
+        'sagemaker:DeleteModel',
+      ],
+      sagemakerList: ['sagemaker:ListModels', 'sagemaker:ListEndpointConfigs'],
+      scalableTargets: true,
+      putEvents: true,
+      startDeploy: true,
+    },
+  },
+  finish: {
+    placeholder: 'Finish',
+    file: 'reconcile-finish.ts',
+    description: "Ballast reconcile Finish: the run's summary per environment, its duration and errors",
+    timeoutSeconds: 30,
+    memorySize: 256,
+    settings: ['BALLAST_STATE_BUCKET'],
+    permissions: { store: { readWrite: ['reconcile/'] } },
   },
 };
 
