@@ -8,6 +8,7 @@ import { metrics } from '../lambdas/runtime/powertools.ts';
 import type { EndpointResult } from '../lambdas/workflow/types.ts';
 import {
   DEPLOY_STEPS,
+  RECONCILE_STEPS,
   ROLLBACK_STEPS,
   WAKE_FUNCTION,
   type WorkflowStep,
@@ -21,6 +22,10 @@ import { ALARM_PATTERN, LocalTriggers } from './triggers.ts';
 
 export const DEPLOY_ASL = fileURLToPath(new URL('../stepfunctions/deploy.asl.json', import.meta.url));
 export const ROLLBACK_ASL = fileURLToPath(new URL('../stepfunctions/rollback.asl.json', import.meta.url));
+export const RECONCILE_ASL = fileURLToPath(new URL('../stepfunctions/reconcile.asl.json', import.meta.url));
+
+/** What the stack's schedule sends the reconcile workflow (lib/reconcile-workflow.ts). */
+export const RECONCILE_TICK_INPUT = { source: 'ballast.scheduler' } as const;
 
 /**
  * The deploy workflow's state machine ARN in a sandbox: StartExecution on it through the sandbox's
@@ -72,6 +77,9 @@ export const ROLLBACK_FUNCTIONS: Readonly<Record<string, LambdaHandler>> = {
   CheckRollout: DEPLOY_FUNCTIONS.CheckRollout as LambdaHandler,
 };
 
+/** The reconcile workflow's handlers, as the stack binds them (lib/reconcile-workflow.ts). */
+export const RECONCILE_FUNCTIONS: Readonly<Record<string, LambdaHandler>> = await handlersOf(RECONCILE_STEPS);
+
 /** The Wake handler: the target of the rule on SageMaker's endpoint events (see {@link LocalPipeline}). */
 export const WAKE_HANDLER: LambdaHandler = await (async () => {
   const module = (await import(`../lambdas/handlers/${WAKE_FUNCTION.file}`)) as { handler?: LambdaHandler };
@@ -115,6 +123,16 @@ export interface LocalPipelineOptions {
   readonly alarmTopic?: string | false;
   /** The rollback workflow's handlers, by placeholder. @default ROLLBACK_FUNCTIONS */
   readonly rollbackFunctions?: Readonly<Record<string, LambdaHandler>>;
+  /**
+   * The reconciler's schedule, as the stack's EventBridge Scheduler schedule: every `tickSeconds`
+   * of simulated time the reconcile workflow runs (ballast.yaml says which environments are due).
+   * Off unless asked for, so that tests which change endpoints by hand decide when it looks.
+   * `pipeline.reconcile()` runs it once either way.
+   * @default false
+   */
+  readonly reconcile?: boolean | { readonly tickSeconds: number };
+  /** The reconcile workflow's handlers, by placeholder. @default RECONCILE_FUNCTIONS */
+  readonly reconcileFunctions?: Readonly<Record<string, LambdaHandler>>;
 }
 
 /**
@@ -139,6 +157,7 @@ export class LocalPipeline {
       {
         deploy: { aslPath: DEPLOY_ASL, functions },
         rollback: { aslPath: ROLLBACK_ASL, functions: options.rollbackFunctions ?? ROLLBACK_FUNCTIONS },
+        reconcile: { aslPath: RECONCILE_ASL, functions: options.reconcileFunctions ?? RECONCILE_FUNCTIONS },
       },
       { taskTokens: options.sandbox.stepfunctions },
     );
@@ -200,6 +219,10 @@ export class LocalPipeline {
     pipeline.triggers.onEventInvoke(wakeEventPattern(options.resourcePrefix ?? 'ballast'), (event) =>
       pipeline.runner.invoke(WAKE_FUNCTION.name, WAKE_HANDLER, event),
     );
+    if (options.reconcile) {
+      const tick = options.reconcile === true ? 60 : options.reconcile.tickSeconds;
+      pipeline.triggers.every(tick, 'reconcile', RECONCILE_TICK_INPUT);
+    }
     // Through `pipeline.runner` at call time, like the triggers.
     sandbox.stepfunctions.bind(
       deployStateMachineArn(sandbox),
@@ -212,6 +235,11 @@ export class LocalPipeline {
   /** Starts a deploy execution for an event, as the EventBridge rule target does. */
   deployFor(event: EventBridgeEvent): LocalExecution {
     return this.runner.start('deploy', event);
+  }
+
+  /** Runs the reconcile workflow once, as a tick of its schedule does. */
+  reconcile(): LocalExecution {
+    return this.runner.start('reconcile', RECONCILE_TICK_INPUT);
   }
 
   /** Resolves when every execution has finished. */

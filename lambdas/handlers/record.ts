@@ -156,6 +156,8 @@ function rollbackFacts(input: RecordInput, release: Release): NonNullable<Record
       ...(push.previousCommit ? { previousCommit: push.previousCommit } : {}),
     },
     ...(release.writeBack ? { writeBack: release.writeBack } : {}),
+    // Names only: the reconciler compares these variables' values without showing them.
+    redact: release.model.secrets.filter((s) => s.delivery === 'environment').map((s) => s.env),
   };
 }
 

@@ -11,7 +11,7 @@ import { isNewer } from '../state/endpoint-state.ts';
 import { isStatus } from '../state/json-store.ts';
 import { keys } from '../state/keys.ts';
 import { type ValidateInput, validateInput } from '../workflow/payloads.ts';
-import { carryNotLive, type EnvironmentHead, planPush } from '../workflow/plan.ts';
+import { carryNotLive, type EnvironmentHead, type EnvironmentSeen, planPush } from '../workflow/plan.ts';
 import { type PreflightReads, preflight } from '../workflow/preflight.ts';
 import { type Snapshot, snapshotSource } from '../workflow/snapshot.ts';
 import type { Plan, PlanDocument } from '../workflow/types.ts';
@@ -33,6 +33,8 @@ export async function validate(input: ValidateInput): Promise<Plan> {
   const store = stateStore();
   const snapshot = await store.get<Snapshot>(input.snapshotKey);
   if (!snapshot) throw new InvalidInputError(`snapshot ${input.snapshotKey} does not exist`);
+  // A retry deploys an older push again: only pushes move what the branch was seen at.
+  if (!input.retry) await markSeen(input);
   const result = await validateRepository(snapshotSource(snapshot.value));
   const errors = result.issues.filter((i) => i.severity === 'error');
   if (!result.ok || !result.repository) {
@@ -87,7 +89,20 @@ export async function validate(input: ValidateInput): Promise<Plan> {
       : undefined;
   const document = stored ?? plan.document;
   if (plan.head) {
-    const next = plan.head;
+    const spec = result.repository.repository.spec;
+    const next: EnvironmentHead = {
+      ...plan.head,
+      settings: {
+        intervalMinutes: spec.reconcile.intervalMinutes,
+        selfHeal: spec.reconcile.selfHeal,
+        prune: spec.reconcile.prune,
+        driftIgnore: spec.drift.ignore.map((r) => ({
+          endpoint: r.endpoint,
+          path: r.path,
+          ...(r.reason ? { reason: r.reason } : {}),
+        })),
+      },
+    };
     // Compare-and-swap from the head read above: of two racing pushes, the newer one's head stays;
     // the marks Record keeps in the head are carried over from whatever head is current then.
     await store.update<EnvironmentHead>(
@@ -114,6 +129,26 @@ export async function validate(input: ValidateInput): Promise<Plan> {
       deferred: document.deferred.length,
     },
   };
+}
+
+/**
+ * Records that the deploy workflow saw this push (keys.seen), valid or not, newest push wins: the
+ * reconciler deploys a branch head no execution saw (a lost event), and nothing it saw.
+ */
+async function markSeen(input: ValidateInput): Promise<void> {
+  const { push } = input;
+  const seen: EnvironmentSeen = {
+    environment: input.environment,
+    commit: push.commit,
+    pushedAt: push.pushedAt,
+    ...(push.previousCommit ? { previousCommit: push.previousCommit } : {}),
+    source: push.source,
+    repository: push.repository,
+    branch: push.branch,
+  };
+  await stateStore().update<EnvironmentSeen>(keys.seen(input.environment), (current) =>
+    !current || (current.commit !== seen.commit && isNewer(seen, current)) ? seen : undefined,
+  );
 }
 
 /** The two reads the remote checks make, on the SDK clients of this function. */

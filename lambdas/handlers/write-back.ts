@@ -1,12 +1,11 @@
-import { codecommit } from '../aws/codecommit.ts';
 import { InvalidInputError } from '../aws/errors.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
-import { gitHubTokens } from '../sources/answer.ts';
-import { defaultWriteBackMode, type WriteBackClients, writeBack } from '../sources/write-back.ts';
+import { defaultWriteBackMode, writeBack } from '../sources/write-back.ts';
 import { keys } from '../state/keys.ts';
 import { type WriteBackInput, writeBackInput } from '../workflow/rollback-payloads.ts';
 import type { Snapshot } from '../workflow/snapshot.ts';
-import { logger, optionalSetting, setting, stateStore } from './runtime.ts';
+import { repositoryClients } from './repository-clients.ts';
+import { logger, stateStore } from './runtime.ts';
 
 /**
  * WriteBack: after a restored rollback, when ballast.yaml's `writeBack` is on for the rolled-back
@@ -52,7 +51,7 @@ export async function writeBackStep(input: WriteBackInput) {
       ].join('\n'),
       idempotencyKey: `${input.execution}-${input.endpoint}`,
     },
-    await clients(input.push.source),
+    await repositoryClients(input.push.source),
   );
   logger.info('written back', { kind: result.kind });
   return result;
@@ -62,14 +61,6 @@ async function snapshot(store: ReturnType<typeof stateStore>, commit: string): P
   const found = await store.get<Snapshot>(keys.snapshot(commit));
   if (!found) throw new InvalidInputError(`the snapshot of ${commit} (${keys.snapshot(commit)}) does not exist`);
   return found.value;
-}
-
-async function clients(source: 'codecommit' | 'github'): Promise<WriteBackClients> {
-  if (source === 'codecommit') return { codecommit: codecommit() };
-  const token = await gitHubTokens.get(setting('BALLAST_GITHUB_TOKEN_SECRET_NAME'));
-  return {
-    github: { apiUrl: optionalSetting('BALLAST_GITHUB_API_URL') ?? 'https://api.github.com', token: token.value },
-  };
 }
 
 export const handler = lambdaHandler(writeBackInput, writeBackStep, {

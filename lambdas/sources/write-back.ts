@@ -356,7 +356,16 @@ export async function writeBack(request: WriteBackRequest, clients: WriteBackCli
   return writeBackTo(hostFor(checked, clients), checked);
 }
 
-function hostFor(request: WriteBackRequest, clients: WriteBackClients): WriteBackHost {
+/** The commit a branch points at (undefined: no such branch): GetBranch, or GitHub's "Get a reference". */
+export async function branchHead(
+  request: Pick<WriteBackRequest, 'source' | 'repository'>,
+  branch: string,
+  clients: WriteBackClients,
+): Promise<string | undefined> {
+  return hostFor(request, clients).head(branch);
+}
+
+function hostFor(request: Pick<WriteBackRequest, 'source' | 'repository'>, clients: WriteBackClients): WriteBackHost {
   if (request.source === 'codecommit') {
     if (!clients.codecommit) throw new Error('writeBack: a CodeCommit write-back needs a CodeCommit client');
     return codeCommitWriteBackHost(clients.codecommit, request.repository);

@@ -320,7 +320,7 @@ const DriftIgnoreRule = obj({
     DRIFT_PATH,
     'a JSON pointer into the Endpoint spec, such as /target/sagemaker/instanceCount (* matches one segment)',
     512,
-    'JSON pointer (RFC 6901, * matches one segment) into the Endpoint spec whose live value may differ without counting as drift.',
+    'JSON pointer (RFC 6901, * matches one segment) into the endpoint as the reconciler reports it (the Endpoint spec with its Model under /model, e.g. /target/sagemaker/instanceCount, /model/environment/LOG_LEVEL) whose live value may differ without counting as drift. A rule also covers everything under its path.',
   ),
   reason: freeText(500, 'Why this drift is expected (for the people reading ballast.yaml).').optional(),
 });
@@ -353,6 +353,9 @@ export const RepositorySpec = obj({
     selfHeal: bool('Put drifted endpoints back to the committed state (else only report drift). Default true.').default(
       true,
     ),
+    prune: bool(
+      'Delete a Ballast-managed endpoint (and its Models and endpoint configurations) once its declaration is removed from Git. Default false: it is reported and keeps running.',
+    ).default(false),
   })
     .prefault({})
     .meta({ description: 'The scheduled reconciler.' }),

@@ -4,6 +4,7 @@
  * executions can never both believe they hold the endpoint.
  */
 
+import type { DriftMark } from './drift.ts';
 import type { RollbackRecord } from './rollback.ts';
 
 export interface CommitRef {
@@ -39,6 +40,11 @@ export interface LiveRef extends CommitRef {
   };
   /** ballast.yaml's writeBack at that version, when enabled (`mode` absent: the source's default). */
   readonly writeBack?: { readonly mode?: 'revert-commit' | 'pull-request' };
+  /**
+   * The Model's environment variables that hold a secret's value (`delivery: environment`): the
+   * reconciler compares them without ever showing or storing them (lambdas/state/drift.ts).
+   */
+  readonly redact?: readonly string[];
   readonly at: string;
 }
 
@@ -89,6 +95,10 @@ export interface EndpointState {
   /** Content whose rollout failed or was rolled back; nothing re-deploys it but `ballast retry`. */
   readonly quarantined: readonly Quarantined[];
   readonly lease?: Lease;
+  /** What the reconciler last found wrong with the live endpoint (absent: in sync at its last check). */
+  readonly drift?: DriftMark;
+  /** When the reconciler deleted the endpoint because its declaration was removed (prune: true). */
+  readonly pruned?: string;
   readonly updatedAt: string;
 }
 

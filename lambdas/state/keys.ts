@@ -11,6 +11,7 @@
  *   commits/<commit>/<env>/<execution>/plan.json   an execution's plan: changed, unchanged, deferred, removed endpoints
  *   commits/<commit>/<env>/<execution>/<name>.json a release: what the execution deploys to one endpoint (write-once)
  *   environments/<env>/head.json                   the newest commit planned for the environment and its digests
+ *   environments/<env>/seen.json                   the newest push Validate saw for the environment (valid or not)
  *   pointers/<env>/<endpoint>/<commit>.json        version pointer: commit -> artifact digests (write-once)
  *   state/<env>/<endpoint>.json                    desired / live / last good / quarantined, and the lease
  *   ledger/<env>/<endpoint>/<time>--<commit>--<execution>.json   one entry per outcome (write-once)
@@ -18,6 +19,8 @@
  *   deliveries/<source>/<id>.json                  webhook deliveries seen (replay protection)
  *   alarms/<alarm>/<env>/<endpoint>.json           an endpoint whose live version declares this rollback alarm (the rollback workflow's lookup)
  *   wake/<endpointName>.json                       the task tokens of the executions waiting for a SageMaker endpoint
+ *   reconcile/status.json                          the reconciler's runs per environment, when each is due next, branch heads pending
+ *   reconcile/runs/<run>/batch-<n>.json            a run's batches of endpoints, when too many to carry (expire after a day)
  */
 export const REPOSITORY_LEDGER = '_repository';
 
@@ -38,6 +41,10 @@ export const keys = {
   release: (commit: string, environment: string, execution: string, endpoint: string) =>
     `commits/${commit}/${environment}/${execution}/${endpoint}.json`,
   head: (environment: string) => `environments/${environment}/head.json`,
+  seen: (environment: string) => `environments/${environment}/seen.json`,
+  environmentsPrefix: 'environments/',
+  reconcileStatus: 'reconcile/status.json',
+  reconcileBatch: (run: string, index: number) => `reconcile/runs/${run}/batch-${String(index).padStart(4, '0')}.json`,
   state: (environment: string, endpoint: string) => `state/${environment}/${endpoint}.json`,
   statePrefix: (environment?: string) => (environment ? `state/${environment}/` : 'state/'),
   ledgerPrefix: (environment: string, endpoint: string) => `ledger/${environment}/${endpoint}/`,

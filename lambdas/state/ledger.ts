@@ -1,4 +1,5 @@
 import type { Outcome, Push } from '../workflow/types.ts';
+import type { Drift } from './drift.ts';
 import type { JsonStore } from './json-store.ts';
 import { keys, REPOSITORY_LEDGER } from './keys.ts';
 import type { RollbackDecision, RollbackTrigger } from './rollback.ts';
@@ -46,6 +47,8 @@ export interface LedgerEntry {
   readonly retry?: { readonly requestedBy: string; readonly requestedAt: string; readonly reason?: string };
   /** Set by the rollback workflow (its entry is recorded against the commit it rolled back). */
   readonly rollback?: LedgerRollback;
+  /** Set by the reconciler for `drifted`: what differs, as JSON pointers (lambdas/state/drift.ts). */
+  readonly drift?: readonly Drift[];
   /** For a push-level entry: the push's endpoints by outcome (names), e.g. `{ unchanged: [...] }`. */
   readonly endpoints?: Readonly<Record<string, readonly string[]>>;
   readonly startedAt: string;

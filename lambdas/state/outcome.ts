@@ -36,8 +36,8 @@ export interface RecordRequest {
   readonly digest: string;
   /** The release's component digests, recorded with what goes live. */
   readonly components?: Readonly<Record<string, string>>;
-  /** What a rollback of this version needs to know, recorded with what goes live. */
-  readonly rollback?: Pick<LiveRef, 'alarms' | 'files' | 'push' | 'writeBack'>;
+  /** What a rollback (and the reconciler) of this version needs to know, recorded with what goes live. */
+  readonly rollback?: Pick<LiveRef, 'alarms' | 'files' | 'push' | 'writeBack' | 'redact'>;
 }
 
 export interface RecordDecision {

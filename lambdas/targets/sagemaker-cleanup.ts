@@ -76,6 +76,11 @@ export interface CleanupSkip {
 export interface CleanupOptions {
   /** MaxResults of each List call (1–100). Tests use small pages. @default 100 */
   readonly pageSize?: number;
+  /**
+   * The endpoint was deleted on purpose (the reconciler's prune): "Could not find endpoint" then
+   * proves it runs nothing, instead of stopping the cleanup. @default false
+   */
+  readonly endpointDeleted?: boolean;
 }
 
 export const OWNERSHIP_TAGS = {
@@ -234,12 +239,14 @@ export async function cleanUpEndpoint(
   const kept = new Set<string>();
   const skipped: CleanupSkip[] = [];
 
-  const inUseNow = async (): Promise<ReadonlySet<string>> =>
-    configsInUse(
-      await call(`DescribeEndpoint ${endpointName}`, () =>
-        sagemaker.send(new DescribeEndpointCommand({ EndpointName: endpointName })),
-      ),
-    );
+  const inUseNow = async (): Promise<ReadonlySet<string>> => {
+    try {
+      return configsInUse(await sagemaker.send(new DescribeEndpointCommand({ EndpointName: endpointName })));
+    } catch (error) {
+      if (options.endpointDeleted && isNotFound(error)) return new Set();
+      return classify(error, `DescribeEndpoint ${endpointName}`);
+    }
+  };
 
   /** Why the resource is not proven to be this endpoint's, or undefined when it is. */
   const ownershipProblem = async (kind: CleanupResourceKind, item: Listed): Promise<string | undefined> => {

@@ -21,6 +21,29 @@ export interface EnvironmentHead {
   readonly pushedAt: string;
   readonly previousCommit?: string;
   readonly endpoints: Readonly<Record<string, HeadEndpoint>>;
+  /** ballast.yaml's reconcile and drift settings at this commit: what the reconciler applies. */
+  readonly settings?: ReconcileHeadSettings;
+}
+
+export interface ReconcileHeadSettings {
+  readonly intervalMinutes: number;
+  readonly selfHeal: boolean;
+  readonly prune: boolean;
+  readonly driftIgnore: ReadonlyArray<{ readonly endpoint: string; readonly path: string; readonly reason?: string }>;
+}
+
+/**
+ * The newest push Validate saw for an environment, valid or not: a branch head that is not this
+ * commit was never seen by the deploy workflow (a lost event), which the reconciler deploys.
+ */
+export interface EnvironmentSeen {
+  readonly environment: string;
+  readonly commit: string;
+  readonly pushedAt: string;
+  readonly previousCommit?: string;
+  readonly source: 'codecommit' | 'github';
+  readonly repository: string;
+  readonly branch: string;
 }
 
 export interface HeadEndpoint {

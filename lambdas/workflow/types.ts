@@ -278,7 +278,13 @@ export type Outcome =
   | 'rejected'
   | 'unchanged'
   | 'quarantined'
-  | 'deferred';
+  | 'deferred'
+  /** The reconciler found the live endpoint differing from Git (lambdas/state/drift.ts). */
+  | 'drifted'
+  /** The endpoint's declaration was removed from Git; the endpoint keeps running (prune off). */
+  | 'removed'
+  /** The endpoint's declaration was removed and ballast.yaml says prune: the reconciler deleted it. */
+  | 'pruned';
 
 export interface Verification {
   /**
