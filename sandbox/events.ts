@@ -64,6 +64,7 @@ function matchesEntry(entry: unknown, value: unknown): boolean {
 export class EventBus {
   private readonly subscriptions = new Set<{ pattern: EventPattern; listener: EventListener }>();
   private readonly history: EventBridgeEvent[] = [];
+  private readonly lost: Array<{ pattern: EventPattern; remaining: number }> = [];
 
   constructor(
     readonly account: string,
@@ -91,6 +92,13 @@ export class EventBus {
       detail: input.detail,
     };
     this.history.push(event);
+    const lose = this.lost.find((l) => l.remaining > 0 && matchesPattern(l.pattern, event));
+    if (lose) {
+      // The event happened (it is in the history) but reached no target, as when a rule's target
+      // keeps failing past its retries and the event goes to the rule's dead-letter queue.
+      lose.remaining--;
+      return event;
+    }
     for (const { pattern, listener } of this.subscriptions) {
       if (matchesPattern(pattern, event)) {
         // Deliver asynchronously, as EventBridge does: a slow or failing target never blocks the
@@ -105,6 +113,14 @@ export class EventBus {
     const subscription = { pattern, listener };
     this.subscriptions.add(subscription);
     return () => this.subscriptions.delete(subscription);
+  }
+
+  /**
+   * The next `count` events matching `pattern` reach no rule target (a lost delivery), so tests can
+   * show what Ballast does about a push whose event never started a deployment.
+   */
+  loseDeliveries(pattern: EventPattern, count = 1): void {
+    this.lost.push({ pattern, remaining: count });
   }
 
   /** Every event put so far, oldest first (tests and `ballast local` read it). */

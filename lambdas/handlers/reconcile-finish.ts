@@ -64,7 +64,7 @@ export async function finish(input: z.output<typeof finishInput>): Promise<{ fai
       removed: sum('removed'),
       pruned: sum('pruned'),
       // A failed batch's endpoints were not checked: each counts as an error of the run.
-      errors: sum('errors') + (failedBatches > 0 ? failedBatches : 0),
+      errors: sum('errors') + failedBatches,
     });
   }
   if (summaries.size > 0) {

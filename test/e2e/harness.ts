@@ -24,6 +24,8 @@ import {
   DEPLOY_ASL,
   DEPLOY_FUNCTIONS,
   LocalPipeline,
+  RECONCILE_ASL,
+  RECONCILE_FUNCTIONS,
   ROLLBACK_ASL,
   ROLLBACK_FUNCTIONS,
 } from '../../sandbox/pipeline.ts';
@@ -76,6 +78,8 @@ export interface WorldOptions {
    * @default false
    */
   readonly fullExample?: boolean;
+  /** The reconciler's schedule in the pipeline (LocalPipelineOptions.reconcile). @default false */
+  readonly reconcile?: boolean;
 }
 
 /** What the default world leaves out of the example (see {@link WorldOptions.fullExample}). */
@@ -141,7 +145,11 @@ export async function world(options: WorldOptions = {}): Promise<World> {
     files = await readTree(EXAMPLE_REPO_DIR);
     if (!options.fullExample) for (const path of DIRECTORY_MODEL_FILES) delete files[path];
     await seedExampleAccount(sandbox, files);
-    pipeline = await LocalPipeline.start({ sandbox, secretPrefix: EXAMPLE_SECRET_PREFIX });
+    pipeline = await LocalPipeline.start({
+      sandbox,
+      secretPrefix: EXAMPLE_SECRET_PREFIX,
+      ...(options.reconcile ? { reconcile: true } : {}),
+    });
     if (options.around) useWrappedHandlers(pipeline, sandbox, options.around);
   } catch (error) {
     await sandbox.stop();
@@ -266,6 +274,7 @@ function useWrappedHandlers(
     {
       deploy: { aslPath: DEPLOY_ASL, functions },
       rollback: { aslPath: ROLLBACK_ASL, functions: ROLLBACK_FUNCTIONS },
+      reconcile: { aslPath: RECONCILE_ASL, functions: RECONCILE_FUNCTIONS },
     },
     { taskTokens: sandbox.stepfunctions },
   );
