@@ -7,6 +7,10 @@ import { FaultInjector } from './faults.ts';
 import { RequestLog } from './request-log.ts';
 import { SandboxServer } from './server.ts';
 import type { ServiceContext } from './service.ts';
+import {
+  type ApplicationAutoScalingSandbox,
+  createApplicationAutoScalingService,
+} from './services/applicationautoscaling.ts';
 import { type CloudWatchSandbox, createCloudWatchService } from './services/cloudwatch.ts';
 import { type CodeCommitSandbox, createCodeCommitService } from './services/codecommit.ts';
 import { createEventBridgeService, type EventBridgeSandbox } from './services/eventbridge.ts';
@@ -56,6 +60,8 @@ export interface Sandbox {
   readonly sns: SnsSandbox;
   /** EventBridge PutEvents: accepted entries go onto `events`, the default bus. */
   readonly eventbridge: EventBridgeSandbox;
+  /** Application Auto Scaling's scalable targets (what tells the reconciler a variant's count is autoscaled). */
+  readonly applicationautoscaling: ApplicationAutoScalingSandbox;
   /**
    * The environment variables that point any AWS SDK or the AWS CLI at the sandbox (the SDK's
    * standard `AWS_ENDPOINT_URL`, dummy credentials, the region).
@@ -85,6 +91,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const stepfunctions = createStepFunctionsService(ctx);
   const sns = createSnsService(ctx);
   const eventbridge = createEventBridgeService(ctx);
+  const applicationautoscaling = createApplicationAutoScalingService(ctx);
 
   const faults = new FaultInjector();
   const requests = new RequestLog();
@@ -100,6 +107,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       stepfunctions,
       sns,
       eventbridge,
+      applicationautoscaling,
     ],
     clock,
     events,
@@ -126,6 +134,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     stepfunctions,
     sns,
     eventbridge,
+    applicationautoscaling,
     env: () => sandboxEnv(url, region),
     stop: async () => {
       codecommit.close();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { applicationAutoScaling } from '../../../lambdas/aws/application-autoscaling.ts';
 import { resetClients } from '../../../lambdas/aws/client-config.ts';
 import { cloudwatch } from '../../../lambdas/aws/cloudwatch.ts';
 import { codecommit } from '../../../lambdas/aws/codecommit.ts';
@@ -8,7 +9,7 @@ import { sagemaker } from '../../../lambdas/aws/sagemaker.ts';
 import { secretsManager } from '../../../lambdas/aws/secrets-manager.ts';
 import { sfn } from '../../../lambdas/aws/sfn.ts';
 
-const CLIENTS = { s3, sagemaker, cloudwatch, codecommit, sfn, secretsManager };
+const CLIENTS = { s3, sagemaker, cloudwatch, codecommit, sfn, secretsManager, applicationAutoScaling };
 const VARIABLES = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_REGION'];
 
 /**
