@@ -25,6 +25,7 @@ const finishInput = z.object({
   startedAt: z.string().min(1),
   scan: z.nullish(
     z.object({
+      startedAt: z.string().min(1),
       environments: z.array(z.object({ environment: z.string(), due: z.boolean(), endpoints: count })),
       batches: z.array(z.unknown()),
       errors: count,
@@ -42,7 +43,8 @@ const finishInput = z.object({
  */
 export async function finish(input: z.output<typeof finishInput>): Promise<{ failed: boolean; errors: number }> {
   const now = nowIso();
-  const durationMs = Math.max(0, Date.parse(now) - Date.parse(input.startedAt));
+  const startedAt = input.scan?.startedAt ?? input.startedAt;
+  const durationMs = Math.max(0, Date.parse(now) - Date.parse(startedAt));
   const results = input.batches.filter((b): b is z.output<typeof checked> => !('failed' in b));
   const failedBatches = input.batches.length - results.length;
   const due = (input.scan?.environments ?? []).filter((e) => e.due);
@@ -52,7 +54,7 @@ export async function finish(input: z.output<typeof finishInput>): Promise<{ fai
     const sum = (field: keyof Omit<z.output<typeof checked>, 'environment'>) => mine.reduce((n, r) => n + r[field], 0);
     summaries.set(environment.environment, {
       run: input.run,
-      startedAt: input.startedAt,
+      startedAt,
       finishedAt: now,
       durationMs,
       checked: sum('checked'),

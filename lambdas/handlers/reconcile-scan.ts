@@ -38,6 +38,8 @@ export interface BatchItem {
 
 export interface ScanResult {
   readonly run: string;
+  /** When the run started, by the functions' clock (Finish measures the run's duration from it). */
+  readonly startedAt: string;
   readonly environments: ReadonlyArray<{
     readonly environment: string;
     readonly due: boolean;
@@ -117,6 +119,7 @@ export async function scan(input: z.output<typeof scanInput>): Promise<ScanResul
   logger.info('scanned', { due: scanned.filter((s) => s.due).map((s) => s.environment), endpoints: all.length });
   return {
     run: input.run,
+    startedAt: now,
     environments: scanned.map((s) => ({
       environment: s.environment,
       due: s.due,
