@@ -48,8 +48,8 @@ export interface CodeCommitSourceProps {
  * whose target is the state machine, with the event itself as the execution input.
  *
  * No push is lost silently: EventBridge retries StartExecution, an event it cannot deliver lands in
- * an encrypted dead-letter queue, and an alarm fires as soon as that queue holds a message. (This
- * version has no reconciler that would deploy a branch head never processed.)
+ * an encrypted dead-letter queue, and an alarm fires as soon as that queue holds a message; the
+ * reconciler deploys a branch head no execution saw (lambdas/handlers/reconcile-scan.ts).
  */
 export class CodeCommitSource extends Construct {
   public readonly repository: codecommit.IRepository;
