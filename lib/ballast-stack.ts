@@ -8,7 +8,7 @@ import type { Construct } from 'constructs';
 import { AlarmTopic } from './alarm-topic.ts';
 import { ArtifactStore, type ArtifactStoreProps } from './artifact-store.ts';
 import { CodeCommitSource } from './codecommit-source.ts';
-import { DeployWorkflow } from './deploy-workflow.ts';
+import { DeployWorkflow, defaultDeployStateMachineName } from './deploy-workflow.ts';
 import { GitHubWebhook } from './github-webhook.ts';
 import { RollbackWorkflow } from './rollback-workflow.ts';
 import { RolloutWake } from './rollout-wake.ts';
@@ -116,6 +116,8 @@ export class BallastStack extends Stack {
         typeof key === 'string' ? kms.Key.fromKeyArn(this, `${id}${index}`, key) : key,
       );
     const secretKmsKeys = keys(props.secretKmsKeys, 'SecretKey');
+    // One name for the deploy state machine: the reconcile functions (built before it) start it by it.
+    const deployStateMachineName = defaultDeployStateMachineName(this);
     this.sagemakerRole = new SageMakerExecutionRole(this, 'SageMakerExecutionRole', {
       bucket: this.store.bucket,
       resourcePrefix: this.resourcePrefix,
@@ -135,9 +137,11 @@ export class BallastStack extends Stack {
       secretKmsKeys,
       logRetention: props.logRetention,
       ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
+      deployStateMachineName,
     });
     this.deployWorkflow = new DeployWorkflow(this, 'DeployWorkflow', {
       functions: this.functions.byStep,
+      stateMachineName: deployStateMachineName,
       logRetention: props.logRetention,
       alarmTopic: this.alarmTopic,
     });

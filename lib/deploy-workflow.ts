@@ -23,6 +23,25 @@ export type DeployWorkflowFunctions = Readonly<Record<StepName, lambda.IFunction
  */
 export const DEPLOYMENTS_FAILED_QUERY = 'SELECT SUM(DeploymentsFailed) FROM SCHEMA("Ballast", Environment, service)';
 
+/** The deploy state machine's default name, `<stack name>-deploy` (see {@link DeployWorkflowProps.stateMachineName}). */
+export function defaultDeployStateMachineName(stack: Stack): string {
+  return `${stack.stackName}-deploy`;
+}
+
+/**
+ * The ARN of a state machine of `stack` built from its fixed name. It refers to no resource, so a
+ * role can be granted it before (or inside) the state machine it names without a circular
+ * dependency: the deploy workflow's own role, and the functions built before it.
+ */
+export function stateMachineArnOf(stack: Stack, name: string): string {
+  return stack.formatArn({
+    service: 'states',
+    resource: 'stateMachine',
+    resourceName: name,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
 export interface DeployWorkflowProps {
   /** The functions behind the task states. */
   readonly functions: DeployWorkflowFunctions;
@@ -87,7 +106,7 @@ export class DeployWorkflow extends Construct {
     });
 
     const stack = Stack.of(this);
-    const stateMachineName = props.stateMachineName ?? `${stack.stackName}-deploy`;
+    const stateMachineName = props.stateMachineName ?? defaultDeployStateMachineName(stack);
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName,
       definitionBody: sfn.DefinitionBody.fromFile(definitionFile),
@@ -112,12 +131,7 @@ export class DeployWorkflow extends Construct {
     // machine per endpoint, as this role, and watches and stops them. ("IAM policies for using
     // Distributed Map states", AWS Step Functions Developer Guide.) The ARNs are built from the
     // fixed name: referring to the state machine's own ARN attribute would be a circular dependency.
-    const ownArn = stack.formatArn({
-      service: 'states',
-      resource: 'stateMachine',
-      resourceName: stateMachineName,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
+    const ownArn = stateMachineArnOf(stack, stateMachineName);
     const childExecutions = stack.formatArn({
       service: 'states',
       resource: 'execution',

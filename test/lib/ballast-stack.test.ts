@@ -95,9 +95,9 @@ describe('BallastStack', () => {
   it('wires a CodeCommit source: the push rule starts the workflow; no public URL', () => {
     const { stack, template } = synth();
     assert.ok(stack.codeCommitSource && !stack.gitHubWebhook);
-    // The deploy and the rollback workflow; the deploy steps, the rollback steps and Wake.
+    // The deploy and the rollback workflow; the deploy, rollback and reconcile steps and Wake.
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
-    template.resourceCountIs('AWS::Lambda::Function', 17);
+    template.resourceCountIs('AWS::Lambda::Function', 20);
     template.resourceCountIs('AWS::Lambda::Url', 0);
     template.hasResourceProperties('AWS::Events::Rule', {
       Targets: [Match.objectLike({ Arn: stack.resolve(stack.deployWorkflow.stateMachine.stateMachineArn) })],
@@ -107,7 +107,7 @@ describe('BallastStack', () => {
   it('wires a GitHub source: the webhook function behind a Function URL; no CodeCommit rule', () => {
     const { stack, template } = ballastStack({ source: GITHUB });
     assert.ok(stack.gitHubWebhook && !stack.codeCommitSource);
-    template.resourceCountIs('AWS::Lambda::Function', 18);
+    template.resourceCountIs('AWS::Lambda::Function', 21);
     template.resourceCountIs('AWS::Lambda::Url', 1);
     // The rollback workflow's rule on alarms and Wake's on SageMaker's endpoint events: no CodeCommit push rule.
     template.resourceCountIs('AWS::Events::Rule', 2);
