@@ -57,6 +57,14 @@ describe('BallastStack', () => {
               NoncurrentVersionExpiration: { NoncurrentDays: 90 },
               AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
             }),
+            // The reconciler's batches live for a run; both their versions go after a day.
+            {
+              Id: 'expire-reconcile-runs',
+              Status: 'Enabled',
+              Prefix: 'reconcile/runs/',
+              ExpirationInDays: 1,
+              NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+            },
           ]),
         },
       }),
