@@ -1,4 +1,4 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -10,6 +10,7 @@ import { ArtifactStore, type ArtifactStoreProps } from './artifact-store.ts';
 import { CodeCommitSource } from './codecommit-source.ts';
 import { DeployWorkflow, defaultDeployStateMachineName } from './deploy-workflow.ts';
 import { GitHubWebhook } from './github-webhook.ts';
+import { ReconcileWorkflow } from './reconcile-workflow.ts';
 import { RollbackWorkflow } from './rollback-workflow.ts';
 import { RolloutWake } from './rollout-wake.ts';
 import { SageMakerExecutionRole } from './sagemaker-execution-role.ts';
@@ -71,12 +72,25 @@ export interface BallastStackProps extends StackProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Minutes between the reconciler's ticks (1-60). Each tick only decides which environments are
+   * due by their ballast.yaml `reconcile.intervalMinutes`, so this is the finest interval one can ask for.
+   * @default 1
+   */
+  readonly reconcileTickMinutes?: number;
+  /**
+   * Whether the reconciler's schedule ticks. False deploys it disabled: no drift detection, no
+   * self-heal, no missed pushes picked up, until it is enabled.
+   * @default true
+   */
+  readonly reconcileEnabled?: boolean;
 }
 
 /**
  * The Ballast stack: one per AWS account and region that Ballast deploys into. It owns the
- * artifact/state store, the role SageMaker models run as, the deploy workflow and its functions,
- * and the source that starts the workflow on a push (CodeCommit events or a GitHub webhook).
+ * artifact/state store, the role SageMaker models run as, the deploy, rollback and reconcile
+ * workflows and their functions, the source that starts the deploy workflow on a push (CodeCommit
+ * events or a GitHub webhook).
  */
 export class BallastStack extends Stack {
   public readonly store: ArtifactStore;
@@ -88,6 +102,8 @@ export class BallastStack extends Stack {
   public readonly functions: WorkflowFunctions;
   public readonly deployWorkflow: DeployWorkflow;
   public readonly rollbackWorkflow: RollbackWorkflow;
+  /** Detects drift and missed pushes on a schedule, and heals through the deploy workflow. */
+  public readonly reconcileWorkflow: ReconcileWorkflow;
   /** Wakes deploy executions waiting on a SageMaker endpoint once SageMaker is done with it. */
   public readonly rolloutWake: RolloutWake;
   /** The alarm topic: the one given, or the one created for `alarmEmail`. */
@@ -151,6 +167,13 @@ export class BallastStack extends Stack {
       logRetention: props.logRetention,
       ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
     });
+    this.reconcileWorkflow = new ReconcileWorkflow(this, 'ReconcileWorkflow', {
+      functions: this.functions.reconcileByStep,
+      tickMinutes: props.reconcileTickMinutes,
+      enabled: props.reconcileEnabled,
+      logRetention: props.logRetention,
+      ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
+    });
     this.rolloutWake = new RolloutWake(this, 'RolloutWake', {
       bucket: this.store.bucket,
       resourcePrefix: this.resourcePrefix,
@@ -174,5 +197,11 @@ export class BallastStack extends Stack {
         logRetention: props.logRetention,
       });
     }
+
+    new CfnOutput(this, 'ReconcileStateMachineArn', {
+      value: this.reconcileWorkflow.stateMachine.stateMachineArn,
+      description:
+        'The reconcile workflow (Express): its schedule starts it every tick; start it by hand to reconcile now',
+    });
   }
 }

@@ -83,6 +83,19 @@ describe('BallastStack', () => {
     });
   });
 
+  it('outputs the reconcile state machine, and ticks the reconciler every minute by default', () => {
+    const { stack, template } = synth();
+    const outputs = template.findOutputs('*');
+    assert.deepEqual(
+      outputs.ReconcileStateMachineArn?.Value,
+      stack.resolve(stack.reconcileWorkflow.stateMachine.stateMachineArn),
+    );
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+    });
+  });
+
   it('exposes its resource prefix and source as typed props', () => {
     const { stack } = synth();
     assert.equal(stack.resourcePrefix, 'ballast');
@@ -103,8 +116,8 @@ describe('BallastStack', () => {
   it('wires a CodeCommit source: the push rule starts the workflow; no public URL', () => {
     const { stack, template } = synth();
     assert.ok(stack.codeCommitSource && !stack.gitHubWebhook);
-    // The deploy and the rollback workflow; the deploy, rollback and reconcile steps and Wake.
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    // The deploy, rollback and reconcile workflows; their steps and Wake.
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
     template.resourceCountIs('AWS::Lambda::Function', 20);
     template.resourceCountIs('AWS::Lambda::Url', 0);
     template.hasResourceProperties('AWS::Events::Rule', {
@@ -164,8 +177,9 @@ describe('BallastStack', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
     assert.equal(
       alarms.length,
-      9,
-      'deploy: failed, timed out, aborted, failed deployments; push dead letters; Wake errors; rollback: failed, timed out, dead letters',
+      12,
+      'deploy: failed, timed out, aborted, failed deployments; push dead letters; Wake errors; rollback: failed, ' +
+        'timed out, dead letters; reconcile: failed, timed out, undelivered ticks',
     );
     for (const alarm of alarms) assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: topicId }]);
     // The rollback workflow's Finish tells the topic about rollbacks: it may publish there, with a

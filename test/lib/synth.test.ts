@@ -93,7 +93,7 @@ async function checkBundles(result: Synth, expectedFunctions: number): Promise<v
     .filter((f) => f !== 'github-webhook.ts' && f !== WAKE_FUNCTION.file);
   assert.deepEqual(steps.sort(), STEPS.map((step) => step.file).sort(), 'one bundled function per manifest step');
   const machines = Object.values(template.Resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
-  assert.equal(machines.length, 2, 'the deploy and the rollback workflow');
+  assert.equal(machines.length, 3, 'the deploy, the rollback and the reconcile workflow');
   for (const machine of machines) {
     const definition = (machine.Properties.DefinitionS3Location as { Key: string }).Key;
     assert.ok(existsSync(join(result.outdir, `asset.${definition}`)), 'the ASL definition is an asset');
