@@ -1,4 +1,5 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -7,6 +8,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { AlarmTopic } from './alarm-topic.ts';
 import { ArtifactStore, type ArtifactStoreProps } from './artifact-store.ts';
+import { BallastDashboard } from './ballast-dashboard.ts';
 import { CodeCommitSource } from './codecommit-source.ts';
 import { DeployWorkflow, defaultDeployStateMachineName } from './deploy-workflow.ts';
 import { GitHubWebhook } from './github-webhook.ts';
@@ -90,7 +92,7 @@ export interface BallastStackProps extends StackProps {
  * The Ballast stack: one per AWS account and region that Ballast deploys into. It owns the
  * artifact/state store, the role SageMaker models run as, the deploy, rollback and reconcile
  * workflows and their functions, the source that starts the deploy workflow on a push (CodeCommit
- * events or a GitHub webhook).
+ * events or a GitHub webhook), and a dashboard of them all.
  */
 export class BallastStack extends Stack {
   public readonly store: ArtifactStore;
@@ -104,6 +106,7 @@ export class BallastStack extends Stack {
   public readonly rollbackWorkflow: RollbackWorkflow;
   /** Detects drift and missed pushes on a schedule, and heals through the deploy workflow. */
   public readonly reconcileWorkflow: ReconcileWorkflow;
+  public readonly dashboard: BallastDashboard;
   /** Wakes deploy executions waiting on a SageMaker endpoint once SageMaker is done with it. */
   public readonly rolloutWake: RolloutWake;
   /** The alarm topic: the one given, or the one created for `alarmEmail`. */
@@ -198,10 +201,21 @@ export class BallastStack extends Stack {
       });
     }
 
+    this.dashboard = new BallastDashboard(this, 'Dashboard', {
+      deployStateMachine: this.deployWorkflow.stateMachine,
+      rollbackStateMachine: this.rollbackWorkflow.stateMachine,
+      reconcileStateMachine: this.reconcileWorkflow.stateMachine,
+      // Every alarm of the stack, whichever construct made it.
+      alarms: this.node.findAll().filter((c): c is cloudwatch.Alarm => c instanceof cloudwatch.Alarm),
+    });
     new CfnOutput(this, 'ReconcileStateMachineArn', {
       value: this.reconcileWorkflow.stateMachine.stateMachineArn,
       description:
         'The reconcile workflow (Express): its schedule starts it every tick; start it by hand to reconcile now',
+    });
+    new CfnOutput(this, 'DashboardName', {
+      value: this.dashboard.dashboard.dashboardName,
+      description: 'The CloudWatch dashboard: deployments, rollbacks, drift, the reconciler and failed executions',
     });
   }
 }

@@ -83,13 +83,14 @@ describe('BallastStack', () => {
     });
   });
 
-  it('outputs the reconcile state machine, and ticks the reconciler every minute by default', () => {
+  it('outputs the reconcile state machine and the dashboard, and ticks the reconciler every minute by default', () => {
     const { stack, template } = synth();
     const outputs = template.findOutputs('*');
     assert.deepEqual(
       outputs.ReconcileStateMachineArn?.Value,
       stack.resolve(stack.reconcileWorkflow.stateMachine.stateMachineArn),
     );
+    assert.deepEqual(outputs.DashboardName?.Value, stack.resolve(stack.dashboard.dashboard.dashboardName));
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(1 minute)',
       State: 'ENABLED',
