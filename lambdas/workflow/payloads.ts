@@ -124,7 +124,7 @@ const rolloutSpec: z.ZodMiniType<RolloutSpec> = z.discriminatedUnion('strategy',
 
 export const rollout = z.object({
   status: z.enum(['started', 'waiting', 'live']),
-  operation: z.enum(['create', 'update']),
+  operation: z.enum(['create', 'update', 'weights']),
   endpointName: nonEmpty,
   endpointConfigName: nonEmpty,
   previousEndpointConfigName: z.optional(z.string()),

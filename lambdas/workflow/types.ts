@@ -255,8 +255,11 @@ export interface Registration {
 export interface Rollout {
   /** `started` a deployment; `waiting` for another rollout to finish first; `live` already runs it. */
   readonly status: 'started' | 'waiting' | 'live';
-  /** CreateEndpoint (the first deployment) or UpdateEndpoint (a blue/green rollout). */
-  readonly operation: 'create' | 'update';
+  /**
+   * CreateEndpoint (the first deployment), UpdateEndpoint (a blue/green rollout), or
+   * UpdateEndpointWeightsAndCapacities (a heal of the live configuration's counts or weights).
+   */
+  readonly operation: 'create' | 'update' | 'weights';
   readonly endpointName: string;
   readonly endpointConfigName: string;
   readonly previousEndpointConfigName?: string;
