@@ -209,8 +209,10 @@ export const DEPLOY_STEPS: Readonly<Record<StepName, WorkflowStep>> = {
         'sagemaker:DescribeEndpoint',
         // A first CreateEndpoint that ends Failed is deleted so that a retry can create it again.
         'sagemaker:DeleteEndpoint',
-        // Create* with Tags needs AddTags on the created resource.
+        // Create* with Tags needs AddTags on the created resource; a heal puts ballast:managed back.
         'sagemaker:AddTags',
+        // A heal puts a live variant's instance count and weight back to the release's.
+        'sagemaker:UpdateEndpointWeightsAndCapacities',
       ],
       passSageMakerRole: true,
       cloudwatch: ['DescribeAlarms'],

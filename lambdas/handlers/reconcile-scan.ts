@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { missedPushExecutionName } from '../reconcile/names.ts';
 import { missedPush, missedPushRequest } from '../reconcile/requests.ts';
 import { startDeploy } from '../reconcile/start-deploy.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
 import { mapPool } from '../runtime/pool.ts';
+import { missedPushExecutionName } from '../sources/missed-push.ts';
 import { branchHead } from '../sources/write-back.ts';
 import { keys } from '../state/keys.ts';
 import {
