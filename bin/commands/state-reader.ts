@@ -52,6 +52,8 @@ export interface StateConnection {
   readonly bucket: string;
   /** The endpoint the client talks to, when not AWS's own. */
   readonly endpoint: string | undefined;
+  /** The region the bucket is read in (undefined: the SDK's own configuration decides). */
+  readonly region: string | undefined;
   /** `s3://bucket` plus the endpoint, for headings and error messages. */
   readonly where: string;
   close(): void;
@@ -130,19 +132,10 @@ export async function connect(flags: ConnectionFlags, io: CliIo): Promise<StateC
   checkConnectionFlags(flags, io);
   const endpoint = flags['endpoint-url'] ?? envEndpoint(io);
   const region = flags.region ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION ?? (endpoint ? 'us-east-1' : undefined);
-  const config = (regionOverride?: string): S3ClientConfig => ({
-    ...((regionOverride ?? region) ? { region: regionOverride ?? region } : {}),
-    ...(endpoint ? { endpoint } : {}),
-    // A sandbox takes any credentials; do not make a newcomer configure some.
-    ...(endpoint && !io.env.AWS_ACCESS_KEY_ID && !io.env.AWS_PROFILE
-      ? { credentials: { accessKeyId: 'ballast-sandbox', secretAccessKey: 'ballast-sandbox' } }
-      : {}),
-    // A CLI should fail fast on an endpoint that is not there, not back off for half a minute.
-    maxAttempts: 2,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 30_000 }),
-  });
+  const config = (regionOverride?: string): S3ClientConfig => cliClientConfig(io, endpoint, regionOverride ?? region);
   let s3 = new S3Client(config());
   let bucket = flags.bucket ?? io.env.BALLAST_STATE_BUCKET;
+  let bucketRegion = region;
   if (flags.stack !== undefined) {
     try {
       const found = await findStackBucket(s3, flags.stack);
@@ -151,6 +144,7 @@ export async function connect(flags: ConnectionFlags, io: CliIo): Promise<StateC
       if (found.region && found.region !== region && !endpoint) {
         s3.destroy();
         s3 = new S3Client(config(found.region));
+        bucketRegion = found.region;
       }
     } catch (error) {
       s3.destroy();
@@ -164,9 +158,37 @@ export async function connect(flags: ConnectionFlags, io: CliIo): Promise<StateC
     store: new JsonStore(client, bucket),
     bucket,
     endpoint,
+    region: bucketRegion,
     where: `s3://${bucket}${endpoint ? ` at ${endpoint}` : ''}`,
     close: () => client.destroy(),
   };
+}
+
+/**
+ * The settings of every SDK client a command creates: the endpoint and region it was given, a
+ * sandbox's placeholder credentials, and two attempts.
+ */
+export function cliClientConfig(io: CliIo, endpoint: string | undefined, region: string | undefined) {
+  return {
+    ...(region ? { region } : {}),
+    ...(endpoint ? { endpoint } : {}),
+    // A sandbox takes any credentials; do not make a newcomer configure some.
+    ...(endpoint && !io.env.AWS_ACCESS_KEY_ID && !io.env.AWS_PROFILE
+      ? { credentials: { accessKeyId: 'ballast-sandbox', secretAccessKey: 'ballast-sandbox' } }
+      : {}),
+    // A CLI should fail fast on an endpoint that is not there, not back off for half a minute.
+    maxAttempts: 2,
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 30_000 }),
+  };
+}
+
+/**
+ * A service's endpoint as the SDK's standard configuration gives it: --endpoint-url, else
+ * `AWS_ENDPOINT_URL_<SERVICE>` (e.g. `S3`, `SAGEMAKER`, `APPLICATION_AUTO_SCALING`), else
+ * `AWS_ENDPOINT_URL`; undefined for AWS's own endpoint.
+ */
+export function serviceEndpoint(io: CliIo, service: string, flag?: string): string | undefined {
+  return flag ?? (io.env[`AWS_ENDPOINT_URL_${service}`] || io.env.AWS_ENDPOINT_URL || undefined);
 }
 
 /** A failure the user can act on, with no stack trace. */
@@ -322,7 +344,7 @@ export function table(headers: readonly string[], rows: ReadonlyArray<readonly s
 }
 
 function envEndpoint(io: CliIo): string | undefined {
-  return io.env.AWS_ENDPOINT_URL_S3 || io.env.AWS_ENDPOINT_URL || undefined;
+  return serviceEndpoint(io, 'S3');
 }
 
 function isHttpUrl(value: string): boolean {
