@@ -45,6 +45,12 @@ const commands: ReadonlyArray<{ name: string; summary: string; load: () => Promi
     load: async () => (await import('./commands/history.ts')).historyCommand,
   },
   {
+    name: 'diff',
+    summary:
+      'Show what the reconciler would report and do now: live drift field by field, ignored drift, removed endpoints',
+    load: async () => (await import('./commands/diff.ts')).diffCommand,
+  },
+  {
     name: 'retry',
     summary: "Deploy an endpoint's desired commit again and lift the quarantine of its content (after a rollback)",
     load: async () => (await import('./commands/retry.ts')).retryCommand,
