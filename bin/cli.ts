@@ -35,7 +35,7 @@ const commands: ReadonlyArray<{ name: string; summary: string; load: () => Promi
   {
     name: 'status',
     summary:
-      'Show desired, live, last-good and previous commits, rollouts, the last rollback and quarantined content per endpoint',
+      'Show desired, live, last-good and previous commits, rollouts, drift, the last rollback and quarantined content per endpoint, and the last reconcile',
     load: async () => (await import('./commands/status.ts')).statusCommand,
   },
   {

@@ -22,6 +22,7 @@ import {
   connect,
   connectionOptions,
   connectionUsage,
+  driftLines,
   explainError,
   parseOrUsage,
   readEndpointStates,
@@ -348,11 +349,6 @@ function explainAwsError(error: unknown, service: string, endpoint: string | und
   return explainError(error, { where: service, endpoint });
 }
 
-/** A drift value as the ledger's reasons write it. */
-function value(v: string | null): string {
-  return v ?? '(absent)';
-}
-
 /** The verdict after an endpoint's name. */
 export function verdict(e: DiffEntry): string {
   switch (e.action) {
@@ -389,11 +385,7 @@ export function renderDiff(where: string, report: DiffReport, environment?: stri
   }
   for (const e of report.endpoints) {
     lines.push('', `${e.environment}/${e.endpoint} (${e.endpointName}): ${verdict(e)}`);
-    const width = Math.max(0, ...[...e.drift, ...e.ignored].map((d) => d.path.length));
-    for (const d of e.drift) lines.push(`  ${d.path.padEnd(width)}  ${value(d.expected)} -> ${value(d.actual)}`);
-    for (const d of e.ignored) {
-      lines.push(`  ${d.path.padEnd(width)}  ${value(d.expected)} -> ${value(d.actual)}  ignored: ${d.reason}`);
-    }
+    lines.push(...driftLines(e.drift, e.ignored));
   }
   const { summary } = report;
   const counts = [

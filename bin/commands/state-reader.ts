@@ -12,6 +12,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { Drift, IgnoredDrift } from '../../lambdas/state/drift.ts';
 import type { EndpointState } from '../../lambdas/state/endpoint-state.ts';
 import { JsonStore } from '../../lambdas/state/json-store.ts';
 import { keys } from '../../lambdas/state/keys.ts';
@@ -341,6 +342,18 @@ export function table(headers: readonly string[], rows: ReadonlyArray<readonly s
       .join('  ')
       .trimEnd();
   return [line(headers), ...rows.map(line)];
+}
+
+/**
+ * Drift one pointer a line, the values Ballast deployed and live (`(absent)` for none), paths
+ * aligned; each ignored difference after them with its reason. What `ballast diff`, `status` and
+ * `history` print under an endpoint.
+ */
+export function driftLines(drift: readonly Drift[], ignored: readonly IgnoredDrift[] = [], indent = '  '): string[] {
+  const width = Math.max(0, ...[...drift, ...ignored].map((d) => d.path.length));
+  const line = (d: Drift) =>
+    `${indent}${d.path.padEnd(width)}  ${d.expected ?? '(absent)'} -> ${d.actual ?? '(absent)'}`;
+  return [...drift.map(line), ...ignored.map((d) => `${line(d)}  ignored: ${d.reason}`)];
 }
 
 function envEndpoint(io: CliIo): string | undefined {
