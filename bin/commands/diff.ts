@@ -385,7 +385,7 @@ export function renderDiff(where: string, report: DiffReport, environment?: stri
   }
   for (const e of report.endpoints) {
     lines.push('', `${e.environment}/${e.endpoint} (${e.endpointName}): ${verdict(e)}`);
-    lines.push(...driftLines(e.drift, e.ignored));
+    lines.push(...driftLines(e.drift, { ignored: e.ignored }));
   }
   const { summary } = report;
   const counts = [

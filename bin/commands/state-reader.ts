@@ -347,13 +347,22 @@ export function table(headers: readonly string[], rows: ReadonlyArray<readonly s
 /**
  * Drift one pointer a line, the values Ballast deployed and live (`(absent)` for none), paths
  * aligned; each ignored difference after them with its reason. What `ballast diff`, `status` and
- * `history` print under an endpoint.
+ * `history` print under an endpoint; `limit` shows the first pointers and says how many more.
  */
-export function driftLines(drift: readonly Drift[], ignored: readonly IgnoredDrift[] = [], indent = '  '): string[] {
-  const width = Math.max(0, ...[...drift, ...ignored].map((d) => d.path.length));
+export function driftLines(
+  drift: readonly Drift[],
+  options: { readonly ignored?: readonly IgnoredDrift[]; readonly indent?: string; readonly limit?: number } = {},
+): string[] {
+  const { ignored = [], indent = '  ', limit = drift.length } = options;
+  const shown = drift.slice(0, limit);
+  const width = Math.max(0, ...[...shown, ...ignored].map((d) => d.path.length));
   const line = (d: Drift) =>
     `${indent}${d.path.padEnd(width)}  ${d.expected ?? '(absent)'} -> ${d.actual ?? '(absent)'}`;
-  return [...drift.map(line), ...ignored.map((d) => `${line(d)}  ignored: ${d.reason}`)];
+  return [
+    ...shown.map(line),
+    ...(drift.length > shown.length ? [`${indent}(+${drift.length - shown.length} more)`] : []),
+    ...ignored.map((d) => `${line(d)}  ignored: ${d.reason}`),
+  ];
 }
 
 function envEndpoint(io: CliIo): string | undefined {

@@ -350,11 +350,9 @@ function driftMarkLines(e: StatusEntry, mark: DriftMark): string[] {
       ? `; ${mark.heals} heal${mark.heals === 1 ? '' : 's'} started, the last at ${formatTime(mark.lastHealAt)}`
       : '';
   const did = mark.action === 'heal' ? 'healing' : `reported${mark.reason ? `, not healed: ${mark.reason}` : ''}`;
-  const more = mark.drift.length - DRIFT_SHOWN;
   return [
     `  ${where} since ${formatTime(mark.since)}: ${did}${heals}`,
-    ...driftLines(mark.drift.slice(0, DRIFT_SHOWN), [], '    '),
-    ...(more > 0 ? [`    (+${more} more)`] : []),
+    ...driftLines(mark.drift, { indent: '    ', limit: DRIFT_SHOWN }),
   ];
 }
 
