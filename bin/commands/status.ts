@@ -107,8 +107,8 @@ Shows what Ballast knows about every endpoint, per environment, from its state b
 verified live, the last good commit, the previous version (the verified version live before the
 current one: what a rollback restores, \`ballast rollback\`), a rollout in progress (the endpoint's
 lease) and the quarantined content (endpoint digests) nothing re-deploys but \`ballast retry\`.
-Under the table, the reconciler's last run per environment (reconcile/status.json: when, what
-it found, when it is due next), the drift its last check found per endpoint (the first pointers;
+Under the table, the reconciler's last run per environment (reconcile/status.json, once it has
+run: when, what it found, when it is due next), the drift its last check found per endpoint (the first pointers;
 \`ballast diff\` shows what differs now), and the endpoint's last rollback: when, what asked for it
 (the alarm, or who), from which version to which, how it ended and how it was written back to Git
 (the revert commit or pull request, or why not; from its ledger entry), and whether the content
@@ -123,7 +123,8 @@ Options:
                       state as stored (full commit ids and times; previous, rollback, drift and
                       pruned included), its status, and rollbackEntry, the last rollback's ledger
                       entry once it is written; reconciler is the reconciler's status per
-                      environment shown (nextAt, intervalMinutes, lastRun, running, pendingHead)
+                      environment shown (nextAt, intervalMinutes, lastRun, running, pendingHead),
+                      null before it first ran
   -h, --help          show this help
 
 ${connectionUsage}
@@ -159,19 +160,22 @@ export const statusCommand: Command = {
     }
     let conn: StateConnection | undefined;
     let entries: StatusEntry[];
-    let reconciler: Record<string, EnvironmentStatus>;
+    /** Undefined until the reconciler has written its status (it never ran on this bucket). */
+    let reconciler: Record<string, EnvironmentStatus> | undefined;
     try {
       conn = await connect(values, io);
       const [states, reconcile] = await Promise.all([
         readEndpointStates(conn, values.environment),
         conn.store.get<ReconcileStatus>(keys.reconcileStatus),
       ]);
-      reconciler = Object.fromEntries(
-        [...new Set(states.map((s) => s.environment))].flatMap((environment) => {
-          const status = reconcile?.value.environments[environment];
-          return status ? [[environment, status]] : [];
-        }),
-      );
+      reconciler = reconcile
+        ? Object.fromEntries(
+            [...new Set(states.map((s) => s.environment))].flatMap((environment) => {
+              const status = reconcile.value.environments[environment];
+              return status ? [[environment, status]] : [];
+            }),
+          )
+        : undefined;
       const store = conn.store;
       entries = await Promise.all(
         states.map(async (state) => {
@@ -190,7 +194,9 @@ export const statusCommand: Command = {
     }
     conn.close();
     if (values.json) {
-      io.stdout(`${JSON.stringify({ bucket: conn.bucket, endpoints: entries, reconciler }, null, 2)}\n`);
+      io.stdout(
+        `${JSON.stringify({ bucket: conn.bucket, endpoints: entries, reconciler: reconciler ?? null }, null, 2)}\n`,
+      );
       return ExitCode.Ok;
     }
     io.stdout(`${renderStatus(conn.where, entries, values.environment, reconciler).join('\n')}\n`);

@@ -37,8 +37,9 @@ describe('ballast status', () => {
   it('--json: every endpoint with desired, live and last-good commits', async () => {
     const io = capture();
     assert.equal(await main(['status', '--endpoint-url', url, '--json'], io), 0, io.err());
-    const result = JSON.parse(io.out()) as { bucket: string; endpoints: StatusEntry[] };
+    const result = JSON.parse(io.out()) as { bucket: string; endpoints: StatusEntry[]; reconciler: unknown };
     assert.equal(result.bucket, 'ballast-state');
+    assert.equal(result.reconciler, null, 'the reconciler has not run');
     assert.equal(result.endpoints.length, 1, 'the EKS endpoint is deferred, so only summarizer has state');
     const [summarizer] = result.endpoints;
     assert.equal(summarizer?.environment, 'prod');
@@ -68,7 +69,7 @@ describe('ballast status', () => {
       lines[3] ?? '',
       new RegExp(`^prod {9}summarizer  in sync  ${c}  ${c}  ${c}    - {9}- {8}- {12}2026-03-01 \\d\\d:\\d\\d:\\d\\dZ$`),
     );
-    assert.deepEqual(lines.slice(4), ['', 'Last reconcile:', '  prod: the reconciler has not run here yet']);
+    assert.equal(lines.length, 4, 'no reconcile has run: nothing about it');
     // Every column starts where its header does (header names hold single spaces, columns two).
     const header = lines[2] ?? '';
     for (const column of header.split(/ {2,}/).slice(1)) {
@@ -419,6 +420,22 @@ describe('status of an endpoint', () => {
       '    (+1 more)',
       '  prod/old since 2026-03-01 00:10:00Z: no longer declared in Git; it keeps running (reconcile.prune is off)',
     ]);
+    // A reconciler that has run, but not in this environment yet.
+    assert.deepEqual(
+      renderStatus('s3://state', [{ ...state, environment: 'staging', status: 'in sync' }], undefined, {}).slice(4),
+      [
+        '',
+        'Last reconcile:',
+        '  staging: the reconciler has not run here yet',
+        '',
+        "Drift (the reconciler's last check; `ballast diff ENDPOINT` compares now):",
+        '  staging/e since 2026-03-01 00:10:00Z: healing; 2 heals started, the last at 2026-03-01 00:20:00Z',
+        '    /model/environment/A  a -> (absent)',
+        '    /model/environment/B  b -> (absent)',
+        '    /model/environment/C  c -> (absent)',
+        '    (+1 more)',
+      ],
+    );
   });
 
   it('the help documents exactly the states statusOf computes', async () => {
