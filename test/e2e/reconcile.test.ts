@@ -18,7 +18,7 @@ import type { LedgerEntry } from '../../lambdas/state/ledger.ts';
 import type { ReconcileStatus } from '../../lambdas/state/reconcile-status.ts';
 import { CODECOMMIT_PUSH_PATTERN } from '../../sandbox/pipeline.ts';
 import { handEdit, letSageMakerSettle, reconcile } from '../support/reconcile.ts';
-import { ENDPOINT_FILE, editYaml, requireFile, SUMMARIZER, world } from './harness.ts';
+import { ENDPOINT_FILE, editYaml, MODEL_FILE, requireFile, SUMMARIZER, world } from './harness.ts';
 
 const REPOSITORY_FILE = 'ballast.yaml';
 
@@ -250,6 +250,32 @@ test('a removed declaration is reported; with prune: true the endpoint and its r
     const state = await w.state('summarizer');
     assert.equal(state?.live, undefined, 'the state forgets what ran');
     assert.ok(state?.pruned, 'and says when it was pruned');
+  } finally {
+    await w.stop();
+  }
+});
+
+test('quarantined content is never re-deployed by the reconciler', async () => {
+  const w = await world();
+  try {
+    const good = await w.deploy(w.files, 'initial');
+    const goodConfig = (await w.describe(SUMMARIZER)).EndpointConfigName;
+    const model = editYaml(requireFile(w.files, MODEL_FILE), [[['spec', 'environment', 'SANDBOX_FAIL'], 'startup']]);
+    const bad = await w.deploy({ [MODEL_FILE]: model }, 'a container that never starts');
+    const state = await w.state('summarizer');
+    assert.equal(state?.desired?.commit, bad, 'the branch asks for the bad commit');
+    assert.equal(state?.live?.commit, good, 'the good one runs');
+    assert.equal(state?.quarantined.length, 1, 'the bad content is quarantined');
+
+    await reconcile(w);
+    await letSageMakerSettle(w);
+    const drifted = entries(await w.ledger('summarizer'), 'drifted');
+    assert.equal(drifted.length, 1, 'the difference is reported');
+    assert.deepEqual(drifted[0]?.drift?.map((d) => d.path), ['/digest']);
+    assert.match(drifted[0]?.reason ?? '', /quarantined/);
+    const heals = w.pipeline.runner.executions('deploy').filter((e) => e.name.startsWith('heal-'));
+    assert.equal(heals.length, 0, 'nothing re-deploys it');
+    assert.equal((await w.describe(SUMMARIZER)).EndpointConfigName, goodConfig, 'the good version keeps running');
   } finally {
     await w.stop();
   }
