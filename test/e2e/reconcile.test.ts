@@ -271,7 +271,10 @@ test('quarantined content is never re-deployed by the reconciler', async () => {
     await letSageMakerSettle(w);
     const drifted = entries(await w.ledger('summarizer'), 'drifted');
     assert.equal(drifted.length, 1, 'the difference is reported');
-    assert.deepEqual(drifted[0]?.drift?.map((d) => d.path), ['/digest']);
+    assert.deepEqual(
+      drifted[0]?.drift?.map((d) => d.path),
+      ['/digest'],
+    );
     assert.match(drifted[0]?.reason ?? '', /quarantined/);
     const heals = w.pipeline.runner.executions('deploy').filter((e) => e.name.startsWith('heal-'));
     assert.equal(heals.length, 0, 'nothing re-deploys it');
