@@ -24,6 +24,7 @@ import {
   connectionUsage,
   driftLines,
   explainError,
+  noSuchEndpoint,
   parseOrUsage,
   readEndpointStates,
   type StateConnection,
@@ -153,14 +154,7 @@ export const diffCommand: Command = {
         (s) => endpoint === undefined || s.endpoint === endpoint,
       );
       if (endpoint !== undefined && states.length === 0) {
-        const known = await readEndpointStates(conn, values.environment);
-        io.stderr(
-          `ballast diff: no endpoint ${endpoint}${values.environment ? ` in ${values.environment}` : ''} in ${conn.where}${
-            known.length > 0
-              ? ` (endpoints: ${known.map((k) => `${k.endpoint} (${k.environment})`).join(', ')})`
-              : ' (nothing has been deployed yet)'
-          }\n`,
-        );
+        io.stderr(`ballast diff: ${await noSuchEndpoint(conn, endpoint, values.environment)}\n`);
         return ExitCode.Usage;
       }
       report = await diff(conn, states, values['endpoint-url'], io);

@@ -261,6 +261,20 @@ export async function readEndpointStates(conn: StateConnection, environment?: st
     .sort((a, b) => a.environment.localeCompare(b.environment) || a.endpoint.localeCompare(b.endpoint));
 }
 
+/** Why ENDPOINT is not there, and which endpoints are (for a command's one-line error). */
+export async function noSuchEndpoint(
+  conn: StateConnection,
+  endpoint: string,
+  environment: string | undefined,
+): Promise<string> {
+  const known = await readEndpointStates(conn);
+  return `no endpoint ${endpoint}${environment ? ` in ${environment}` : ''} in ${conn.where}${
+    known.length > 0
+      ? ` (endpoints: ${known.map((k) => `${k.endpoint} (${k.environment})`).join(', ')})`
+      : ' (nothing has been deployed yet)'
+  }`;
+}
+
 /** The folder names one level under `prefix` (e.g. the environments under `ledger/`). */
 export async function listFolders(conn: StateConnection, prefix: string): Promise<string[]> {
   const folders: string[] = [];

@@ -28,7 +28,7 @@ import {
   endpointArgument,
   explainError,
   listFolders,
-  readEndpointStates,
+  noSuchEndpoint,
   type StateConnection,
   serviceEndpoint,
 } from './state-reader.ts';
@@ -323,14 +323,7 @@ async function findEndpoint(
       `${endpoint} is in several environments (${found.map((s) => s.environment).join(', ')}); say which with --environment`,
     );
   }
-  const known = await readEndpointStates(conn);
-  return {
-    error: `no endpoint ${endpoint}${environment ? ` in ${environment}` : ''} in ${conn.where}${
-      known.length > 0
-        ? ` (endpoints: ${known.map((k) => `${k.endpoint} (${k.environment})`).join(', ')})`
-        : ' (nothing has been deployed yet)'
-    }`,
-  };
+  return { error: await noSuchEndpoint(conn, endpoint, environment) };
 }
 
 /** Who asks: --requested-by, else the OS user (on AWS $USER first, as a shell sets it). */
