@@ -204,7 +204,8 @@ async function diff(
       if (!env?.head) {
         // Scan reads an environment's endpoints from its head: without one, nothing is checked.
         const reason = `no environment head (${keys.head(state.environment)}): the reconciler does not check ${state.environment}`;
-        return { state, endpointName, settings, result: { pre: { action: 'skip', reason } as ReconcileAction } };
+        const pre: ReconcileAction = { action: 'skip', reason };
+        return { state, endpointName, settings, result: { pre } };
       }
       const declared = env.head.endpoints[state.endpoint] !== undefined;
       try {
@@ -340,7 +341,7 @@ function explainAwsError(error: unknown, service: string, endpoint: string | und
   if (/AccessDenied|UnauthorizedOperation|not authorized/i.test(`${e?.name ?? ''} ${e?.message ?? ''}`)) {
     return `${service}: access denied (${e.name}: ${e.message}); diff needs sagemaker:DescribeEndpoint, DescribeEndpointConfig, DescribeModel, ListTags and application-autoscaling:DescribeScalableTargets`;
   }
-  return explainError(error, { where: service, endpoint });
+  return explainError(error, { where: service, endpoint, service });
 }
 
 /** The verdict after an endpoint's name. */

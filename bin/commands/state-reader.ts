@@ -294,14 +294,14 @@ export async function listFolders(conn: StateConnection, prefix: string): Promis
 /** One line saying why reading the state failed and what to do about it. */
 export function explainError(
   error: unknown,
-  conn: { where: string; endpoint?: string | undefined } | undefined,
+  conn: { where: string; endpoint?: string | undefined; service?: string } | undefined,
 ): string {
   if (error instanceof StateReadError || error instanceof UsageError) return error.message;
   const e = error as Error & { code?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
   const text = `${e?.name ?? ''} ${e?.code ?? ''} ${e?.message ?? String(error)}`;
   const where = conn?.where ?? 'S3';
   if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|ETIMEDOUT|socket hang up|TimeoutError/.test(text)) {
-    const target = conn?.endpoint ?? 'S3';
+    const target = conn?.endpoint ?? conn?.service ?? 'S3';
     const reason = /ECONNREFUSED/.test(text)
       ? 'connection refused'
       : /ENOTFOUND/.test(text)
