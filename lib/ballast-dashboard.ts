@@ -19,10 +19,10 @@ export const METRICS_NAMESPACE = 'Ballast';
 export const DASHBOARD_METRICS = {
   Deployments: ['Environment', 'Outcome'],
   Rollbacks: ['Action', 'Environment'],
-  DriftedEndpoints: ['environment'],
-  HealsStarted: ['environment'],
-  ReconcileErrors: ['environment'],
-  ReconcileDurationMs: ['environment'],
+  DriftedEndpoints: ['Environment'],
+  HealsStarted: ['Environment'],
+  ReconcileErrors: ['Environment'],
+  ReconcileDurationMs: ['Environment'],
 } as const satisfies Record<string, readonly string[]>;
 
 type DashboardMetric = keyof typeof DASHBOARD_METRICS;
@@ -99,7 +99,7 @@ export class BallastDashboard extends Construct {
       }),
     );
     this.dashboard.addWidgets(
-      graph('Drifted endpoints', [search('DriftedEndpoints', 'Sum')]),
+      graph('Drifted endpoints (per run)', [search('DriftedEndpoints', 'Maximum')]),
       graph('Heals started', [search('HealsStarted', 'Sum')]),
       graph('Reconcile errors', [search('ReconcileErrors', 'Sum')]),
     );

@@ -187,13 +187,13 @@ export class WorkflowFunctions extends Construct {
           grantDecrypt(fn, props.secretKmsKeys ?? [], `secretsmanager.${stack.region}.amazonaws.com`);
         }
       }
-      if (p.putEvents) {
+      if (p.putEvents && p.putEvents.length > 0) {
         fn.allow(
           new iam.PolicyStatement({
             actions: ['events:PutEvents'],
             resources: [stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })],
-            // Ballast speaks only as itself on the bus, and only of rollbacks.
-            conditions: { StringEquals: { 'events:source': 'ballast', 'events:detail-type': 'Ballast Rollback' } },
+            // Ballast speaks only as itself on the bus, and each function only of what it does.
+            conditions: { StringEquals: { 'events:source': 'ballast', 'events:detail-type': [...p.putEvents] } },
           }),
         );
       }

@@ -166,38 +166,84 @@ describe('history rendering', () => {
     assert.equal(pusher('octocat'), 'octocat');
   });
 
-  it("the reconciler's entries: drifted with its first pointers, removed and pruned", () => {
-    const entry = (outcome: LedgerEntry['outcome'], reason: string, extra: Partial<LedgerEntry> = {}): LedgerEntry => ({
-      environment: 'prod',
-      endpoint: 'e',
-      commit: 'a'.repeat(40),
-      source: 'codecommit',
-      repository: 'r',
-      branch: 'main',
-      pushedBy: 'ballast reconcile',
-      pushedAt: '2026-03-01T09:00:00Z',
-      deliveryId: 'reconcile-run',
-      execution: 'run',
-      outcome,
-      reason,
-      startedAt: '2026-03-01T10:00:00Z',
-      finishedAt: '2026-03-01T10:00:00Z',
-      durationSeconds: 0,
-      ...extra,
+  const entry = (extra: Partial<LedgerEntry> = {}): LedgerEntry => ({
+    environment: 'prod',
+    endpoint: 'summarizer',
+    commit: 'a'.repeat(40),
+    source: 'codecommit',
+    repository: 'model-repo',
+    branch: 'main',
+    pushedBy: 'arn:aws:iam::111122223333:user/alice',
+    pushedAt: '2026-03-01T09:00:00.000Z',
+    deliveryId: '6f1e3b52-2d7a-4f0c-9e53-2b3a0c6a7b11',
+    execution: 'exec',
+    outcome: 'deployed',
+    startedAt: '2026-03-01T10:00:00.000Z',
+    finishedAt: '2026-03-01T10:02:00.000Z',
+    durationSeconds: 120,
+    ...extra,
+  });
+  /** The line under an entry's row. */
+  const below = (e: LedgerEntry) => renderHistory('summarizer', 's3://b', [e])[2];
+
+  it('shows a heal as a heal: what drifted, who asked, when and why', () => {
+    const heal = entry({
+      retry: {
+        requestedBy: 'ballast reconcile',
+        requestedAt: '2026-03-01T10:00:00.000Z',
+        reason: 'the live endpoint drifted from 1a2b3c4d5e6f',
+        kind: 'heal',
+        paths: ['/target/sagemaker/instanceType', '/tags/ballast:managed'],
+      },
     });
+    assert.equal(
+      below(heal),
+      '    heal (drift: /target/sagemaker/instanceType, /tags/ballast:managed) asked for by ballast reconcile at 2026-03-01 10:00:00Z: the live endpoint drifted from 1a2b3c4d5e6f',
+    );
+  });
+
+  it('shows a retry as a retry, with or without its kind', () => {
+    const retry = { requestedBy: 'arn:aws:iam::111122223333:user/ops', requestedAt: '2026-03-01T10:00:00.000Z' };
+    const line = '    retry asked for by user/ops at 2026-03-01 10:00:00Z';
+    assert.equal(below(entry({ retry })), line);
+    assert.equal(below(entry({ retry: { ...retry, kind: 'retry' } })), line);
+  });
+
+  it('shows a missed push as one: the reconciler deployed what no push event brought', () => {
+    assert.equal(
+      below(entry({ deliveryId: 'reconcile-20260301T1000' })),
+      '    missed push: no push event reached Ballast; the reconciler found it (reconcile-20260301T1000)',
+    );
+  });
+
+  it('adds no line under a plain push', () => {
+    assert.equal(renderHistory('summarizer', 's3://b', [entry()]).length, 2);
+  });
+
+  it("the reconciler's entries: drifted with its first pointers, removed and pruned", () => {
+    // As lambdas/reconcile/check.ts records them: against the live commit, by the run, taking no time.
+    const finding = (outcome: LedgerEntry['outcome'], reason: string, extra: Partial<LedgerEntry> = {}) =>
+      entry({
+        outcome,
+        reason,
+        pushedBy: 'ballast reconcile',
+        deliveryId: 'reconcile-run',
+        durationSeconds: 0,
+        ...extra,
+      });
     const drift = ['A', 'B', 'C', 'D'].map((name) => ({
       path: `/model/environment/${name}`,
       expected: name.toLowerCase(),
       actual: null,
     }));
     const lines = renderHistory('e', 's3://b', [
-      entry(
+      finding(
         'drifted',
         `${drift.map((d) => `${d.path}: ${d.expected} -> (absent)`).join('; ')}; not healed: reconcile.selfHeal is off in ballast.yaml`,
         { drift },
       ),
-      entry('removed', 'e is no longer declared in Git; it keeps running (reconcile.prune is off)'),
-      entry('pruned', 'e is no longer declared in Git and reconcile.prune is on: endpoint ballast-prod-e deleted'),
+      finding('removed', 'e is no longer declared in Git; it keeps running (reconcile.prune is off)'),
+      finding('pruned', 'e is no longer declared in Git and reconcile.prune is on: endpoint ballast-prod-e deleted'),
     ]);
     assert.deepEqual(
       lines.map((l) => l.replace(/ {2,}/g, '|')),

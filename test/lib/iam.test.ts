@@ -333,11 +333,12 @@ describe('least privilege', () => {
             'sagemaker:DeleteEndpoint',
             'sagemaker:DescribeEndpoint',
             'sagemaker:UpdateEndpoint',
+            'sagemaker:UpdateEndpointWeightsAndCapacities',
           ],
           prefixed,
         ),
       ],
-      'Deploy creates and updates',
+      'Deploy creates and updates (and a heal puts counts and weights back)',
     );
     assert.deepEqual(
       sagemaker('CheckRollout'),
