@@ -9,8 +9,10 @@ import { test } from 'node:test';
 import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import {
   DeleteEndpointCommand,
+  DeleteTagsCommand,
   ListEndpointConfigsCommand,
   ListModelsCommand,
+  ListTagsCommand,
   UpdateEndpointWeightsAndCapacitiesCommand,
 } from '@aws-sdk/client-sagemaker';
 import { keys } from '../../lambdas/state/keys.ts';
@@ -279,6 +281,43 @@ test('quarantined content is never re-deployed by the reconciler', async () => {
     const heals = w.pipeline.runner.executions('deploy').filter((e) => e.name.startsWith('heal-'));
     assert.equal(heals.length, 0, 'nothing re-deploys it');
     assert.equal((await w.describe(SUMMARIZER)).EndpointConfigName, goodConfig, 'the good version keeps running');
+  } finally {
+    await w.stop();
+  }
+});
+
+test("drift on the endpoint itself is healed in place: its count (no ignore rule) and Ballast's tag", async () => {
+  const w = await world();
+  try {
+    const repository = editYaml(requireFile(w.files, REPOSITORY_FILE), [[['spec', 'drift', 'ignore'], []]]);
+    await w.deploy({ ...w.files, [REPOSITORY_FILE]: repository }, 'initial, no ignore rules');
+    const before = await w.describe(SUMMARIZER);
+    await w.clients.sagemaker.send(
+      new UpdateEndpointWeightsAndCapacitiesCommand({
+        EndpointName: SUMMARIZER,
+        DesiredWeightsAndCapacities: [{ VariantName: 'AllTraffic', DesiredInstanceCount: 3 }],
+      }),
+    );
+    await letSageMakerSettle(w);
+    await w.clients.sagemaker.send(
+      new DeleteTagsCommand({ ResourceArn: before.EndpointArn, TagKeys: ['ballast:managed'] }),
+    );
+
+    await reconcile(w);
+    const drifted = entries(await w.ledger('summarizer'), 'drifted');
+    assert.deepEqual(
+      drifted[0]?.drift?.map((d) => d.path),
+      ['/tags/ballast:managed', '/target/sagemaker/instanceCount'],
+    );
+    await letSageMakerSettle(w);
+    const after = await w.describe(SUMMARIZER);
+    assert.equal(after.EndpointConfigName, before.EndpointConfigName, 'the same configuration: healed in place');
+    const variant = after.ProductionVariants?.[0];
+    assert.equal(variant?.DesiredInstanceCount ?? variant?.CurrentInstanceCount, 2, 'the declared count again');
+    const tags = await w.clients.sagemaker.send(new ListTagsCommand({ ResourceArn: before.EndpointArn }));
+    assert.equal(tags.Tags?.find((t) => t.Key === 'ballast:managed')?.Value, 'true', "Ballast's tag is back");
+    await reconcile(w);
+    assert.equal((await w.state('summarizer'))?.drift, undefined, 'in sync');
   } finally {
     await w.stop();
   }
