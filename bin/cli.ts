@@ -35,7 +35,7 @@ const commands: ReadonlyArray<{ name: string; summary: string; load: () => Promi
   {
     name: 'status',
     summary:
-      'Show desired, live, last-good and previous commits, rollouts, the last rollback and quarantined content per endpoint',
+      'Show desired, live, last-good and previous commits, rollouts, drift, the last rollback and quarantined content per endpoint, and the last reconcile',
     load: async () => (await import('./commands/status.ts')).statusCommand,
   },
   {
@@ -43,6 +43,12 @@ const commands: ReadonlyArray<{ name: string; summary: string; load: () => Promi
     summary:
       "Show an endpoint's deployment ledger: commit, outcome, changes, reason, who pushed, retries, heals and rollbacks",
     load: async () => (await import('./commands/history.ts')).historyCommand,
+  },
+  {
+    name: 'diff',
+    summary:
+      'Show what the reconciler would report and do now: live drift field by field, ignored drift, removed endpoints',
+    load: async () => (await import('./commands/diff.ts')).diffCommand,
   },
   {
     name: 'retry',

@@ -7,6 +7,7 @@ import {
   connect,
   connectionOptions,
   connectionUsage,
+  driftLines,
   endpointArgument,
   explainError,
   formatDuration,
@@ -20,6 +21,13 @@ import {
 import { type CliIo, type Command, ExitCode, UsageError } from './types.ts';
 
 const DEFAULT_LIMIT = 20;
+/** Drift pointers shown under a drifted entry (all of them are in --json). */
+const DRIFT_SHOWN = 3;
+/**
+ * The reconciler's own findings. Their deliveryId is the run's (`reconcile-<run>`, like a missed
+ * push's), but they deploy nothing: they are not missed pushes.
+ */
+const FINDINGS: ReadonlySet<LedgerEntry['outcome']> = new Set(['drifted', 'removed', 'pruned']);
 
 const usage = `Usage: ballast history ENDPOINT [--environment ENV] [--limit N] [--json] (--endpoint-url URL | --bucket B | --stack NAME) [--region R]
 
@@ -48,6 +56,11 @@ OUTCOME is one of:
   unchanged     the commit leaves this endpoint's content as it is; for a rollback entry, the
                 workflow did not act (REASON says why, e.g. a rollout held the endpoint)
   rejected      the commit did not validate (ENDPOINT ${REPOSITORY_LEDGER})
+  drifted       the reconciler found the live endpoint differing from Git (a new drift; the first
+                JSON pointers below, all of them in --json); REASON says whether it heals it
+  removed       the reconciler found the endpoint no longer declared in Git; it keeps running
+                (reconcile.prune is off)
+  pruned        no longer declared and reconcile.prune is on: the reconciler deleted the endpoint
 
 Arguments:
   ENDPOINT            the Endpoint's metadata.name
@@ -177,22 +190,40 @@ export function renderHistory(endpoint: string, where: string, entries: readonly
       formatDuration(e.durationSeconds),
       e.changes && e.changes.length > 0 ? e.changes.join(',') : '-',
       pusher(e.pushedBy),
-      e.reason ?? '',
+      reasonText(e),
     ]),
   );
   const lines = [rows[0] ?? ''];
   entries.forEach((entry, index) => {
     lines.push(rows[index + 1] ?? '');
     if (entry.retry) lines.push(`    ${retryLine(entry.retry)}`);
-    else if (isMissedPush(entry)) {
+    else if (isMissedPush(entry) && !FINDINGS.has(entry.outcome)) {
       lines.push(`    missed push: no push event reached Ballast; the reconciler found it (${entry.deliveryId})`);
     }
     if (entry.rollback) lines.push(`    rollback: ${rollbackLine(entry.rollback)}`);
+    if (entry.drift) lines.push(...driftLines(entry.drift, { indent: '    ', limit: DRIFT_SHOWN }));
     for (const issue of entry.issues ?? []) {
       lines.push(`    ${issue.file}:${issue.line}:${issue.column}: ${issue.message}`);
     }
   });
   return lines;
+}
+
+/**
+ * The REASON column. A drifted entry's reason starts with its pointers (lambdas/reconcile/check.ts
+ * writes up to five, then what it does about them); the pointers are on the lines below, so the
+ * column keeps what the reconciler did. Any other reason is shown as stored.
+ */
+function reasonText(entry: LedgerEntry): string {
+  const reason = entry.reason ?? '';
+  const drift = entry.drift;
+  if (!drift || drift.length === 0) return reason;
+  const fields = drift
+    .slice(0, 5)
+    .map((d) => `${d.path}: ${d.expected ?? '(absent)'} -> ${d.actual ?? '(absent)'}`)
+    .join('; ');
+  const prefix = `${fields}${drift.length > 5 ? ` (+${drift.length - 5} more)` : ''}; `;
+  return reason.startsWith(prefix) ? reason.slice(prefix.length) : reason;
 }
 
 /** A retry's line (who asked, when, why), or a heal's: what drifted, then the same. */

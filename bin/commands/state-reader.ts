@@ -12,6 +12,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { Drift, IgnoredDrift } from '../../lambdas/state/drift.ts';
 import type { EndpointState } from '../../lambdas/state/endpoint-state.ts';
 import { JsonStore } from '../../lambdas/state/json-store.ts';
 import { keys } from '../../lambdas/state/keys.ts';
@@ -52,6 +53,8 @@ export interface StateConnection {
   readonly bucket: string;
   /** The endpoint the client talks to, when not AWS's own. */
   readonly endpoint: string | undefined;
+  /** The region the bucket is read in (undefined: the SDK's own configuration decides). */
+  readonly region: string | undefined;
   /** `s3://bucket` plus the endpoint, for headings and error messages. */
   readonly where: string;
   close(): void;
@@ -130,19 +133,10 @@ export async function connect(flags: ConnectionFlags, io: CliIo): Promise<StateC
   checkConnectionFlags(flags, io);
   const endpoint = flags['endpoint-url'] ?? envEndpoint(io);
   const region = flags.region ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION ?? (endpoint ? 'us-east-1' : undefined);
-  const config = (regionOverride?: string): S3ClientConfig => ({
-    ...((regionOverride ?? region) ? { region: regionOverride ?? region } : {}),
-    ...(endpoint ? { endpoint } : {}),
-    // A sandbox takes any credentials; do not make a newcomer configure some.
-    ...(endpoint && !io.env.AWS_ACCESS_KEY_ID && !io.env.AWS_PROFILE
-      ? { credentials: { accessKeyId: 'ballast-sandbox', secretAccessKey: 'ballast-sandbox' } }
-      : {}),
-    // A CLI should fail fast on an endpoint that is not there, not back off for half a minute.
-    maxAttempts: 2,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 30_000 }),
-  });
+  const config = (regionOverride?: string): S3ClientConfig => cliClientConfig(io, endpoint, regionOverride ?? region);
   let s3 = new S3Client(config());
   let bucket = flags.bucket ?? io.env.BALLAST_STATE_BUCKET;
+  let bucketRegion = region;
   if (flags.stack !== undefined) {
     try {
       const found = await findStackBucket(s3, flags.stack);
@@ -151,6 +145,7 @@ export async function connect(flags: ConnectionFlags, io: CliIo): Promise<StateC
       if (found.region && found.region !== region && !endpoint) {
         s3.destroy();
         s3 = new S3Client(config(found.region));
+        bucketRegion = found.region;
       }
     } catch (error) {
       s3.destroy();
@@ -164,9 +159,37 @@ export async function connect(flags: ConnectionFlags, io: CliIo): Promise<StateC
     store: new JsonStore(client, bucket),
     bucket,
     endpoint,
+    region: bucketRegion,
     where: `s3://${bucket}${endpoint ? ` at ${endpoint}` : ''}`,
     close: () => client.destroy(),
   };
+}
+
+/**
+ * The settings of every SDK client a command creates: the endpoint and region it was given, a
+ * sandbox's placeholder credentials, and two attempts.
+ */
+export function cliClientConfig(io: CliIo, endpoint: string | undefined, region: string | undefined) {
+  return {
+    ...(region ? { region } : {}),
+    ...(endpoint ? { endpoint } : {}),
+    // A sandbox takes any credentials; do not make a newcomer configure some.
+    ...(endpoint && !io.env.AWS_ACCESS_KEY_ID && !io.env.AWS_PROFILE
+      ? { credentials: { accessKeyId: 'ballast-sandbox', secretAccessKey: 'ballast-sandbox' } }
+      : {}),
+    // A CLI should fail fast on an endpoint that is not there, not back off for half a minute.
+    maxAttempts: 2,
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 30_000 }),
+  };
+}
+
+/**
+ * A service's endpoint as the SDK's standard configuration gives it: --endpoint-url, else
+ * `AWS_ENDPOINT_URL_<SERVICE>` (e.g. `S3`, `SAGEMAKER`, `APPLICATION_AUTO_SCALING`), else
+ * `AWS_ENDPOINT_URL`; undefined for AWS's own endpoint.
+ */
+export function serviceEndpoint(io: CliIo, service: string, flag?: string): string | undefined {
+  return flag ?? (io.env[`AWS_ENDPOINT_URL_${service}`] || io.env.AWS_ENDPOINT_URL || undefined);
 }
 
 /** A failure the user can act on, with no stack trace. */
@@ -238,6 +261,20 @@ export async function readEndpointStates(conn: StateConnection, environment?: st
     .sort((a, b) => a.environment.localeCompare(b.environment) || a.endpoint.localeCompare(b.endpoint));
 }
 
+/** Why ENDPOINT is not there, and which endpoints are (for a command's one-line error). */
+export async function noSuchEndpoint(
+  conn: StateConnection,
+  endpoint: string,
+  environment: string | undefined,
+): Promise<string> {
+  const known = await readEndpointStates(conn);
+  return `no endpoint ${endpoint}${environment ? ` in ${environment}` : ''} in ${conn.where}${
+    known.length > 0
+      ? ` (endpoints: ${known.map((k) => `${k.endpoint} (${k.environment})`).join(', ')})`
+      : ' (nothing has been deployed yet)'
+  }`;
+}
+
 /** The folder names one level under `prefix` (e.g. the environments under `ledger/`). */
 export async function listFolders(conn: StateConnection, prefix: string): Promise<string[]> {
   const folders: string[] = [];
@@ -257,14 +294,14 @@ export async function listFolders(conn: StateConnection, prefix: string): Promis
 /** One line saying why reading the state failed and what to do about it. */
 export function explainError(
   error: unknown,
-  conn: { where: string; endpoint?: string | undefined } | undefined,
+  conn: { where: string; endpoint?: string | undefined; service?: string } | undefined,
 ): string {
   if (error instanceof StateReadError || error instanceof UsageError) return error.message;
   const e = error as Error & { code?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
   const text = `${e?.name ?? ''} ${e?.code ?? ''} ${e?.message ?? String(error)}`;
   const where = conn?.where ?? 'S3';
   if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|ETIMEDOUT|socket hang up|TimeoutError/.test(text)) {
-    const target = conn?.endpoint ?? 'S3';
+    const target = conn?.endpoint ?? conn?.service ?? 'S3';
     const reason = /ECONNREFUSED/.test(text)
       ? 'connection refused'
       : /ENOTFOUND/.test(text)
@@ -321,8 +358,29 @@ export function table(headers: readonly string[], rows: ReadonlyArray<readonly s
   return [line(headers), ...rows.map(line)];
 }
 
+/**
+ * Drift one pointer a line, the values Ballast deployed and live (`(absent)` for none), paths
+ * aligned; each ignored difference after them with its reason. What `ballast diff`, `status` and
+ * `history` print under an endpoint; `limit` shows the first pointers and says how many more.
+ */
+export function driftLines(
+  drift: readonly Drift[],
+  options: { readonly ignored?: readonly IgnoredDrift[]; readonly indent?: string; readonly limit?: number } = {},
+): string[] {
+  const { ignored = [], indent = '  ', limit = drift.length } = options;
+  const shown = drift.slice(0, limit);
+  const width = Math.max(0, ...[...shown, ...ignored].map((d) => d.path.length));
+  const line = (d: Drift) =>
+    `${indent}${d.path.padEnd(width)}  ${d.expected ?? '(absent)'} -> ${d.actual ?? '(absent)'}`;
+  return [
+    ...shown.map(line),
+    ...(drift.length > shown.length ? [`${indent}(+${drift.length - shown.length} more)`] : []),
+    ...ignored.map((d) => `${line(d)}  ignored: ${d.reason}`),
+  ];
+}
+
 function envEndpoint(io: CliIo): string | undefined {
-  return io.env.AWS_ENDPOINT_URL_S3 || io.env.AWS_ENDPOINT_URL || undefined;
+  return serviceEndpoint(io, 'S3');
 }
 
 function isHttpUrl(value: string): boolean {

@@ -1,14 +1,18 @@
 import { parseArgs } from 'node:util';
+import type { DriftMark } from '../../lambdas/state/drift.ts';
 import { type EndpointState, isQuarantined } from '../../lambdas/state/endpoint-state.ts';
 import { keys } from '../../lambdas/state/keys.ts';
 import type { LedgerEntry } from '../../lambdas/state/ledger.ts';
+import type { EnvironmentStatus, ReconcileStatus } from '../../lambdas/state/reconcile-status.ts';
 import type { RollbackRecord } from '../../lambdas/state/rollback.ts';
 import { triggerText, writeBackText } from './history.ts';
 import {
   connect,
   connectionOptions,
   connectionUsage,
+  driftLines,
   explainError,
+  formatDuration,
   formatTime,
   parseOrUsage,
   readEndpointStates,
@@ -38,22 +42,55 @@ export const STATUSES = [
     holds: (s: EndpointState) => s.desired !== undefined && isQuarantined(s, s.desired.digest),
   },
   {
+    status: 'pruned',
+    means: [
+      'Git no longer declares it and reconcile.prune is on: the reconciler deleted',
+      'the endpoint and its resources (declaring it again deploys it from scratch)',
+    ],
+    holds: (s: EndpointState) => s.pruned !== undefined && s.live === undefined && s.desired === undefined,
+  },
+  {
     status: 'not deployed',
     means: ['nothing has gone live yet'],
     holds: (s: EndpointState) => s.live === undefined,
   },
   {
+    status: 'removed',
+    means: ['Git no longer declares it; the reconciler leaves it running (prune is off)'],
+    holds: (s: EndpointState) => s.drift?.action === 'removed',
+  },
+  {
+    status: 'drifted (healing)',
+    means: [
+      'at its last check the reconciler found the live endpoint differing from Git and',
+      'started a heal (the deploy workflow puts the desired commit back); under the',
+      'table, what differed',
+    ],
+    holds: (s: EndpointState) => s.drift?.action === 'heal',
+  },
+  {
+    status: 'drifted (reported)',
+    means: [
+      'the reconciler found drift and only reported it (selfHeal off, quarantined',
+      'content, or heals that did not remove it); under the table, what and why',
+    ],
+    holds: (s: EndpointState) => s.drift !== undefined,
+  },
+  {
     status: 'in sync',
     means: [
       'the live content (its digest) is the desired content, also when the commits differ',
-      '(a commit that changes nothing for the endpoint, such as a README edit)',
+      '(a commit that changes nothing for the endpoint, such as a README edit), and the',
+      "reconciler's last check found no drift (`ballast diff` compares with AWS now)",
     ],
     holds: (s: EndpointState) => s.desired === undefined || s.desired.digest === s.live?.digest,
   },
   {
     status: 'out of sync',
     means: [
-      'live differs from desired with no rollout running (a push or `ballast retry` deploys it; no reconciler exists yet)',
+      'live differs from desired with no rollout running, and the reconciler has not',
+      'checked since: its next check deploys the desired commit (unless selfHeal is',
+      'off), as a push or `ballast retry` does',
     ],
     holds: (_s: EndpointState) => true,
   },
@@ -70,25 +107,33 @@ Shows what Ballast knows about every endpoint, per environment, from its state b
 verified live, the last good commit, the previous version (the verified version live before the
 current one: what a rollback restores, \`ballast rollback\`), a rollout in progress (the endpoint's
 lease) and the quarantined content (endpoint digests) nothing re-deploys but \`ballast retry\`.
-Under the table, the endpoint's last rollback: when, what asked for it (the alarm, or who), from
-which version to which, how it ended and how it was written back to Git (the revert commit or
-pull request, or why not; from its ledger entry), and whether the content it rolled back is still
-quarantined and what lifts that.
+Under the table, the reconciler's last run per environment (reconcile/status.json, once it has
+run: when, what it found, when it is due next), the drift its last check found per endpoint (the first pointers;
+\`ballast diff\` shows what differs now), and the endpoint's last rollback: when, what asked for it
+(the alarm, or who), from which version to which, how it ended and how it was written back to Git
+(the revert commit or pull request, or why not; from its ledger entry), and whether the content
+it rolled back is still quarantined and what lifts that.
 
 STATUS is the first of these that holds:
 ${STATUSES.flatMap((s) => s.means.map((line, i) => `  ${(i === 0 ? s.status : '').padEnd(statusWidth)}  ${line}`)).join('\n')}
 
 Options:
   --environment ENV   only this environment
-  --json              print { bucket, endpoints: [...] }: each endpoint's state as stored (full
-                      commit ids and times, previous and rollback included), its status, and
-                      rollbackEntry, the last rollback's ledger entry once it is written
+  --json              print { bucket, endpoints: [...], reconciler: {...} }: each endpoint's
+                      state as stored (full commit ids and times; previous, rollback, drift and
+                      pruned included), its status, and rollbackEntry, the last rollback's ledger
+                      entry once it is written; reconciler is the reconciler's status per
+                      environment shown (nextAt, intervalMinutes, lastRun, running, pendingHead),
+                      null before it first ran
   -h, --help          show this help
 
 ${connectionUsage}
 
 Exit codes: 0 shown, 2 usage error or the state could not be read.
 `;
+
+/** Drift pointers `ballast status` shows per endpoint; `ballast diff` shows them all. */
+const DRIFT_SHOWN = 3;
 
 export interface StatusEntry extends EndpointState {
   readonly status: EndpointStatus;
@@ -99,7 +144,7 @@ export interface StatusEntry extends EndpointState {
 export const statusCommand: Command = {
   name: 'status',
   summary:
-    'Show desired, live, last-good and previous commits, rollouts, the last rollback and quarantined content per endpoint',
+    'Show desired, live, last-good and previous commits, rollouts, drift, the last rollback and quarantined content per endpoint, and the last reconcile',
   usage,
   async run(args: readonly string[], io: CliIo): Promise<number> {
     const { values } = parseOrUsage(() =>
@@ -115,9 +160,22 @@ export const statusCommand: Command = {
     }
     let conn: StateConnection | undefined;
     let entries: StatusEntry[];
+    /** Undefined until the reconciler has written its status (it never ran on this bucket). */
+    let reconciler: Record<string, EnvironmentStatus> | undefined;
     try {
       conn = await connect(values, io);
-      const states = await readEndpointStates(conn, values.environment);
+      const [states, reconcile] = await Promise.all([
+        readEndpointStates(conn, values.environment),
+        conn.store.get<ReconcileStatus>(keys.reconcileStatus),
+      ]);
+      reconciler = reconcile
+        ? Object.fromEntries(
+            [...new Set(states.map((s) => s.environment))].flatMap((environment) => {
+              const status = reconcile.value.environments[environment];
+              return status ? [[environment, status]] : [];
+            }),
+          )
+        : undefined;
       const store = conn.store;
       entries = await Promise.all(
         states.map(async (state) => {
@@ -136,10 +194,12 @@ export const statusCommand: Command = {
     }
     conn.close();
     if (values.json) {
-      io.stdout(`${JSON.stringify({ bucket: conn.bucket, endpoints: entries }, null, 2)}\n`);
+      io.stdout(
+        `${JSON.stringify({ bucket: conn.bucket, endpoints: entries, reconciler: reconciler ?? null }, null, 2)}\n`,
+      );
       return ExitCode.Ok;
     }
-    io.stdout(`${renderStatus(conn.where, entries, values.environment).join('\n')}\n`);
+    io.stdout(`${renderStatus(conn.where, entries, values.environment, reconciler).join('\n')}\n`);
     return ExitCode.Ok;
   },
 };
@@ -150,7 +210,12 @@ export function statusOf(state: EndpointState): EndpointStatus {
   return STATUSES.find((s) => s.holds(state))?.status ?? 'out of sync';
 }
 
-export function renderStatus(where: string, entries: readonly StatusEntry[], environment?: string): string[] {
+export function renderStatus(
+  where: string,
+  entries: readonly StatusEntry[],
+  environment?: string,
+  reconciler?: Readonly<Record<string, EnvironmentStatus>>,
+): string[] {
   if (entries.length === 0) {
     return [
       `${where}: no endpoint state${environment ? ` in ${environment}` : ''} yet (nothing has been deployed${environment ? ' there' : ''})`,
@@ -186,6 +251,12 @@ export function renderStatus(where: string, entries: readonly StatusEntry[], env
       ]),
     ),
   ];
+  if (reconciler) lines.push('', ...reconcilerLines(entries, reconciler));
+  const drifted = entries.filter((e) => e.drift);
+  if (drifted.length > 0) {
+    lines.push('', "Drift (the reconciler's last check; `ballast diff ENDPOINT` compares now):");
+    for (const e of drifted) if (e.drift) lines.push(...driftMarkLines(e, e.drift));
+  }
   const rollouts = entries.filter((e) => e.lease);
   if (rollouts.length > 0) {
     lines.push('', 'Rollouts in progress:');
@@ -227,6 +298,68 @@ export function renderStatus(where: string, entries: readonly StatusEntry[], env
     }
   }
   return lines;
+}
+
+/** Per environment shown: the reconciler's last run, the run in progress, when it is due, a branch head no push brought. */
+export function reconcilerLines(
+  entries: readonly StatusEntry[],
+  reconciler: Readonly<Record<string, EnvironmentStatus>>,
+): string[] {
+  const lines = ['Last reconcile:'];
+  for (const environment of [...new Set(entries.map((e) => e.environment))]) {
+    const status = reconciler[environment];
+    if (!status) {
+      lines.push(`  ${environment}: the reconciler has not run here yet`);
+      continue;
+    }
+    const run = status.lastRun;
+    const found = run
+      ? [
+          `${run.checked} checked`,
+          `${run.inSync} in sync`,
+          `${run.drifted} drifted${run.healing > 0 ? ` (${run.healing} healing)` : ''}`,
+          ...(run.skipped > 0 ? [`${run.skipped} skipped`] : []),
+          ...(run.removed > 0 ? [`${run.removed} removed`] : []),
+          ...(run.pruned > 0 ? [`${run.pruned} pruned`] : []),
+          `${run.errors} error${run.errors === 1 ? '' : 's'}`,
+        ].join(', ')
+      : undefined;
+    lines.push(
+      `  ${environment}: ${run ? `${formatTime(run.finishedAt)} (took ${formatDuration(run.durationMs / 1000)}): ${found}` : 'no run finished yet'}${
+        status.running ? `; running since ${formatTime(status.running.startedAt)}` : ''
+      }; next due ${formatTime(status.nextAt)} (every ${status.intervalMinutes}m)`,
+    );
+    const head = status.pendingHead;
+    if (head) {
+      lines.push(
+        `    branch head ${short(head.commit)} reached no deploy workflow (seen since ${formatTime(head.since)}): ${
+          head.started
+            ? `started as a missed push at ${formatTime(head.started)}`
+            : 'the reconciler deploys it if no push event does'
+        }`,
+      );
+    }
+  }
+  return lines;
+}
+
+/** An endpoint's drift mark: since when, what the reconciler did, the first pointers. */
+function driftMarkLines(e: StatusEntry, mark: DriftMark): string[] {
+  const where = `${e.environment}/${e.endpoint}`;
+  if (mark.action === 'removed') {
+    return [
+      `  ${where} since ${formatTime(mark.since)}: no longer declared in Git; it keeps running (reconcile.prune is off)`,
+    ];
+  }
+  const heals =
+    mark.heals > 0
+      ? `; ${mark.heals} heal${mark.heals === 1 ? '' : 's'} started, the last at ${formatTime(mark.lastHealAt)}`
+      : '';
+  const did = mark.action === 'heal' ? 'healing' : `reported${mark.reason ? `, not healed: ${mark.reason}` : ''}`;
+  return [
+    `  ${where} since ${formatTime(mark.since)}: ${did}${heals}`,
+    ...driftLines(mark.drift, { indent: '    ', limit: DRIFT_SHOWN }),
+  ];
 }
 
 /**

@@ -14,7 +14,6 @@ import {
   type SFNClientConfig,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { parseAllDocuments } from 'yaml';
 import type { EndpointState } from '../../lambdas/state/endpoint-state.ts';
 import { keys } from '../../lambdas/state/keys.ts';
@@ -23,13 +22,15 @@ import { renderHistory } from './history.ts';
 import {
   type ConnectionFlags,
   checkConnectionFlags,
+  cliClientConfig,
   connect,
   connectionOptions,
   endpointArgument,
   explainError,
   listFolders,
-  readEndpointStates,
+  noSuchEndpoint,
   type StateConnection,
+  serviceEndpoint,
 } from './state-reader.ts';
 import { type CliIo, ExitCode, UsageError } from './types.ts';
 
@@ -322,14 +323,7 @@ async function findEndpoint(
       `${endpoint} is in several environments (${found.map((s) => s.environment).join(', ')}); say which with --environment`,
     );
   }
-  const known = await readEndpointStates(conn);
-  return {
-    error: `no endpoint ${endpoint}${environment ? ` in ${environment}` : ''} in ${conn.where}${
-      known.length > 0
-        ? ` (endpoints: ${known.map((k) => `${k.endpoint} (${k.environment})`).join(', ')})`
-        : ' (nothing has been deployed yet)'
-    }`,
-  };
+  return { error: await noSuchEndpoint(conn, endpoint, environment) };
 }
 
 /** Who asks: --requested-by, else the OS user (on AWS $USER first, as a shell sets it). */
@@ -459,7 +453,7 @@ function connectionArgs(values: ConnectionFlags): string {
 }
 
 function sfnEndpoint(io: CliIo): string | undefined {
-  return io.env.AWS_ENDPOINT_URL_SFN || io.env.AWS_ENDPOINT_URL || undefined;
+  return serviceEndpoint(io, 'SFN');
 }
 
 function regionOf(io: CliIo): string | undefined {
@@ -478,18 +472,9 @@ function sfnConfig(
     regionFlag ??
     regionOf(io) ??
     (endpoint ? 'us-east-1' : undefined);
-  return {
-    ...(region ? { region } : {}),
-    ...(endpoint ? { endpoint } : {}),
-    // A sandbox takes any credentials; do not make a newcomer configure some.
-    ...(endpoint && !io.env.AWS_ACCESS_KEY_ID && !io.env.AWS_PROFILE
-      ? { credentials: { accessKeyId: 'ballast-sandbox', secretAccessKey: 'ballast-sandbox' } }
-      : {}),
-    // Two attempts at most: a second StartExecution with the same name and input returns the
-    // execution the first one started (STANDARD workflows), so a retried call starts nothing twice.
-    maxAttempts: 2,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 30_000 }),
-  };
+  // Two attempts at most: a second StartExecution with the same name and input returns the
+  // execution the first one started (STANDARD workflows), so a retried call starts nothing twice.
+  return cliClientConfig(io, endpoint, region);
 }
 
 /** A failure the user can act on, with no stack trace. */

@@ -7,6 +7,7 @@ import { pusher, renderHistory } from '../../bin/commands/history.ts';
 import type { LedgerEntry } from '../../lambdas/state/ledger.ts';
 import { world } from '../e2e/harness.ts';
 import { captureIo } from '../support/cli.ts';
+import { handEdit, reconcile } from '../support/reconcile.ts';
 
 const capture = () => captureIo();
 
@@ -121,6 +122,23 @@ describe('ballast history', () => {
     assert.match(io.err(), /^ballast history: cannot reach http:\/\/127\.0\.0\.1:1 \(connection refused\)/);
   });
 
+  it("the reconciler's drifted entry: what it did in REASON, the pointers below", async () => {
+    const ballastConfig = await handEdit(w);
+    await reconcile(w);
+    const io = capture();
+    assert.equal(await main(['history', 'summarizer', '--endpoint-url', url], io), 0, io.err());
+    const lines = io.out().trimEnd().split('\n');
+    const at = lines.findIndex((l) => / {2}drifted {2}/.test(l));
+    assert.match(
+      lines[at] ?? '',
+      new RegExp(`^2026-03-01 \\S+  prod {9}${commits[1]?.slice(0, 7)}  drifted +0s +- +ballast reconcile +healing$`),
+    );
+    assert.deepEqual(lines.slice(at + 1, at + 3), [
+      `    /target/sagemaker/endpointConfigName  ${ballastConfig} -> hand-made-summarizer`,
+      '    /target/sagemaker/instanceType        ml.g5.2xlarge -> ml.g5.12xlarge',
+    ]);
+  });
+
   it('rejects bad arguments with the usage text (exit 2)', async () => {
     for (const [args, message] of [
       [['--endpoint-url', url], /which endpoint\? \(ENDPOINT is required\)/],
@@ -200,6 +218,46 @@ describe('history rendering', () => {
 
   it('adds no line under a plain push', () => {
     assert.equal(renderHistory('summarizer', 's3://b', [entry()]).length, 2);
+  });
+
+  it("the reconciler's entries: drifted with its first pointers, removed and pruned", () => {
+    // As lambdas/reconcile/check.ts records them: against the live commit, by the run, taking no time.
+    const finding = (outcome: LedgerEntry['outcome'], reason: string, extra: Partial<LedgerEntry> = {}) =>
+      entry({
+        outcome,
+        reason,
+        pushedBy: 'ballast reconcile',
+        deliveryId: 'reconcile-run',
+        durationSeconds: 0,
+        ...extra,
+      });
+    const drift = ['A', 'B', 'C', 'D'].map((name) => ({
+      path: `/model/environment/${name}`,
+      expected: name.toLowerCase(),
+      actual: null,
+    }));
+    const lines = renderHistory('e', 's3://b', [
+      finding(
+        'drifted',
+        `${drift.map((d) => `${d.path}: ${d.expected} -> (absent)`).join('; ')}; not healed: reconcile.selfHeal is off in ballast.yaml`,
+        { drift },
+      ),
+      finding('removed', 'e is no longer declared in Git; it keeps running (reconcile.prune is off)'),
+      finding('pruned', 'e is no longer declared in Git and reconcile.prune is on: endpoint ballast-prod-e deleted'),
+    ]);
+    assert.deepEqual(
+      lines.map((l) => l.replace(/ {2,}/g, '|')),
+      [
+        'PUSHED|ENVIRONMENT|COMMIT|OUTCOME|TOOK|CHANGES|PUSHED BY|REASON',
+        '2026-03-01 09:00:00Z|prod|aaaaaaa|drifted|0s|-|ballast reconcile|not healed: reconcile.selfHeal is off in ballast.yaml',
+        '|/model/environment/A|a -> (absent)',
+        '|/model/environment/B|b -> (absent)',
+        '|/model/environment/C|c -> (absent)',
+        '|(+1 more)',
+        '2026-03-01 09:00:00Z|prod|aaaaaaa|removed|0s|-|ballast reconcile|e is no longer declared in Git; it keeps running (reconcile.prune is off)',
+        '2026-03-01 09:00:00Z|prod|aaaaaaa|pruned|0s|-|ballast reconcile|e is no longer declared in Git and reconcile.prune is on: endpoint ballast-prod-e deleted',
+      ],
+    );
   });
 
   it('says so when an endpoint has state but no finished deployment yet', () => {

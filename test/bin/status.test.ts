@@ -7,8 +7,10 @@ import { main } from '../../bin/cli.ts';
 import { findStackBucket } from '../../bin/commands/state-reader.ts';
 import { renderStatus, STATUSES, type StatusEntry, statusOf } from '../../bin/commands/status.ts';
 import type { EndpointState } from '../../lambdas/state/endpoint-state.ts';
-import { world } from '../e2e/harness.ts';
+import type { EnvironmentStatus } from '../../lambdas/state/reconcile-status.ts';
+import { editYaml, requireFile, world } from '../e2e/harness.ts';
 import { captureIo } from '../support/cli.ts';
+import { handEdit, reconcile } from '../support/reconcile.ts';
 
 const capture = (env: NodeJS.ProcessEnv = {}) => captureIo({ env });
 
@@ -35,8 +37,9 @@ describe('ballast status', () => {
   it('--json: every endpoint with desired, live and last-good commits', async () => {
     const io = capture();
     assert.equal(await main(['status', '--endpoint-url', url, '--json'], io), 0, io.err());
-    const result = JSON.parse(io.out()) as { bucket: string; endpoints: StatusEntry[] };
+    const result = JSON.parse(io.out()) as { bucket: string; endpoints: StatusEntry[]; reconciler: unknown };
     assert.equal(result.bucket, 'ballast-state');
+    assert.equal(result.reconciler, null, 'the reconciler has not run');
     assert.equal(result.endpoints.length, 1, 'the EKS endpoint is deferred, so only summarizer has state');
     const [summarizer] = result.endpoints;
     assert.equal(summarizer?.environment, 'prod');
@@ -66,7 +69,7 @@ describe('ballast status', () => {
       lines[3] ?? '',
       new RegExp(`^prod {9}summarizer  in sync  ${c}  ${c}  ${c}    - {9}- {8}- {12}2026-03-01 \\d\\d:\\d\\d:\\d\\dZ$`),
     );
-    assert.equal(lines.length, 4);
+    assert.equal(lines.length, 4, 'no reconcile has run: nothing about it');
     // Every column starts where its header does (header names hold single spaces, columns two).
     const header = lines[2] ?? '';
     for (const column of header.split(/ {2,}/).slice(1)) {
@@ -196,6 +199,43 @@ describe('ballast status', () => {
     assert.match(missing.err(), /s3:\/\/no-such-bucket at http:\/\/127\.0\.0\.1:\d+: the bucket does not exist/);
   });
 
+  it("shows the reconciler's last run and the drift it reported", async () => {
+    const repository = editYaml(requireFile(w.files, 'ballast.yaml'), [[['spec', 'reconcile', 'selfHeal'], false]]);
+    // On top of the rejected commit above: the endpoint file goes back to what is live.
+    const endpoint = requireFile(w.files, 'endpoints/summarizer.yaml');
+    await w.deploy({ 'ballast.yaml': repository, 'endpoints/summarizer.yaml': endpoint }, 'Report drift only');
+    const ballastConfig = await handEdit(w);
+    await reconcile(w);
+    const io = capture();
+    assert.equal(await main(['status', '--endpoint-url', url], io), 0, io.err());
+    const lines = io.out().trimEnd().split('\n');
+    assert.match(lines[3] ?? '', /^prod {9}summarizer {2}drifted \(reported\) {2}/);
+    assert.match(
+      lines[6] ?? '',
+      /^ {2}prod: 2026-03-01 \d\d:\d\d:\d\dZ \(took \d+s\): 1 checked, 0 in sync, 1 drifted, 0 errors; next due 2026-03-01 \d\d:\d\d:\d\dZ \(every 5m\)$/,
+    );
+    assert.match(lines[8] ?? '', /^Drift \(the reconciler's last check/);
+    assert.match(
+      lines[9] ?? '',
+      /^ {2}prod\/summarizer since 2026-03-01 \S+: reported, not healed: reconcile\.selfHeal is off in ballast\.yaml$/,
+    );
+    assert.deepEqual(lines.slice(10, 12), [
+      `    /target/sagemaker/endpointConfigName  ${ballastConfig} -> hand-made-summarizer`,
+      '    /target/sagemaker/instanceType        ml.g5.2xlarge -> ml.g5.12xlarge',
+    ]);
+
+    const json = capture();
+    assert.equal(await main(['status', '--endpoint-url', url, '--json'], json), 0);
+    const result = JSON.parse(json.out()) as {
+      endpoints: StatusEntry[];
+      reconciler: Record<string, EnvironmentStatus>;
+    };
+    assert.equal(result.endpoints[0]?.status, 'drifted (reported)');
+    assert.equal(result.endpoints[0]?.drift?.action, 'report');
+    assert.equal(result.reconciler.prod?.lastRun?.drifted, 1);
+    assert.equal(result.reconciler.prod?.intervalMinutes, 5);
+  });
+
   it('rejects bad flags with the usage text (exit 2)', async () => {
     for (const [args, message] of [
       [[], /say where Ballast keeps its state: --endpoint-url URL \(a sandbox\), --bucket B, or --stack NAME/],
@@ -281,10 +321,127 @@ describe('status of an endpoint', () => {
     assert.equal(statusOf({ ...base, desired: desired('b'), quarantined: [quarantine('b')] }), 'held back');
   });
 
+  it("drifted, removed and pruned: the reconciler's last finding, after a rollout and a held-back content", () => {
+    const mark = (action: 'heal' | 'report' | 'removed') => ({
+      since: '2026-03-01T00:10:00Z',
+      fingerprint: 'f',
+      drift: [],
+      heals: 0,
+      action,
+    });
+    const synced = { ...base, desired: desired('a'), live: ref('a') };
+    assert.equal(statusOf({ ...synced, drift: mark('heal') }), 'drifted (healing)');
+    assert.equal(statusOf({ ...synced, drift: mark('report') }), 'drifted (reported)');
+    assert.equal(statusOf({ ...synced, drift: mark('removed') }), 'removed');
+    assert.equal(statusOf({ ...base, pruned: '2026-03-01T00:20:00Z' }), 'pruned');
+    // Declared again after a prune: the push's desired commit is not deployed yet.
+    assert.equal(statusOf({ ...base, pruned: '2026-03-01T00:20:00Z', desired: desired('b') }), 'not deployed');
+    const lease = { ...desired('b'), execution: 'heal-x', acquiredAt: '2026-03-01T00:11:00Z' };
+    assert.equal(statusOf({ ...synced, drift: mark('heal'), lease }), 'rolling out');
+    assert.equal(
+      statusOf({
+        ...base,
+        desired: desired('b'),
+        live: ref('a'),
+        quarantined: [quarantine('b')],
+        drift: mark('report'),
+      }),
+      'held back',
+    );
+  });
+
+  it('lists the drift found, the first pointers, and the last reconcile per environment', () => {
+    const drift = ['a', 'b', 'c', 'd'].map((x) => ({
+      path: `/model/environment/${x.toUpperCase()}`,
+      expected: x,
+      actual: null,
+    }));
+    const state: EndpointState = {
+      ...base,
+      desired: desired('a'),
+      live: ref('a'),
+      drift: {
+        since: '2026-03-01T00:10:00Z',
+        fingerprint: 'f',
+        drift,
+        heals: 2,
+        lastHealAt: '2026-03-01T00:20:00Z',
+        action: 'heal',
+      },
+    };
+    const removed: EndpointState = {
+      ...state,
+      endpoint: 'old',
+      drift: { since: '2026-03-01T00:10:00Z', fingerprint: 'removed', drift: [], heals: 0, action: 'removed' },
+    };
+    const run = {
+      run: 'r',
+      startedAt: '2026-03-01T00:20:00Z',
+      finishedAt: '2026-03-01T00:20:03Z',
+      durationMs: 3000,
+      checked: 2,
+      inSync: 0,
+      drifted: 1,
+      healing: 1,
+      reported: 0,
+      skipped: 0,
+      removed: 1,
+      pruned: 0,
+      errors: 0,
+    };
+    const lines = renderStatus(
+      's3://state',
+      [state, removed].map((s) => ({ ...s, status: statusOf(s) })),
+      undefined,
+      {
+        prod: {
+          nextAt: '2026-03-01T00:24:30Z',
+          intervalMinutes: 5,
+          lastRun: run,
+          pendingHead: { commit: 'f'.repeat(40), since: '2026-03-01T00:20:00Z' },
+        },
+      },
+    );
+    assert.deepEqual(
+      lines.slice(3, 5).map((l) => l.split(/ {2,}/)[2]),
+      ['drifted (healing)', 'removed'],
+    );
+    assert.deepEqual(lines.slice(5), [
+      '',
+      'Last reconcile:',
+      '  prod: 2026-03-01 00:20:03Z (took 3s): 2 checked, 0 in sync, 1 drifted (1 healing), 1 removed, 0 errors; next due 2026-03-01 00:24:30Z (every 5m)',
+      '    branch head fffffff reached no deploy workflow (seen since 2026-03-01 00:20:00Z): the reconciler deploys it if no push event does',
+      '',
+      "Drift (the reconciler's last check; `ballast diff ENDPOINT` compares now):",
+      '  prod/e since 2026-03-01 00:10:00Z: healing; 2 heals started, the last at 2026-03-01 00:20:00Z',
+      '    /model/environment/A  a -> (absent)',
+      '    /model/environment/B  b -> (absent)',
+      '    /model/environment/C  c -> (absent)',
+      '    (+1 more)',
+      '  prod/old since 2026-03-01 00:10:00Z: no longer declared in Git; it keeps running (reconcile.prune is off)',
+    ]);
+    // A reconciler that has run, but not in this environment yet.
+    assert.deepEqual(
+      renderStatus('s3://state', [{ ...state, environment: 'staging', status: 'in sync' }], undefined, {}).slice(4),
+      [
+        '',
+        'Last reconcile:',
+        '  staging: the reconciler has not run here yet',
+        '',
+        "Drift (the reconciler's last check; `ballast diff ENDPOINT` compares now):",
+        '  staging/e since 2026-03-01 00:10:00Z: healing; 2 heals started, the last at 2026-03-01 00:20:00Z',
+        '    /model/environment/A  a -> (absent)',
+        '    /model/environment/B  b -> (absent)',
+        '    /model/environment/C  c -> (absent)',
+        '    (+1 more)',
+      ],
+    );
+  });
+
   it('the help documents exactly the states statusOf computes', async () => {
     const io = capture();
     assert.equal(await main(['status', '--help'], io), 0);
-    const documented = [...io.out().matchAll(/^ {2}([a-z][a-z ]+[a-z]) {2,}\S/gm)]
+    const documented = [...io.out().matchAll(/^ {2}([a-z][a-z ()]+[a-z)]) {2,}\S/gm)]
       .map((m) => m[1] ?? '')
       .filter((name) => STATUSES.some((s) => s.status === name));
     assert.deepEqual(
@@ -293,7 +450,17 @@ describe('status of an endpoint', () => {
     );
     assert.deepEqual(
       STATUSES.map((s) => s.status),
-      ['rolling out', 'held back', 'not deployed', 'in sync', 'out of sync'],
+      [
+        'rolling out',
+        'held back',
+        'pruned',
+        'not deployed',
+        'removed',
+        'drifted (healing)',
+        'drifted (reported)',
+        'in sync',
+        'out of sync',
+      ],
     );
   });
 

@@ -8,63 +8,24 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import {
-  CreateEndpointConfigCommand,
   DeleteEndpointCommand,
   DeleteTagsCommand,
-  DescribeEndpointConfigCommand,
   ListEndpointConfigsCommand,
   ListModelsCommand,
   ListTagsCommand,
-  UpdateEndpointCommand,
   UpdateEndpointWeightsAndCapacitiesCommand,
 } from '@aws-sdk/client-sagemaker';
 import { keys } from '../../lambdas/state/keys.ts';
 import type { LedgerEntry } from '../../lambdas/state/ledger.ts';
 import type { ReconcileStatus } from '../../lambdas/state/reconcile-status.ts';
 import { CODECOMMIT_PUSH_PATTERN } from '../../sandbox/pipeline.ts';
-import { ENDPOINT_FILE, editYaml, MODEL_FILE, requireFile, SUMMARIZER, type World, world } from './harness.ts';
+import { handEdit, letSageMakerSettle, reconcile } from '../support/reconcile.ts';
+import { ENDPOINT_FILE, editYaml, MODEL_FILE, requireFile, SUMMARIZER, world } from './harness.ts';
 
 const REPOSITORY_FILE = 'ballast.yaml';
 
-/**
- * Lets one reconcile interval pass (the example's 5 minutes: the environment is due again), runs
- * the reconcile workflow once, as a tick of its schedule does, and waits for what it started.
- */
-async function reconcile(w: World): Promise<void> {
-  await w.minutes(5);
-  const run = w.pipeline.reconcile();
-  await run.result;
-  await w.settle();
-}
-
-/** Lets SageMaker finish what it is doing (an out-of-band update, a heal's rollout). */
-async function letSageMakerSettle(w: World): Promise<void> {
-  await w.minutes(20);
-}
-
 function entries(ledger: readonly LedgerEntry[], outcome: LedgerEntry['outcome']): LedgerEntry[] {
   return ledger.filter((e) => e.outcome === outcome);
-}
-
-/** An out-of-band UpdateEndpoint to a hand-made configuration on another instance type. */
-async function handEdit(w: World, instanceType = 'ml.g5.12xlarge'): Promise<string> {
-  const live = await w.describe(SUMMARIZER);
-  const ours = await w.clients.sagemaker.send(
-    new DescribeEndpointConfigCommand({ EndpointConfigName: live.EndpointConfigName }),
-  );
-  const variant = ours.ProductionVariants?.[0];
-  assert.ok(variant, 'the live configuration has a variant');
-  const name = 'hand-made-summarizer';
-  await w.clients.sagemaker.send(
-    new CreateEndpointConfigCommand({
-      EndpointConfigName: name,
-      ProductionVariants: [{ ...variant, InstanceType: instanceType as never }],
-    }),
-  );
-  await w.clients.sagemaker.send(new UpdateEndpointCommand({ EndpointName: SUMMARIZER, EndpointConfigName: name }));
-  await letSageMakerSettle(w);
-  assert.equal((await w.describe(SUMMARIZER)).EndpointConfigName, name, 'the hand-made update went live');
-  return live.EndpointConfigName ?? '';
 }
 
 test('drift detected field by field, recorded, and healed through the deploy workflow', async () => {
