@@ -4,6 +4,7 @@ import { startDeploy } from '../reconcile/start-deploy.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
 import { mapPool } from '../runtime/pool.ts';
 import { missedPushExecutionName } from '../sources/missed-push.ts';
+import { repositoryClients } from '../sources/repository-clients.ts';
 import { branchHead } from '../sources/write-back.ts';
 import { keys } from '../state/keys.ts';
 import {
@@ -20,7 +21,6 @@ import {
   type ReconcileStatus,
 } from '../state/reconcile-status.ts';
 import type { EnvironmentHead, EnvironmentSeen } from '../workflow/plan.ts';
-import { repositoryClients } from './repository-clients.ts';
 import { logger, nowIso, stateStore } from './runtime.ts';
 
 const scanInput = z.object({ event: z.unknown(), run: z.string().min(1), startedAt: z.string().min(1) });

@@ -1,10 +1,10 @@
 import { InvalidInputError } from '../aws/errors.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
+import { repositoryClients } from '../sources/repository-clients.ts';
 import { defaultWriteBackMode, writeBack } from '../sources/write-back.ts';
 import { keys } from '../state/keys.ts';
 import { type WriteBackInput, writeBackInput } from '../workflow/rollback-payloads.ts';
 import type { Snapshot } from '../workflow/snapshot.ts';
-import { repositoryClients } from './repository-clients.ts';
 import { logger, stateStore } from './runtime.ts';
 
 /**

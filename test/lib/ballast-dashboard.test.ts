@@ -84,8 +84,10 @@ describe('BallastDashboard', () => {
 
   it('graphs drift, heals, reconcile errors and duration by environment, with the names Check and Finish emit', () => {
     const search = (metric: string, statistic: string) =>
-      `SEARCH('{Ballast,environment,service} MetricName="${metric}"', '${statistic}', 300)`;
-    assert.deepEqual(expressions(widget(widgets, 'Drifted endpoints')), [search('DriftedEndpoints', 'Sum')]);
+      `SEARCH('{Ballast,Environment,service} MetricName="${metric}"', '${statistic}', 300)`;
+    assert.deepEqual(expressions(widget(widgets, 'Drifted endpoints (per run)')), [
+      search('DriftedEndpoints', 'Maximum'),
+    ]);
     assert.deepEqual(expressions(widget(widgets, 'Heals started')), [search('HealsStarted', 'Sum')]);
     assert.deepEqual(expressions(widget(widgets, 'Reconcile errors')), [search('ReconcileErrors', 'Sum')]);
     assert.deepEqual(expressions(widget(widgets, 'Reconcile duration (ms, longest run)')), [
@@ -139,7 +141,7 @@ describe('BallastDashboard', () => {
     assert.equal(custom.start, '-PT3H');
     assert.equal(custom.widgets.filter((w) => w.type === 'alarm').length, 0);
     assert.deepEqual(expressions(widget(custom.widgets, 'Heals started')), [
-      `SEARCH('{Ballast,environment,service} MetricName="HealsStarted"', 'Sum', 60)`,
+      `SEARCH('{Ballast,Environment,service} MetricName="HealsStarted"', 'Sum', 60)`,
     ]);
   });
 

@@ -4,6 +4,8 @@ import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import { ROLLBACK_DETAIL_TYPE } from '../../lambdas/handlers/rollback-finish.ts';
+import { DRIFT_DETAIL_TYPE, PRUNED_DETAIL_TYPE, REMOVED_DETAIL_TYPE } from '../../lambdas/reconcile/check.ts';
 import { SageMakerExecutionRole } from '../../lib/sagemaker-execution-role.ts';
 import {
   DEPLOY_STEPS,
@@ -172,7 +174,7 @@ function expectedGrants(step: WorkflowStep, source: 'codecommit' | 'github', con
   if (p.putEvents) {
     grants.push(
       grant(['events:PutEvents'], [`arn:<AWS::Partition>:events:${REGION_ACCOUNT}:event-bus/default`], {
-        StringEquals: { 'events:source': 'ballast', 'events:detail-type': 'Ballast Rollback' },
+        StringEquals: { 'events:source': 'ballast', 'events:detail-type': [...(p.putEvents ?? [])] },
       }),
     );
   }
@@ -185,6 +187,15 @@ const ARTIFACT_KEY = 'arn:aws:kms:eu-west-1:111122223333:key/0b6a5f4e-1c2d-4e3f-
 const SECRET_KEY = 'arn:aws:kms:us-east-1:111122223333:key/mrk-0123456789abcdef0123456789abcdef';
 
 describe('least privilege', () => {
+  it("lets each function put only the events its handler sends (the manifest names the handlers' detail-types)", () => {
+    assert.deepEqual(ROLLBACK_STEPS.finish.permissions.putEvents, [ROLLBACK_DETAIL_TYPE]);
+    assert.deepEqual(RECONCILE_STEPS.check.permissions.putEvents, [
+      DRIFT_DETAIL_TYPE,
+      REMOVED_DETAIL_TYPE,
+      PRUNED_DETAIL_TYPE,
+    ]);
+  });
+
   const { template, stack } = ballastStack({ artifactSourceBuckets: ['acme-model-artifacts'] });
   const github = ballastStack({ source: GITHUB });
   const encrypted = ballastStack({

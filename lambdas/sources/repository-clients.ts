@@ -5,8 +5,8 @@
  */
 import { codecommit } from '../aws/codecommit.ts';
 import { optionalSetting, setting } from '../runtime/environment.ts';
-import { gitHubTokens } from '../sources/answer.ts';
-import type { WriteBackClients } from '../sources/write-back.ts';
+import { gitHubTokens } from './answer.ts';
+import type { WriteBackClients } from './write-back.ts';
 
 export async function repositoryClients(source: 'codecommit' | 'github'): Promise<WriteBackClients> {
   if (source === 'codecommit') return { codecommit: codecommit() };
