@@ -75,10 +75,11 @@ export function decideRecord(
       // Quarantined either way: only `ballast retry` (or a commit that changes the content) deploys
       // it again. A content error says so; an infrastructure error is worth a deliberate retry.
       const hint = CONTENT_ERRORS.has(event.error.name) ? '' : ' (`ballast retry` deploys it again)';
+      const quarantine = !healsLiveContent(state, request);
       return {
         outcome: 'failed',
-        reason: `${reason}${hint}`,
-        state: completeRollout(state, request.execution, request, { outcome: 'failed', reason, quarantine: true }, now),
+        reason: quarantine ? `${reason}${hint}` : reason,
+        state: completeRollout(state, request.execution, request, { outcome: 'failed', reason, quarantine }, now),
       };
     }
     case 'rollout': {
@@ -132,7 +133,7 @@ export function decideRecord(
               state,
               request.execution,
               request,
-              { outcome: verification.outcome, reason, quarantine: true },
+              { outcome: verification.outcome, reason, quarantine: !healsLiveContent(state, request) },
               now,
             ),
           };
@@ -208,6 +209,15 @@ function skipped(
       return { outcome: 'quarantined', reason: quarantineReason(entry) };
     }
   }
+}
+
+/**
+ * A heal that puts back the content that is live (the endpoint drifted away from it) does not
+ * quarantine that content when it fails: the content ran, putting it back did not work. The
+ * reconciler stops healing after a few attempts (lambdas/state/drift.ts MAX_HEALS) instead.
+ */
+function healsLiveContent(state: EndpointState, request: RecordRequest): boolean {
+  return request.heal === true && state.live?.digest === request.digest;
 }
 
 export function quarantineReason(entry: Quarantined | undefined): string {

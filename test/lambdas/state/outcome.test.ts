@@ -343,3 +343,46 @@ describe('answersGit', () => {
     );
   });
 });
+
+describe('decideRecord: a failed heal', () => {
+  /** A heal of the live content A (the endpoint drifted from it), holding the lease. */
+  const healingA: EndpointState = {
+    ...free,
+    desired: { commit: A, digest: 'digest-a', pushedAt: T0 },
+    lease: { commit: A, digest: 'digest-a', execution: 'heal-a-1', pushedAt: T0, acquiredAt: T1 },
+  };
+  const healA: RecordRequest = { execution: 'heal-a-1', commit: A, digest: 'digest-a', heal: true };
+
+  it('does not quarantine the live content it was putting back', () => {
+    const decision = decideRecord(healingA, healA, failure('TransientError', 'UpdateEndpoint throttled'), NOW);
+    assert.equal(decision.outcome, 'failed');
+    assert.equal(
+      decision.state?.quarantined.some((q) => q.digest === 'digest-a'),
+      false,
+    );
+    assert.equal(decision.state?.lease, undefined, 'the lease is released');
+  });
+
+  it('does not quarantine it when the rollout rolled back either', () => {
+    const decision = decideRecord(
+      healingA,
+      healA,
+      rollout({ outcome: 'rolled-back', reason: 'an alarm fired' } as Verification),
+      NOW,
+    );
+    assert.equal(decision.outcome, 'rolled-back');
+    assert.equal(
+      decision.state?.quarantined.some((q) => q.digest === 'digest-a'),
+      false,
+    );
+  });
+
+  it('quarantines desired content that was not live, as a push would', () => {
+    const healB: RecordRequest = { ...requestB, heal: true };
+    const decision = decideRecord(heldByB, healB, failure('TransientError', 'UpdateEndpoint throttled'), NOW);
+    assert.equal(
+      decision.state?.quarantined.some((q) => q.digest === 'digest-b'),
+      true,
+    );
+  });
+});
