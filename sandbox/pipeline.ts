@@ -219,10 +219,7 @@ export class LocalPipeline {
     pipeline.triggers.onEventInvoke(wakeEventPattern(options.resourcePrefix ?? 'ballast'), (event) =>
       pipeline.runner.invoke(WAKE_FUNCTION.name, WAKE_HANDLER, event),
     );
-    if (options.reconcile) {
-      const tick = options.reconcile === true ? 60 : options.reconcile.tickSeconds;
-      pipeline.triggers.every(tick, 'reconcile', RECONCILE_TICK_INPUT);
-    }
+    if (options.reconcile) pipeline.scheduleReconcile(options.reconcile === true ? 60 : options.reconcile.tickSeconds);
     // Through `pipeline.runner` at call time, like the triggers.
     sandbox.stepfunctions.bind(
       deployStateMachineArn(sandbox),
@@ -235,6 +232,11 @@ export class LocalPipeline {
   /** Starts a deploy execution for an event, as the EventBridge rule target does. */
   deployFor(event: EventBridgeEvent): LocalExecution {
     return this.runner.start('deploy', event);
+  }
+
+  /** The reconciler's schedule from now on: a tick every `tickSeconds` of simulated time (the stack's is a minute). */
+  scheduleReconcile(tickSeconds = 60): void {
+    this.triggers.every(tickSeconds, 'reconcile', RECONCILE_TICK_INPUT);
   }
 
   /** Runs the reconcile workflow once, as a tick of its schedule does. */

@@ -5,9 +5,12 @@ import { parseArgs } from 'node:util';
 import { GetCommitCommand } from '@aws-sdk/client-codecommit';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import {
+  CreateEndpointConfigCommand,
   DescribeEndpointCommand,
   DescribeEndpointConfigCommand,
   DescribeModelCommand,
+  UpdateEndpointCommand,
+  UpdateEndpointWeightsAndCapacitiesCommand,
 } from '@aws-sdk/client-sagemaker';
 import type { EndpointState } from '../../lambdas/state/endpoint-state.ts';
 import { JsonStore } from '../../lambdas/state/json-store.ts';
@@ -28,6 +31,7 @@ import {
 import { endpointResults, LocalPipeline } from '../../sandbox/pipeline.ts';
 import type { LocalExecution } from '../../sandbox/runner.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
+import { diffCommand } from './diff.ts';
 import { statusCommand } from './status.ts';
 import type { CliIo, Command } from './types.ts';
 import { ExitCode, UsageError } from './types.ts';
@@ -62,7 +66,10 @@ aws-local-stepfunctions with the real Lambda handlers), pushes the example repos
   5. \`ballast status\`: the endpoint is held back, with the quarantine's reason,
   6. a model that passes its canary and goes live, then fails under load: its alarm fires, the
      rollback workflow restores the previous version, quarantines the bad one and writes a revert
-     commit (the example's writeBack), whose push deploys nothing.
+     commit (the example's writeBack), whose push deploys nothing,
+  7. the reconciler: an instance count changed by hand (a field ballast.yaml ignores) is left
+     alone; a hand-made configuration on another instance type is found at the next reconcile,
+     reported field by field and healed through the deploy workflow.
 Needs no AWS account and leaves nothing running. Simulated time runs fast: an hour of rollouts
 takes seconds.
 
@@ -186,10 +193,23 @@ async function runDemo(io: CliIo): Promise<number> {
     await runCli(statusCommand, ['--environment', ENVIRONMENT, '--endpoint-url', sandbox.url], say);
 
     say();
+    say('7) The reconciler compares every endpoint with Git every 5 minutes (ballast.yaml: reconcile, drift.ignore).');
+    say(
+      '   On AWS its schedule runs from `cdk deploy` on; the demo starts it here, so the steps above read the same every time.',
+    );
+    pipeline.scheduleReconcile();
+    await reconcileDemo(sandbox, pipeline, store, say);
+
+    say();
     say(`History of ${ENVIRONMENT}/${ENDPOINT} (ballast history ${ENDPOINT}):`);
     for (const entry of await readLedger(store, ENVIRONMENT, ENDPOINT)) {
+      const asked = entry.retry
+        ? entry.retry.kind === 'heal'
+          ? `  (heal, started by ${entry.retry.requestedBy})`
+          : `  (ballast retry, asked for by ${entry.retry.requestedBy})`
+        : '';
       say(
-        `   ${entry.finishedAt.slice(11, 16)}  ${entry.commit.slice(0, 7)}  ${entry.outcome.padEnd(11)} ${(entry.changes ?? []).join(', ')}${entry.reason ? `  (${entry.reason})` : ''}${entry.retry ? `  (ballast retry, asked for by ${entry.retry.requestedBy})` : ''}`,
+        `   ${entry.finishedAt.slice(11, 16)}  ${entry.commit.slice(0, 7)}  ${entry.outcome.padEnd(11)} ${(entry.changes ?? []).join(', ')}${entry.reason ? `  (${entry.reason})` : ''}${asked}`,
       );
     }
     follow();
@@ -203,6 +223,77 @@ async function runDemo(io: CliIo): Promise<number> {
     await pipeline?.idle();
     await sandbox.stop();
   }
+}
+
+/**
+ * Two out-of-band changes made with the AWS SDK, as someone with console access would: an instance
+ * count (ballast.yaml ignores it: `ballast diff` says so and the reconciler leaves it), and a
+ * hand-made EndpointConfig on another instance type, which the next reconcile reports field by
+ * field and heals through the deploy workflow with the endpoint's own canary.
+ */
+async function reconcileDemo(
+  sandbox: Sandbox,
+  pipeline: LocalPipeline,
+  store: JsonStore,
+  say: (line?: string) => void,
+): Promise<void> {
+  const { sagemaker } = sandboxClients(sandbox);
+  const diff = [ENDPOINT, '--environment', ENVIRONMENT, '--endpoint-url', sandbox.url];
+  say('   someone scales the endpoint to 3 instances by hand (UpdateEndpointWeightsAndCapacities):');
+  await sagemaker.send(
+    new UpdateEndpointWeightsAndCapacitiesCommand({
+      EndpointName: SAGEMAKER_ENDPOINT,
+      DesiredWeightsAndCapacities: [{ VariantName: 'AllTraffic', DesiredInstanceCount: 3 }],
+    }),
+  );
+  await untilInService(sagemaker);
+  await runCli(diffCommand, diff, say);
+  say('   and then moves it to a hand-made configuration on ml.g5.12xlarge (CreateEndpointConfig, UpdateEndpoint):');
+  const live = await sagemaker.send(new DescribeEndpointCommand({ EndpointName: SAGEMAKER_ENDPOINT }));
+  const ours = await sagemaker.send(new DescribeEndpointConfigCommand({ EndpointConfigName: live.EndpointConfigName }));
+  const variant = ours.ProductionVariants?.[0];
+  await sagemaker.send(
+    new CreateEndpointConfigCommand({
+      EndpointConfigName: 'summarizer-bigger-by-hand',
+      ProductionVariants: variant ? [{ ...variant, InstanceType: 'ml.g5.12xlarge' }] : [],
+    }),
+  );
+  const drifts = async () =>
+    (await readLedger(store, ENVIRONMENT, ENDPOINT)).filter((e) => e.outcome === 'drifted').length;
+  const before = await drifts();
+  const heals = pipeline.runner.executions('deploy').length;
+  await sagemaker.send(
+    new UpdateEndpointCommand({ EndpointName: SAGEMAKER_ENDPOINT, EndpointConfigName: 'summarizer-bigger-by-hand' }),
+  );
+  await untilInService(sagemaker);
+  await runCli(diffCommand, diff, say, ExitCode.Invalid);
+  // The schedule runs by itself in simulated time: wait, bounded, for the reconcile that finds it.
+  for (let i = 0; i < 1000 && (await drifts()) === before; i++) await new Promise((r) => setTimeout(r, 10));
+  const entry = (await readLedger(store, ENVIRONMENT, ENDPOINT)).filter((e) => e.outcome === 'drifted').at(-1);
+  if (!entry || (await drifts()) === before) throw new Error('the reconciler did not report the drift');
+  say(`   [${entry.finishedAt.slice(11, 16)}] the reconciler found it (ledger: drifted), field by field:`);
+  for (const d of entry.drift ?? []) say(`     ${d.path}  ${d.expected ?? '(absent)'} -> ${d.actual ?? '(absent)'}`);
+  await pipeline.idle();
+  const heal = pipeline.runner
+    .executions('deploy')
+    .slice(heals)
+    .find((e) => e.name.startsWith('heal-'));
+  if (!heal) throw new Error('the reconciler started no heal');
+  say(`   and healed it through the deploy workflow (${heal.name}: ${unique(heal.states).join(' -> ')})`);
+  const after = await sagemaker.send(new DescribeEndpointCommand({ EndpointName: SAGEMAKER_ENDPOINT }));
+  say(`   the endpoint runs ${after.EndpointConfigName} again (Ballast's, from the commit on main)`);
+  await runCli(statusCommand, ['--environment', ENVIRONMENT, '--endpoint-url', sandbox.url], say);
+  sagemaker.destroy();
+}
+
+/** Waits (bounded, in wall time: the sandbox's clock runs by itself) until SageMaker is done with the endpoint. */
+async function untilInService(sagemaker: ReturnType<typeof sandboxClients>['sagemaker']): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    const endpoint = await sagemaker.send(new DescribeEndpointCommand({ EndpointName: SAGEMAKER_ENDPOINT }));
+    if (endpoint.EndpointStatus === 'InService') return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`${SAGEMAKER_ENDPOINT} did not return to InService`);
 }
 
 /**
@@ -319,7 +410,12 @@ async function settle(
  * indented under the command line. The io forwards each write at once, so what the command prints
  * while it waits comes in order with the rollout's events. A command that fails stops the demo.
  */
-async function runCli(command: Command, args: readonly string[], say: (line?: string) => void): Promise<void> {
+async function runCli(
+  command: Command,
+  args: readonly string[],
+  say: (line?: string) => void,
+  expected: number = ExitCode.Ok,
+): Promise<void> {
   const shown = args.map((a) => (a.startsWith('http') ? '<sandbox>' : a)).join(' ');
   say(`   $ ballast ${command.name} ${shown}`);
   const forward = (text: string) => {
@@ -328,7 +424,8 @@ async function runCli(command: Command, args: readonly string[], say: (line?: st
   // No AWS_* variables: what a newcomer's shell has. --endpoint-url says where the sandbox is.
   const code = await command.run(args, { stdout: forward, stderr: forward, cwd: process.cwd(), env: {} });
   // The demo tells a story that only holds if each step did what it says.
-  if (code !== ExitCode.Ok) throw new Error(`ballast ${command.name} exited ${code}`);
+  if (code !== expected) throw new Error(`ballast ${command.name} exited ${code}, not ${expected}`);
+  if (code !== ExitCode.Ok) say(`     (exit ${code})`);
 }
 
 function unique(states: readonly string[]): string[] {
@@ -347,6 +444,7 @@ function unique(states: readonly string[]): string[] {
     'RecordFailure',
     'RecordRejected',
     'RecordPush',
+    'Ignored',
     // The rollback workflow's.
     'Triage',
     'Apply',

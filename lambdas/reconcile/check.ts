@@ -162,9 +162,11 @@ export async function act(
 }
 
 function describe(drift: readonly Drift[], action: ReconcileAction): string {
+  // Digests read better as Ballast shows them everywhere else: their first 12 hex digits.
+  const shown = (v: string | null) => (v === null ? '(absent)' : /^[0-9a-f]{64}$/.test(v) ? v.slice(0, 12) : v);
   const fields = drift
     .slice(0, 5)
-    .map((d) => `${d.path}: ${d.expected ?? '(absent)'} -> ${d.actual ?? '(absent)'}`)
+    .map((d) => `${d.path}: ${shown(d.expected)} -> ${shown(d.actual)}`)
     .join('; ');
   const more = drift.length > 5 ? ` (+${drift.length - 5} more)` : '';
   const then = action.action === 'heal' ? 'healing' : 'reason' in action ? `not healed: ${action.reason}` : '';

@@ -153,6 +153,36 @@ describe('ballast demo', { timeout: 180_000 }, () => {
     );
   });
 
+  it('shows the reconciler leaving an ignored field alone: `ballast diff` says why', () => {
+    assert.match(
+      out,
+      /7\) The reconciler[\s\S]*prod\/summarizer \(ballast-prod-summarizer\): in sync\n {7}\/target\/sagemaker\/instanceCount {2}2 -> 3 {2}ignored: ballast\.yaml drift\.ignore/,
+    );
+  });
+
+  it('shows the hand-made configuration as drift, field by field, before and when the reconciler finds it', () => {
+    assert.match(
+      out,
+      /drift: would heal \(attempt 1 of 3\)\n {7}\/target\/sagemaker\/endpointConfigName .*-> summarizer-bigger-by-hand\n {7}\/target\/sagemaker\/instanceType +ml\.g5\.2xlarge -> ml\.g5\.12xlarge/,
+    );
+    assert.match(
+      out,
+      /the reconciler found it \(ledger: drifted\), field by field:\n {5}\/target\/sagemaker\/endpointConfigName/,
+    );
+  });
+
+  it('heals it through the deploy workflow, and the history says so', () => {
+    assert.match(
+      out,
+      /healed it through the deploy workflow \(heal-prod-summarizer-[0-9a-f]{12}-1: Resolve -> [^)]*Deploy[^)]*Record/,
+    );
+    assert.match(out, /the endpoint runs ballast-prod-summarizer-[0-9a-f]{12} again/);
+    assert.match(
+      out,
+      /\n {3}\d\d:\d\d {2}[0-9a-f]{7} {2}drifted [^\n]*instanceType[^\n]*healing\)\n {3}\d\d:\d\d {2}[0-9a-f]{7} {2}deployed [^\n]*\(heal, started by ballast reconcile\)\n/,
+    );
+  });
+
   it("shows the rollback and the revert commit's entry in the history", () => {
     assert.match(
       out,
