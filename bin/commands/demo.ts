@@ -96,7 +96,7 @@ async function runDemo(io: CliIo): Promise<number> {
   try {
     say('Ballast demo: GitOps for AI, run locally on the Ballast sandbox (no AWS account needed)');
     say(
-      `  sandbox ${sandbox.url} (S3, SageMaker, CloudWatch, CodeCommit, Secrets Manager, Step Functions, SNS, EventBridge), simulated time x${sandbox.clock.timeScale}`,
+      `  sandbox ${sandbox.url} (S3, SageMaker, CloudWatch, CodeCommit, Secrets Manager, Step Functions, SNS, EventBridge, Application Auto Scaling), simulated time x${sandbox.clock.timeScale}`,
     );
     const files = await readTree(EXAMPLE_REPO_DIR);
     await seedExampleAccount(sandbox, files);

@@ -38,7 +38,7 @@ export interface SandboxFlags {
 export const sandboxCommand: Command = {
   name: 'sandbox',
   summary:
-    'Run the local AWS sandbox (S3, SageMaker, CloudWatch, CodeCommit, Secrets Manager, Step Functions) for the AWS CLI and SDKs',
+    'Run the local AWS sandbox (S3, SageMaker, CloudWatch, CodeCommit, Secrets Manager, Step Functions, SNS, EventBridge, Application Auto Scaling) for the AWS CLI and SDKs',
   usage,
   async run(args: readonly string[], io: CliIo): Promise<number> {
     const { values } = parseOrUsage(() =>
