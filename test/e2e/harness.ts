@@ -80,6 +80,11 @@ export interface WorldOptions {
   readonly fullExample?: boolean;
   /** The reconciler's schedule in the pipeline (LocalPipelineOptions.reconcile). @default false */
   readonly reconcile?: boolean;
+  /**
+   * Another repository than the example (sandbox/fleet.ts's fleet, say): what the account is seeded
+   * for and what `files` holds. Nothing is pushed. @default the example repository
+   */
+  readonly repository?: Readonly<Record<string, string>>;
 }
 
 /** What the default world leaves out of the example (see {@link WorldOptions.fullExample}). */
@@ -142,8 +147,8 @@ export async function world(options: WorldOptions = {}): Promise<World> {
   let files: Record<string, string>;
   let pipeline: LocalPipeline;
   try {
-    files = await readTree(EXAMPLE_REPO_DIR);
-    if (!options.fullExample) for (const path of DIRECTORY_MODEL_FILES) delete files[path];
+    files = options.repository ? { ...options.repository } : await readTree(EXAMPLE_REPO_DIR);
+    if (!options.fullExample && !options.repository) for (const path of DIRECTORY_MODEL_FILES) delete files[path];
     await seedExampleAccount(sandbox, files);
     pipeline = await LocalPipeline.start({
       sandbox,
