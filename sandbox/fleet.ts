@@ -52,7 +52,7 @@ import {
   sagemakerNames,
 } from '../lambdas/targets/sagemaker.ts';
 import type { Push, Release } from '../lambdas/workflow/types.ts';
-import { commitFiles, EXAMPLE_REPO_DIR, readTree, sandboxClients } from './example-world.ts';
+import { commitFiles, EXAMPLE_REPO_DIR, pushEventOf, readTree, sandboxClients } from './example-world.ts';
 import { CODECOMMIT_PUSH_PATTERN, type LocalPipeline } from './pipeline.ts';
 import type { Sandbox } from './sandbox.ts';
 
@@ -157,13 +157,7 @@ export async function seedFleet(
     files,
     options.message ?? 'seeded fleet',
   );
-  const event = sandbox.events
-    .events()
-    .findLast(
-      (e) =>
-        e['detail-type'] === 'CodeCommit Repository State Change' &&
-        (e.detail as { commitId?: string }).commitId === commit,
-    );
+  const event = pushEventOf(sandbox, commit);
   if (!event) throw new Error(`CodeCommit sent no event for ${commit}`);
   const execution = `seed-${commit.slice(0, 12)}`;
   // The deploy workflow's Resolve and Validate, with the inputs its ASL gives them.

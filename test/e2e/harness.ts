@@ -17,6 +17,7 @@ import {
   commitFiles,
   EXAMPLE_REPO_DIR,
   EXAMPLE_SECRET_PREFIX,
+  pushEventOf,
   readTree,
   seedExampleAccount,
 } from '../../sandbox/example-world.ts';
@@ -237,13 +238,7 @@ export async function world(options: WorldOptions = {}): Promise<World> {
       );
     },
     pushEvent: (commit) => {
-      const event = sandbox.events
-        .events()
-        .find(
-          (e) =>
-            e['detail-type'] === 'CodeCommit Repository State Change' &&
-            (e.detail as { commitId?: string }).commitId === commit,
-        );
+      const event = pushEventOf(sandbox, commit);
       if (!event) throw new Error(`no push event for ${commit}`);
       return event;
     },
