@@ -41,7 +41,7 @@ const commands: ReadonlyArray<{ name: string; summary: string; load: () => Promi
   {
     name: 'history',
     summary:
-      "Show an endpoint's deployment ledger: commit, outcome, changes, reason, who pushed, retries and rollbacks",
+      "Show an endpoint's deployment ledger: commit, outcome, changes, reason, who pushed, retries, heals and rollbacks",
     load: async () => (await import('./commands/history.ts')).historyCommand,
   },
   {

@@ -50,6 +50,8 @@ export function readAppConfig(get: ContextReader, env: NodeJS.ProcessEnv = proce
     throw new ContextError(`ballast:alarmEmail '${alarmEmail}' is not an email address`);
   }
   const logRetention = readLogRetention(get('ballast:logRetentionDays'));
+  const reconcileTickMinutes = readTickMinutes(get('ballast:reconcileTickMinutes'));
+  const reconcileEnabled = readBoolean(get('ballast:reconcile'), 'ballast:reconcile');
   const account = optionalString(get, 'ballast:account') ?? env.CDK_DEFAULT_ACCOUNT;
   const region = optionalString(get, 'ballast:region') ?? env.CDK_DEFAULT_REGION;
   return {
@@ -63,6 +65,8 @@ export function readAppConfig(get: ContextReader, env: NodeJS.ProcessEnv = proce
       ...(secretKmsKeys.length > 0 ? { secretKmsKeys } : {}),
       ...(alarmEmail ? { alarmEmail } : {}),
       ...(logRetention !== undefined ? { logRetention } : {}),
+      ...(reconcileTickMinutes !== undefined ? { reconcileTickMinutes } : {}),
+      ...(reconcileEnabled !== undefined ? { reconcileEnabled } : {}),
       ...(account || region ? { env: { ...(account ? { account } : {}), ...(region ? { region } : {}) } } : {}),
     },
   };
@@ -157,6 +161,26 @@ function readLogRetention(value: unknown): RetentionDays | undefined {
     );
   }
   return days as RetentionDays;
+}
+
+/** `ballast:reconcileTickMinutes`: whole minutes between the reconciler's ticks, 1 to 60. */
+function readTickMinutes(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const minutes = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof minutes !== 'number' || !Number.isInteger(minutes) || minutes < 1 || minutes > 60) {
+    throw new ContextError(
+      `ballast:reconcileTickMinutes must be a whole number of minutes from 1 to 60, got ${JSON.stringify(value)}`,
+    );
+  }
+  return minutes;
+}
+
+/** A flag: true or false in cdk.json, 'true' or 'false' on the command line (-c). */
+function readBoolean(value: unknown, key: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new ContextError(`${key} must be true or false, got ${JSON.stringify(value)}`);
 }
 
 function parseMaybeJson(value: unknown): unknown {

@@ -64,6 +64,16 @@ export class ArtifactStore extends Construct {
           abortIncompleteMultipartUploadAfter: Duration.days(7),
           expiredObjectDeleteMarker: true,
         },
+        {
+          // The reconciler's batches (reconcile/runs/<run>/batch-<n>.json) live for one run, a
+          // minute or so; a day leaves time to look at a failed run. Both versions go: the
+          // expiration leaves a delete marker over a noncurrent version, which then expires too,
+          // and the rule above removes the marker once nothing is left under it.
+          id: 'expire-reconcile-runs',
+          prefix: 'reconcile/runs/',
+          expiration: Duration.days(1),
+          noncurrentVersionExpiration: Duration.days(1),
+        },
       ],
       removalPolicy,
     });

@@ -1,4 +1,5 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -7,9 +8,11 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { AlarmTopic } from './alarm-topic.ts';
 import { ArtifactStore, type ArtifactStoreProps } from './artifact-store.ts';
+import { BallastDashboard } from './ballast-dashboard.ts';
 import { CodeCommitSource } from './codecommit-source.ts';
-import { DeployWorkflow } from './deploy-workflow.ts';
+import { DeployWorkflow, defaultDeployStateMachineName } from './deploy-workflow.ts';
 import { GitHubWebhook } from './github-webhook.ts';
+import { ReconcileWorkflow } from './reconcile-workflow.ts';
 import { RollbackWorkflow } from './rollback-workflow.ts';
 import { RolloutWake } from './rollout-wake.ts';
 import { SageMakerExecutionRole } from './sagemaker-execution-role.ts';
@@ -71,12 +74,25 @@ export interface BallastStackProps extends StackProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Minutes between the reconciler's ticks (1-60). Each tick only decides which environments are
+   * due by their ballast.yaml `reconcile.intervalMinutes`, so this is the finest interval one can ask for.
+   * @default 1
+   */
+  readonly reconcileTickMinutes?: number;
+  /**
+   * Whether the reconciler's schedule ticks. False deploys it disabled: no drift detection, no
+   * self-heal, no missed pushes picked up, until it is enabled.
+   * @default true
+   */
+  readonly reconcileEnabled?: boolean;
 }
 
 /**
  * The Ballast stack: one per AWS account and region that Ballast deploys into. It owns the
- * artifact/state store, the role SageMaker models run as, the deploy workflow and its functions,
- * and the source that starts the workflow on a push (CodeCommit events or a GitHub webhook).
+ * artifact/state store, the role SageMaker models run as, the deploy, rollback and reconcile
+ * workflows and their functions, the source that starts the deploy workflow on a push (CodeCommit
+ * events or a GitHub webhook), and a dashboard of them all.
  */
 export class BallastStack extends Stack {
   public readonly store: ArtifactStore;
@@ -88,6 +104,9 @@ export class BallastStack extends Stack {
   public readonly functions: WorkflowFunctions;
   public readonly deployWorkflow: DeployWorkflow;
   public readonly rollbackWorkflow: RollbackWorkflow;
+  /** Detects drift and missed pushes on a schedule, and heals through the deploy workflow. */
+  public readonly reconcileWorkflow: ReconcileWorkflow;
+  public readonly dashboard: BallastDashboard;
   /** Wakes deploy executions waiting on a SageMaker endpoint once SageMaker is done with it. */
   public readonly rolloutWake: RolloutWake;
   /** The alarm topic: the one given, or the one created for `alarmEmail`. */
@@ -116,6 +135,8 @@ export class BallastStack extends Stack {
         typeof key === 'string' ? kms.Key.fromKeyArn(this, `${id}${index}`, key) : key,
       );
     const secretKmsKeys = keys(props.secretKmsKeys, 'SecretKey');
+    // One name for the deploy state machine: the reconcile functions (built before it) start it by it.
+    const deployStateMachineName = defaultDeployStateMachineName(this);
     this.sagemakerRole = new SageMakerExecutionRole(this, 'SageMakerExecutionRole', {
       bucket: this.store.bucket,
       resourcePrefix: this.resourcePrefix,
@@ -135,15 +156,24 @@ export class BallastStack extends Stack {
       secretKmsKeys,
       logRetention: props.logRetention,
       ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
+      deployStateMachineName,
     });
     this.deployWorkflow = new DeployWorkflow(this, 'DeployWorkflow', {
       functions: this.functions.byStep,
+      stateMachineName: deployStateMachineName,
       logRetention: props.logRetention,
       alarmTopic: this.alarmTopic,
     });
     this.rollbackWorkflow = new RollbackWorkflow(this, 'RollbackWorkflow', {
       functions: this.functions.rollbackByStep,
       checkRollout: this.functions.byStep.checkRollout,
+      logRetention: props.logRetention,
+      ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
+    });
+    this.reconcileWorkflow = new ReconcileWorkflow(this, 'ReconcileWorkflow', {
+      functions: this.functions.reconcileByStep,
+      tickMinutes: props.reconcileTickMinutes,
+      enabled: props.reconcileEnabled,
       logRetention: props.logRetention,
       ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
     });
@@ -170,5 +200,22 @@ export class BallastStack extends Stack {
         logRetention: props.logRetention,
       });
     }
+
+    this.dashboard = new BallastDashboard(this, 'Dashboard', {
+      deployStateMachine: this.deployWorkflow.stateMachine,
+      rollbackStateMachine: this.rollbackWorkflow.stateMachine,
+      reconcileStateMachine: this.reconcileWorkflow.stateMachine,
+      // Every alarm of the stack, whichever construct made it.
+      alarms: this.node.findAll().filter((c): c is cloudwatch.Alarm => c instanceof cloudwatch.Alarm),
+    });
+    new CfnOutput(this, 'ReconcileStateMachineArn', {
+      value: this.reconcileWorkflow.stateMachine.stateMachineArn,
+      description:
+        'The reconcile workflow (Express): its schedule starts it every tick; start it by hand to reconcile now',
+    });
+    new CfnOutput(this, 'DashboardName', {
+      value: this.dashboard.dashboard.dashboardName,
+      description: 'The CloudWatch dashboard: deployments, rollbacks, drift, the reconciler and failed executions',
+    });
   }
 }

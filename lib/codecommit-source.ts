@@ -1,13 +1,13 @@
-import { Duration, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Duration } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codecommit from 'aws-cdk-lib/aws-codecommit';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { deadLetterQueue } from './workflow-alarms.ts';
 
 export interface CodeCommitSourceProps {
   /** The CodeCommit repository Ballast watches. */
@@ -48,8 +48,8 @@ export interface CodeCommitSourceProps {
  * whose target is the state machine, with the event itself as the execution input.
  *
  * No push is lost silently: EventBridge retries StartExecution, an event it cannot deliver lands in
- * an encrypted dead-letter queue, and an alarm fires as soon as that queue holds a message. (This
- * version has no reconciler that would deploy a branch head never processed.)
+ * an encrypted dead-letter queue, and an alarm fires as soon as that queue holds a message; the
+ * reconciler deploys a branch head no execution saw (lambdas/handlers/reconcile-scan.ts).
  */
 export class CodeCommitSource extends Construct {
   public readonly repository: codecommit.IRepository;
@@ -67,15 +67,16 @@ export class CodeCommitSource extends Construct {
         })
       : codecommit.Repository.fromRepositoryName(this, 'Repository', props.repositoryName);
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: props.deadLetterRetention ?? Duration.days(14),
+    const deadLetters = deadLetterQueue(this, {
+      of: 'the push rule',
+      alarmDescription:
+        'Ballast: a CodeCommit push could not start the deploy workflow. The event is in the dead-letter queue; ' +
+        'start an execution with it as input (or push again) once the cause is fixed.',
+      alarmTopic: props.alarmTopic,
+      ...(props.deadLetterRetention ? { retention: props.deadLetterRetention } : {}),
     });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the push rule; it has no further queue to fail over to.',
-    });
+    this.deadLetterQueue = deadLetters.queue;
+    this.deadLetterAlarm = deadLetters.alarm;
 
     this.rule = new events.Rule(this, 'PushRule', {
       description: `Ballast: start the deploy workflow on a push to a branch of ${props.repositoryName}`,
@@ -97,18 +98,5 @@ export class CodeCommitSource extends Construct {
         retryAttempts: props.retryAttempts ?? 185,
       }),
     );
-
-    this.deadLetterAlarm = this.deadLetterQueue
-      .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM })
-      .createAlarm(this, 'DeadLetterAlarm', {
-        alarmDescription:
-          'Ballast: a CodeCommit push could not start the deploy workflow. The event is in the dead-letter queue; ' +
-          'start an execution with it as input (or push again) once the cause is fixed.',
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-    if (props.alarmTopic) this.deadLetterAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
   }
 }

@@ -23,6 +23,25 @@ export type DeployWorkflowFunctions = Readonly<Record<StepName, lambda.IFunction
  */
 export const DEPLOYMENTS_FAILED_QUERY = 'SELECT SUM(DeploymentsFailed) FROM SCHEMA("Ballast", Environment, service)';
 
+/** The deploy state machine's default name, `<stack name>-deploy` (see {@link DeployWorkflowProps.stateMachineName}). */
+export function defaultDeployStateMachineName(stack: Stack): string {
+  return `${stack.stackName}-deploy`;
+}
+
+/**
+ * The ARN of a state machine of `stack` built from its fixed name. It refers to no resource, so a
+ * role can be granted it before (or inside) the state machine it names without a circular
+ * dependency: the deploy workflow's own role, and the functions built before it.
+ */
+export function stateMachineArnOf(stack: Stack, name: string): string {
+  return stack.formatArn({
+    service: 'states',
+    resource: 'stateMachine',
+    resourceName: name,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
 export interface DeployWorkflowProps {
   /** The functions behind the task states. */
   readonly functions: DeployWorkflowFunctions;
@@ -75,23 +94,24 @@ export class DeployWorkflow extends Construct {
 
   constructor(scope: Construct, id: string, props: DeployWorkflowProps) {
     super(scope, id);
-    const definitionFile = props.definitionFile ?? projectPath('stepfunctions/deploy.asl.json');
-    const entries = Object.entries(props.functions) as Array<[StepName, lambda.IFunction]>;
-    const substitutions = Object.fromEntries(
-      entries.map(([step, fn]) => [`${DEPLOY_STEPS[step].placeholder}FunctionArn`, fn.functionArn]),
+    const tasks = (Object.entries(props.functions) as Array<[StepName, lambda.IFunction]>).map(
+      ([step, fn]): WorkflowTask => [DEPLOY_STEPS[step].placeholder, fn],
     );
-    this.timeout = checkDefinition(definitionFile, Object.keys(substitutions));
+    const { timeout, ...definition } = workflowDefinition(
+      props.definitionFile ?? projectPath('stepfunctions/deploy.asl.json'),
+      tasks,
+    );
+    this.timeout = timeout;
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     });
 
     const stack = Stack.of(this);
-    const stateMachineName = props.stateMachineName ?? `${stack.stackName}-deploy`;
+    const stateMachineName = props.stateMachineName ?? defaultDeployStateMachineName(stack);
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName,
-      definitionBody: sfn.DefinitionBody.fromFile(definitionFile),
-      definitionSubstitutions: substitutions,
+      ...definition,
       stateMachineType: sfn.StateMachineType.STANDARD,
       tracingEnabled: true,
       // Execution data (state input and output) carries commit metadata: who pushed, branch, commit,
@@ -100,24 +120,12 @@ export class DeployWorkflow extends Construct {
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
 
-    // The definition comes from a file, so CDK cannot derive the invoke permissions from it: grant
-    // lambda:InvokeFunction on exactly the task functions (unqualified ARNs, as the ASL uses them).
-    this.stateMachine.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['lambda:InvokeFunction'],
-        resources: entries.map(([, fn]) => fn.functionArn),
-      }),
-    );
+    allowTaskInvocations(this.stateMachine, tasks);
     // The Endpoints Map is a Distributed Map: Step Functions starts one child execution of this state
     // machine per endpoint, as this role, and watches and stops them. ("IAM policies for using
     // Distributed Map states", AWS Step Functions Developer Guide.) The ARNs are built from the
     // fixed name: referring to the state machine's own ARN attribute would be a circular dependency.
-    const ownArn = stack.formatArn({
-      service: 'states',
-      resource: 'stateMachine',
-      resourceName: stateMachineName,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
+    const ownArn = stateMachineArnOf(stack, stateMachineName);
     const childExecutions = stack.formatArn({
       service: 'states',
       resource: 'execution',
@@ -138,13 +146,6 @@ export class DeployWorkflow extends Construct {
       }),
       'Distributed Map child executions are named by Step Functions at run time; the grant covers only the executions of this state machine.',
     );
-    Validations.of(this.stateMachine).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Added by Step Functions logging and tracing: the CloudWatch Logs vended-delivery actions ' +
-        '(logs:CreateLogDelivery, PutResourcePolicy, DescribeLogGroups, ...) and X-Ray trace actions support no ' +
-        'resource-level permissions.',
-    });
 
     const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) =>
       occurrenceAlarm(this, alarmId, metric, description, props.alarmTopic);
@@ -178,6 +179,42 @@ export class DeployWorkflow extends Construct {
       );
     }
   }
+}
+
+/** A task state's placeholder name (`Resolve`) and the function that fills its `${ResolveFunctionArn}`. */
+export type WorkflowTask = readonly [placeholder: string, fn: lambda.IFunction];
+
+/**
+ * A state machine's definition from an ASL file (the one the local runner executes) with its task
+ * placeholders filled by `tasks`, checked by {@link checkDefinition}, and the overall timeout it declares.
+ */
+export function workflowDefinition(
+  file: string,
+  tasks: readonly WorkflowTask[],
+): { definitionBody: sfn.DefinitionBody; definitionSubstitutions: Record<string, string>; timeout: Duration } {
+  const definitionSubstitutions = Object.fromEntries(
+    tasks.map(([placeholder, fn]) => [`${placeholder}FunctionArn`, fn.functionArn]),
+  );
+  const timeout = checkDefinition(file, Object.keys(definitionSubstitutions));
+  return { definitionBody: sfn.DefinitionBody.fromFile(file), definitionSubstitutions, timeout };
+}
+
+/**
+ * Lets a state machine invoke exactly its task functions: its definition comes from a file, so CDK
+ * cannot derive the permissions from it (unqualified ARNs, as the ASL uses them). Also acknowledges
+ * the wildcards that Step Functions logging and tracing add to its role.
+ */
+export function allowTaskInvocations(stateMachine: sfn.StateMachine, tasks: readonly WorkflowTask[]): void {
+  stateMachine.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: tasks.map(([, fn]) => fn.functionArn) }),
+  );
+  Validations.of(stateMachine).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason:
+      'Added by Step Functions logging and tracing: the CloudWatch Logs vended-delivery actions ' +
+      '(logs:CreateLogDelivery, PutResourcePolicy, DescribeLogGroups, ...) and X-Ray trace actions support no ' +
+      'resource-level permissions.',
+  });
 }
 
 /**

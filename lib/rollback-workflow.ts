@@ -1,17 +1,16 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Duration, Stack } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { projectPath } from './ballast-function.ts';
-import { checkDefinition } from './deploy-workflow.ts';
-import { executionMetrics, occurrenceAlarm } from './workflow-alarms.ts';
+import { allowTaskInvocations, type WorkflowTask, workflowDefinition } from './deploy-workflow.ts';
+import { deadLetterQueue, executionMetrics, occurrenceAlarm } from './workflow-alarms.ts';
 import { ROLLBACK_STEPS, type RollbackStepName } from './workflow-steps.ts';
 
 /**
@@ -51,6 +50,8 @@ export interface RollbackWorkflowProps {
  */
 export class RollbackWorkflow extends Construct {
   public readonly stateMachine: sfn.StateMachine;
+  /** The overall timeout, as declared by the definition's `TimeoutSeconds`. */
+  public readonly timeout: Duration;
   public readonly rule: events.Rule;
   /** Alarm events the rule could not deliver (an alarm nobody acted on). */
   public readonly deadLetterQueue: sqs.Queue;
@@ -60,46 +61,36 @@ export class RollbackWorkflow extends Construct {
 
   constructor(scope: Construct, id: string, props: RollbackWorkflowProps) {
     super(scope, id);
-    const definitionFile = props.definitionFile ?? projectPath('stepfunctions/rollback.asl.json');
-    const entries: Array<[string, lambda.IFunction]> = [
+    const tasks: WorkflowTask[] = [
       ...(Object.entries(props.functions) as Array<[RollbackStepName, lambda.IFunction]>).map(
-        ([step, fn]) => [ROLLBACK_STEPS[step].placeholder, fn] as [string, lambda.IFunction],
+        ([step, fn]): WorkflowTask => [ROLLBACK_STEPS[step].placeholder, fn],
       ),
       ['CheckRollout', props.checkRollout],
     ];
-    const substitutions = Object.fromEntries(entries.map(([name, fn]) => [`${name}FunctionArn`, fn.functionArn]));
-    checkDefinition(definitionFile, Object.keys(substitutions));
+    const { timeout, ...definition } = workflowDefinition(
+      props.definitionFile ?? projectPath('stepfunctions/rollback.asl.json'),
+      tasks,
+    );
+    this.timeout = timeout;
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName ?? `${Stack.of(this).stackName}-rollback`,
-      definitionBody: sfn.DefinitionBody.fromFile(definitionFile),
-      definitionSubstitutions: substitutions,
+      ...definition,
       stateMachineType: sfn.StateMachineType.STANDARD,
       tracingEnabled: true,
       // As for the deploy workflow: execution data carries commit metadata; it stays out of the logs.
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
-    this.stateMachine.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['lambda:InvokeFunction'],
-        resources: entries.map(([, fn]) => fn.functionArn),
-      }),
-    );
-    Validations.of(this.stateMachine).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Added by Step Functions logging and tracing: the CloudWatch Logs vended-delivery actions and X-Ray trace ' +
-        'actions support no resource-level permissions.',
+    allowTaskInvocations(this.stateMachine, tasks);
+    const deadLetters = deadLetterQueue(this, {
+      of: 'the alarm rule',
+      alarmDescription:
+        'Ballast: an alarm event could not start the rollback workflow. The event is in the dead-letter queue; ' +
+        'start a rollback execution with it as input, or run `ballast rollback`.',
+      alarmTopic: props.alarmTopic,
     });
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the alarm rule; it has no further queue to fail over to.',
-    });
+    this.deadLetterQueue = deadLetters.queue;
+    this.deadLetterAlarm = deadLetters.alarm;
     this.rule = new events.Rule(this, 'AlarmRule', {
       description: 'Ballast: an alarm went into ALARM; the rollback workflow decides whether an endpoint rolls back',
       eventPattern: ALARM_STATE_CHANGE_PATTERN,
@@ -112,17 +103,6 @@ export class RollbackWorkflow extends Construct {
         }),
       ],
     });
-    this.deadLetterAlarm = occurrenceAlarm(
-      this,
-      'DeadLetterAlarm',
-      this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5),
-        statistic: cloudwatch.Stats.MAXIMUM,
-      }),
-      'Ballast: an alarm event could not start the rollback workflow. The event is in the dead-letter queue; ' +
-        'start a rollback execution with it as input, or run `ballast rollback`.',
-      props.alarmTopic,
-    );
     const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) =>
       occurrenceAlarm(this, alarmId, metric, description, props.alarmTopic);
     const executions = executionMetrics(this.stateMachine, Duration.minutes(5));

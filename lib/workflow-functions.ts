@@ -7,15 +7,16 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { BallastFunction, projectPath } from './ballast-function.ts';
-import type { DeployWorkflowFunctions } from './deploy-workflow.ts';
+import { type DeployWorkflowFunctions, defaultDeployStateMachineName, stateMachineArnOf } from './deploy-workflow.ts';
 import { modelSecretsArn, sagemakerArns, secretArn } from './least-privilege.ts';
 import type { SourceConfig } from './source-config.ts';
 import {
   DEPLOY_STEPS,
+  RECONCILE_STEPS,
+  type ReconcileStepName,
   ROLLBACK_STEPS,
   type RollbackStepName,
   type Setting,
-  type StepName,
   stepSettings,
   type WorkflowStep,
 } from './workflow-steps.ts';
@@ -63,23 +64,37 @@ export interface WorkflowFunctionsProps {
    * @default - no topic: rollbacks are told through EventBridge, the ledger and Git only
    */
   readonly alarmTopic?: sns.ITopic;
+  /**
+   * The deploy workflow's state machine name, which the reconciler starts heals and missed pushes
+   * on. The functions are built before the state machine (it invokes them), so they name it by
+   * its ARN built from this fixed name instead of referring to it: no circular dependency. Give
+   * the {@link DeployWorkflow} the same name.
+   * @default `<stack name>-deploy`, the DeployWorkflow's default
+   */
+  readonly deployStateMachineName?: string;
 }
 
 /**
- * The Lambda functions behind the deploy workflow's task states, one per step of
- * {@link DEPLOY_STEPS}: each with its sizing, only the BALLAST_* settings its handler reads, and
- * only the permissions the manifest says it needs.
+ * The Lambda functions behind the workflows' task states, one per step of {@link DEPLOY_STEPS},
+ * {@link ROLLBACK_STEPS} and {@link RECONCILE_STEPS}: each with its sizing, only the BALLAST_*
+ * settings its handler reads, and only the permissions the manifest says it needs.
  */
 export class WorkflowFunctions extends Construct {
   /** The functions by step, for {@link DeployWorkflow} and the tests. */
   public readonly byStep: DeployWorkflowFunctions;
   /** The rollback workflow's own steps (its CheckRollback state runs `byStep.checkRollout`). */
   public readonly rollbackByStep: Readonly<Record<RollbackStepName, lambda.IFunction>>;
+  /** The reconcile workflow's steps (their construct ids are `Reconcile<Placeholder>`: Finish is also a rollback step). */
+  public readonly reconcileByStep: Readonly<Record<ReconcileStepName, lambda.IFunction>>;
 
   constructor(scope: Construct, id: string, props: WorkflowFunctionsProps) {
     super(scope, id);
     const stack = Stack.of(this);
     const { bucket, source } = props;
+    const deployStateMachineArn = stateMachineArnOf(
+      stack,
+      props.deployStateMachineName ?? defaultDeployStateMachineName(stack),
+    );
 
     // Every BALLAST_* setting a handler can read; each function gets the subset its step declares.
     const values: Readonly<Record<Setting, string | undefined>> = {
@@ -92,6 +107,7 @@ export class WorkflowFunctions extends Construct {
       BALLAST_REGION: stack.region,
       BALLAST_SECRET_PREFIX: props.secretPrefix,
       BALLAST_ALARM_TOPIC_ARN: props.alarmTopic?.topicArn,
+      BALLAST_DEPLOY_STATE_MACHINE_ARN: deployStateMachineArn,
     };
     const codecommitRepositoryArn =
       source.type === 'codecommit' ? stack.formatArn({ service: 'codecommit', resource: source.repositoryName }) : '';
@@ -100,13 +116,13 @@ export class WorkflowFunctions extends Construct {
       `SageMaker resources are named per environment, endpoint and content digest at run time; every permission ` +
       `stops at Ballast's own prefix (${props.resourcePrefix}-*).`;
 
-    const build = (step: WorkflowStep): lambda.IFunction => {
+    const build = (step: WorkflowStep, id = step.placeholder): lambda.IFunction => {
       const environment: Record<string, string> = {};
       for (const setting of stepSettings(step, source.type)) {
         const value = values[setting];
         if (value !== undefined) environment[setting] = value;
       }
-      const fn = new BallastFunction(this, step.placeholder, {
+      const fn = new BallastFunction(this, id, {
         entry: projectPath(`lambdas/handlers/${step.file}`),
         description: step.description,
         timeout: Duration.seconds(step.timeoutSeconds),
@@ -171,13 +187,13 @@ export class WorkflowFunctions extends Construct {
           grantDecrypt(fn, props.secretKmsKeys ?? [], `secretsmanager.${stack.region}.amazonaws.com`);
         }
       }
-      if (p.putEvents) {
+      if (p.putEvents && p.putEvents.length > 0) {
         fn.allow(
           new iam.PolicyStatement({
             actions: ['events:PutEvents'],
             resources: [stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })],
-            // Ballast speaks only as itself on the bus, and only of rollbacks.
-            conditions: { StringEquals: { 'events:source': 'ballast', 'events:detail-type': 'Ballast Rollback' } },
+            // Ballast speaks only as itself on the bus, and each function only of what it does.
+            conditions: { StringEquals: { 'events:source': 'ballast', 'events:detail-type': [...p.putEvents] } },
           }),
         );
       }
@@ -192,18 +208,32 @@ export class WorkflowFunctions extends Construct {
           );
         }
       }
+      if (p.startDeploy) {
+        // Executions (heals, missed pushes) of the deploy workflow, and of nothing else.
+        fn.allow(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [deployStateMachineArn] }));
+      }
+      if (p.scalableTargets) {
+        fn.allow(
+          new iam.PolicyStatement({ actions: ['application-autoscaling:DescribeScalableTargets'], resources: ['*'] }),
+          'application-autoscaling:DescribeScalableTargets supports no resource-level permissions (Service ' +
+            "Authorization Reference, Application Auto Scaling); read-only: it tells whether a variant's instance " +
+            'count is autoscaled, so that its count is not reported as drift.',
+        );
+      }
       return fn.function;
     };
-    const functions: Partial<Record<StepName, lambda.IFunction>> = {};
-    for (const [name, step] of Object.entries(DEPLOY_STEPS) as Array<[StepName, WorkflowStep]>) {
-      functions[name] = build(step);
-    }
-    this.byStep = functions as DeployWorkflowFunctions;
-    const rollback: Partial<Record<RollbackStepName, lambda.IFunction>> = {};
-    for (const [name, step] of Object.entries(ROLLBACK_STEPS) as Array<[RollbackStepName, WorkflowStep]>) {
-      rollback[name] = build(step);
-    }
-    this.rollbackByStep = rollback as Record<RollbackStepName, lambda.IFunction>;
+    // One function per step of each workflow; the reconcile ids are prefixed, as both it and the
+    // rollback workflow have a Finish step.
+    const buildAll = <N extends string>(steps: Readonly<Record<N, WorkflowStep>>, idPrefix = '') =>
+      Object.fromEntries(
+        (Object.entries(steps) as Array<[N, WorkflowStep]>).map(([name, step]) => [
+          name,
+          build(step, `${idPrefix}${step.placeholder}`),
+        ]),
+      ) as Record<N, lambda.IFunction>;
+    this.byStep = buildAll(DEPLOY_STEPS);
+    this.rollbackByStep = buildAll(ROLLBACK_STEPS);
+    this.reconcileByStep = buildAll(RECONCILE_STEPS, 'Reconcile');
   }
 }
 

@@ -68,8 +68,8 @@ export interface StepPermissions {
    * to have injected into the container's environment).
    */
   readonly modelSecrets?: 'describe' | 'read';
-  /** Puts Ballast's own events (source `ballast`) on the account's default event bus. */
-  readonly putEvents?: boolean;
+  /** Puts Ballast's own events (source `ballast`, these detail-types) on the account's default event bus. */
+  readonly putEvents?: readonly string[];
   /** Publishes to the stack's alarm topic, when it has one. */
   readonly publishAlarmTopic?: boolean;
   /** states:StartExecution on the deploy workflow (the reconciler's heals and missed pushes). */
@@ -209,8 +209,10 @@ export const DEPLOY_STEPS: Readonly<Record<StepName, WorkflowStep>> = {
         'sagemaker:DescribeEndpoint',
         // A first CreateEndpoint that ends Failed is deleted so that a retry can create it again.
         'sagemaker:DeleteEndpoint',
-        // Create* with Tags needs AddTags on the created resource.
+        // Create* with Tags needs AddTags on the created resource; a heal puts ballast:managed back.
         'sagemaker:AddTags',
+        // A heal puts a live variant's instance count and weight back to the release's.
+        'sagemaker:UpdateEndpointWeightsAndCapacities',
       ],
       passSageMakerRole: true,
       cloudwatch: ['DescribeAlarms'],
@@ -361,7 +363,7 @@ export const ROLLBACK_STEPS: Readonly<Record<RollbackStepName, WorkflowStep>> = 
       store: { readWrite: ['ledger/'] },
       codecommit: ['codecommit:PostCommentForComparedCommit', 'codecommit:GetCommit'],
       githubToken: true,
-      putEvents: true,
+      putEvents: ['Ballast Rollback'],
       publishAlarmTopic: true,
     },
   },
@@ -398,7 +400,7 @@ export const RECONCILE_STEPS: Readonly<Record<ReconcileStepName, WorkflowStep>> 
     file: 'reconcile-check.ts',
     description:
       'Ballast reconcile Check: one batch of endpoints compared with AWS; drift reported, healed, pruned or left alone',
-    timeoutSeconds: 120,
+    timeoutSeconds: 60,
     memorySize: 512,
     settings: ['BALLAST_STATE_BUCKET', 'BALLAST_RESOURCE_PREFIX', 'BALLAST_DEPLOY_STATE_MACHINE_ARN'],
     permissions: {
@@ -415,7 +417,7 @@ export const RECONCILE_STEPS: Readonly<Record<ReconcileStepName, WorkflowStep>> 
       ],
       sagemakerList: ['sagemaker:ListModels', 'sagemaker:ListEndpointConfigs'],
       scalableTargets: true,
-      putEvents: true,
+      putEvents: ['Ballast Drift Detected', 'Ballast Endpoint Removed', 'Ballast Endpoint Pruned'],
       startDeploy: true,
     },
   },

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
+import { isMissedPush } from '../../lambdas/sources/missed-push.ts';
 import { keys, REPOSITORY_LEDGER } from '../../lambdas/state/keys.ts';
-import { type LedgerEntry, type LedgerRollback, readLedger } from '../../lambdas/state/ledger.ts';
+import { type LedgerEntry, type LedgerRetry, type LedgerRollback, readLedger } from '../../lambdas/state/ledger.ts';
 import type { RollbackTrigger } from '../../lambdas/state/rollback.ts';
 import {
   connect,
@@ -25,7 +26,10 @@ const usage = `Usage: ballast history ENDPOINT [--environment ENV] [--limit N] [
 Shows an endpoint's deployment ledger (ledger/<environment>/<endpoint>/ in the state bucket), oldest
 first: when the commit was pushed, the commit, how it ended, how long it took, what it changed,
 who pushed it and why it ended that way. A \`ballast retry\` is its own entry, in the order it was
-asked for, with who asked for it and when on the line below. So is a rollback by the rollback
+asked for, with who asked for it and when on the line below. So is a heal by the reconciler (the
+live endpoint drifted from its desired commit), with "heal (drift: " and what drifted on the line
+below; a commit the reconciler deployed because no push event reached Ballast says "missed push"
+there. So is a rollback by the rollback
 workflow (an alarm after the rollout, or \`ballast rollback\`): an entry against the commit it rolled
 back, in the order it was asked for, with "rollback: " and the alarm or who asked, what it restored
 and the write-back to Git (the revert commit or pull request, or why not) on the line below.
@@ -61,7 +65,8 @@ Exit codes: 0 shown, 2 usage error, unknown endpoint, or the state could not be 
 
 export const historyCommand: Command = {
   name: 'history',
-  summary: "Show an endpoint's deployment ledger: commit, outcome, changes, reason, who pushed, retries and rollbacks",
+  summary:
+    "Show an endpoint's deployment ledger: commit, outcome, changes, reason, who pushed, retries, heals and rollbacks",
   usage,
   async run(args: readonly string[], io: CliIo): Promise<number> {
     const { values, positionals } = parseOrUsage(() =>
@@ -178,10 +183,9 @@ export function renderHistory(endpoint: string, where: string, entries: readonly
   const lines = [rows[0] ?? ''];
   entries.forEach((entry, index) => {
     lines.push(rows[index + 1] ?? '');
-    if (entry.retry) {
-      lines.push(
-        `    retry asked for by ${pusher(entry.retry.requestedBy)} at ${formatTime(entry.retry.requestedAt)}${entry.retry.reason ? `: ${entry.retry.reason}` : ''}`,
-      );
+    if (entry.retry) lines.push(`    ${retryLine(entry.retry)}`);
+    else if (isMissedPush(entry)) {
+      lines.push(`    missed push: no push event reached Ballast; the reconciler found it (${entry.deliveryId})`);
     }
     if (entry.rollback) lines.push(`    rollback: ${rollbackLine(entry.rollback)}`);
     for (const issue of entry.issues ?? []) {
@@ -189,6 +193,12 @@ export function renderHistory(endpoint: string, where: string, entries: readonly
     }
   });
   return lines;
+}
+
+/** A retry's line (who asked, when, why), or a heal's: what drifted, then the same. */
+function retryLine(retry: LedgerRetry): string {
+  const asked = `asked for by ${pusher(retry.requestedBy)} at ${formatTime(retry.requestedAt)}${retry.reason ? `: ${retry.reason}` : ''}`;
+  return retry.kind === 'heal' ? `heal (drift: ${(retry.paths ?? []).join(', ') || '-'}) ${asked}` : `retry ${asked}`;
 }
 
 /** A rollback entry's line: what asked for it, what it restored, and the write-back. */

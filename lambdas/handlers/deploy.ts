@@ -1,5 +1,6 @@
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import {
+  AddTagsCommand,
   CreateEndpointCommand,
   CreateEndpointConfigCommand,
   CreateModelCommand,
@@ -7,6 +8,7 @@ import {
   DescribeEndpointCommand,
   type DescribeEndpointCommandOutput,
   UpdateEndpointCommand,
+  UpdateEndpointWeightsAndCapacitiesCommand,
 } from '@aws-sdk/client-sagemaker';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { cloudwatch } from '../aws/cloudwatch.ts';
@@ -18,8 +20,11 @@ import {
   decideDeploy,
   deploymentConfig,
   endpointConfigInput,
+  healInPlace,
+  MANAGED_TAG,
   modelInput,
   nextCheckSeconds,
+  type SageMakerNames,
   sagemakerNames,
 } from '../targets/sagemaker.ts';
 import { type DeployInput, deployInput } from '../workflow/payloads.ts';
@@ -38,6 +43,7 @@ const MAX_BUSY_CHECKS = 60;
  * content digest, "already exists" means an earlier attempt created it, and an update already
  * rolling out this configuration is followed, not started again. The lease is checked right
  * before every call that changes the endpoint, so a superseded execution never starts a rollout.
+ * A heal of an endpoint that runs this configuration already repairs it in place ({@link healLive}).
  */
 export async function deploy(input: DeployInput): Promise<Rollout> {
   const store = stateStore();
@@ -66,6 +72,9 @@ export async function deploy(input: DeployInput): Promise<Rollout> {
 
   switch (action.action) {
     case 'live':
+      if (current && input.retry?.kind === 'heal') {
+        return healLive(input, release.rollout, release.target, names, current, rollout);
+      }
       return rollout('live', { nextCheckSeconds: 0 });
     case 'follow':
       logger.info('following the rollout already under way', { status: current?.EndpointStatus });
@@ -98,7 +107,7 @@ export async function deploy(input: DeployInput): Promise<Rollout> {
             new CreateEndpointCommand({
               EndpointName: names.endpointName,
               EndpointConfigName: names.endpointConfigName,
-              Tags: [{ Key: 'ballast:managed', Value: 'true' }],
+              Tags: [{ ...MANAGED_TAG }],
             }),
           ),
         );
@@ -140,11 +149,72 @@ export async function deploy(input: DeployInput): Promise<Rollout> {
   }
 }
 
-async function createResources(
+/**
+ * A heal of an endpoint that runs the release's EndpointConfig already: what drifted is on the
+ * endpoint itself, so it is repaired there ({@link healInPlace} decides), the lease checked right
+ * before each call, and the rollout verified as usual. Only a weights update makes SageMaker work
+ * (Updating, then InService): it is followed like a rollout, and the endpoint's state change back to
+ * InService, which SageMaker sends for this update as for any other ("SageMaker Endpoint State
+ * Change"; the sandbox sends it too), wakes WaitForRollout through Wake; the check interval is
+ * sized for a weights update (WEIGHTS_SECONDS), so an event that comes before Park has parked the
+ * token costs about a minute, not a rollout's provisioning time. AddTags changes no status: the
+ * endpoint is verified at once.
+ */
+async function healLive(
   input: DeployInput,
-  release: Release,
-  names: ReturnType<typeof sagemakerNames>,
-): Promise<void> {
+  plan: Release['rollout'],
+  target: { readonly variantName: string; readonly instanceCount: number },
+  names: SageMakerNames,
+  current: DescribeEndpointCommandOutput,
+  rollout: (status: Rollout['status'], extra?: Partial<Rollout>) => Rollout,
+): Promise<Rollout> {
+  const store = stateStore();
+  const heal = healInPlace(current, target, input.retry?.paths ?? []);
+  if (heal.ignored.length > 0) {
+    logger.info('the endpoint runs the release configuration, which decides these; nothing to repair in place', {
+      paths: heal.ignored,
+    });
+  }
+  if (heal.tag) {
+    if (!current.EndpointArn) throw new TransientError(`DescribeEndpoint ${names.endpointName} named no EndpointArn`);
+    await assertLease(store, input);
+    await sagemaker()
+      .send(new AddTagsCommand({ ResourceArn: current.EndpointArn, Tags: [{ ...MANAGED_TAG }] }))
+      .catch((error: unknown) => classify(error, `AddTags ${names.endpointName}`));
+    logger.info('healed the endpoint tag', { tag: MANAGED_TAG.Key });
+  }
+  if (!heal.weights) return rollout('live', { nextCheckSeconds: 0 });
+  await assertLease(store, input);
+  const weights = heal.weights;
+  const started = await sagemaker()
+    .send(
+      new UpdateEndpointWeightsAndCapacitiesCommand({
+        EndpointName: names.endpointName,
+        DesiredWeightsAndCapacities: [weights],
+      }),
+    )
+    .then(
+      () => 'started' as const,
+      async (error: unknown) => {
+        // Lost response, or another update began since DescribeEndpoint (SageMaker takes this call
+        // InService only): wait for the endpoint, then Deploy decides again from what it runs then.
+        const after = await describe(names.endpointName);
+        if (after && after.EndpointStatus !== 'InService') return 'busy';
+        return classify(error, `UpdateEndpointWeightsAndCapacities ${names.endpointName}`);
+      },
+    );
+  if (started === 'busy') {
+    logger.info('the endpoint is updating; waiting to heal it', { weights });
+    return rollout('waiting');
+  }
+  logger.info('healing the variant in place', { weights });
+  return rollout('started', {
+    operation: 'weights',
+    nextCheckSeconds: nextCheckSeconds(plan, 0, 0, 'weights'),
+  });
+}
+
+async function createResources(input: DeployInput, release: Release, names: SageMakerNames): Promise<void> {
   const client = sagemaker();
   const secretValues = await injectedSecretValues(release);
   await createIfAbsent(() =>

@@ -142,8 +142,8 @@ async function handle(event: APIGatewayProxyEventV2): Promise<Result> {
   } catch (error) {
     if (error instanceof InvalidInputError || error instanceof StaleDeliveryError) {
       // GitHub shows this answer in the webhook's "Recent Deliveries"; a stale push shows as failed
-      // there. The next push deploys the branch head (this version has no reconciler that would
-      // deploy a head no delivery started).
+      // there. The reconciler deploys a branch head no delivery started (reconcile-scan.ts), within
+      // its interval and a short grace.
       logger.warn('webhook delivery refused', { reason: error.message });
       return reply(400, { message: error.message });
     }

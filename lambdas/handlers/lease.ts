@@ -8,7 +8,8 @@ import { carriedRelease, logger, nowIso, readRelease, stateStore } from './runti
 /**
  * Lease: take the endpoint for this push, by compare-and-swap on its state. One rollout per
  * endpoint at a time; a newer push supersedes an older one; content that is live already or
- * quarantined stops here; a retry of this step, or a re-delivered event, changes nothing.
+ * quarantined stops here (a retry or a heal deploys live content again; only a retry lifts a
+ * quarantine); a retry of this step, or a re-delivered event, changes nothing.
  */
 export async function lease(work: LeaseInput): Promise<Lease> {
   const store = stateStore();
@@ -28,7 +29,9 @@ export async function lease(work: LeaseInput): Promise<Lease> {
         repository: work.push.repository,
         branch: work.push.branch,
         pushedBy: work.push.pushedBy,
-        ...(work.retry ? { retry: { requestedBy: work.retry.requestedBy } } : {}),
+        ...(work.retry
+          ? { retry: { requestedBy: work.retry.requestedBy, ...(work.retry.kind ? { kind: work.retry.kind } : {}) } }
+          : {}),
       },
       now,
     );

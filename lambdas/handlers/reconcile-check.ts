@@ -1,4 +1,3 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { applicationAutoScaling, autoscaledVariants, variantResourceId } from '../aws/application-autoscaling.ts';
 import { sagemaker } from '../aws/sagemaker.ts';
@@ -13,7 +12,6 @@ import {
 } from '../reconcile/check.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
 import { mapPool } from '../runtime/pool.ts';
-import { metrics } from '../runtime/powertools.ts';
 import type { EndpointState } from '../state/endpoint-state.ts';
 import type { Versioned } from '../state/json-store.ts';
 import { keys } from '../state/keys.ts';
@@ -115,7 +113,6 @@ export async function check(input: z.output<typeof checkInput>): Promise<CheckRe
       counts.errors++;
     }
   });
-  publish(environment, counts);
   return { environment, ...counts };
 }
 
@@ -123,19 +120,6 @@ async function batchFromStore(key: string | undefined): Promise<Array<z.output<t
   if (!key) throw new Error('a batch names neither its endpoints nor its key');
   const stored = await stateStore().get<{ endpoints?: unknown }>(key);
   return z.array(endpointItem).parse(stored?.value.endpoints ?? []);
-}
-
-/** EMF: per environment, the endpoints found drifted, the heals started, the endpoints that could not be checked. */
-function publish(environment: string, counts: Record<string, number>): void {
-  for (const [name, value] of [
-    ['DriftedEndpoints', counts.drifted ?? 0],
-    ['HealsStarted', counts.healing ?? 0],
-    ['ReconcileErrors', counts.errors ?? 0],
-  ] as const) {
-    const single = metrics.singleMetric();
-    single.addDimensions({ Environment: environment });
-    single.addMetric(name, MetricUnit.Count, value);
-  }
 }
 
 export const handler = lambdaHandler(checkInput, check, {

@@ -81,10 +81,18 @@ export async function finish(input: z.output<typeof finishInput>): Promise<{ fai
     });
   }
   const errors = (input.scan?.errors ?? 0) + failedBatches + (input.error ? 1 : 0);
-  for (const name of summaries.keys()) {
-    const single = metrics.singleMetric();
-    single.addDimensions({ Environment: name });
-    single.addMetric('ReconcileDurationMs', MetricUnit.Milliseconds, durationMs);
+  // Once per environment and run (lib/ballast-dashboard.ts graphs the drifted count's maximum).
+  for (const [name, summary] of summaries) {
+    for (const [metric, unit, value] of [
+      ['DriftedEndpoints', MetricUnit.Count, summary.drifted],
+      ['HealsStarted', MetricUnit.Count, summary.healing],
+      ['ReconcileErrors', MetricUnit.Count, summary.errors],
+      ['ReconcileDurationMs', MetricUnit.Milliseconds, summary.durationMs],
+    ] as const) {
+      const single = metrics.singleMetric();
+      single.addDimensions({ Environment: name });
+      single.addMetric(metric, unit, value);
+    }
   }
   const failed = errors > 0;
   if (failed) logger.error('reconcile run had errors', { errors, error: input.error });

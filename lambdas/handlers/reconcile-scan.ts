@@ -1,15 +1,16 @@
 import { z } from 'zod';
-import { missedPushExecutionName } from '../reconcile/names.ts';
 import { missedPush, missedPushRequest } from '../reconcile/requests.ts';
 import { startDeploy } from '../reconcile/start-deploy.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
 import { mapPool } from '../runtime/pool.ts';
+import { missedPushExecutionName } from '../sources/missed-push.ts';
 import { branchHead } from '../sources/write-back.ts';
 import { keys } from '../state/keys.ts';
 import {
   BATCH_SIZE,
   batches,
   checkHead,
+  claimRun,
   type EnvironmentStatus,
   emptyStatus,
   INLINE_ENDPOINTS,
@@ -83,9 +84,35 @@ export async function scan(input: z.output<typeof scanInput>): Promise<ScanResul
       },
     ),
   );
-  const all = scanned.flatMap((s) => s.items.map((item) => ({ environment: s.environment, item })));
+  const claimed = new Set<string>();
+  await store.update<ReconcileStatus>(
+    keys.reconcileStatus,
+    (latest) => {
+      claimed.clear();
+      const base = latest ?? emptyStatus(now);
+      const environments = { ...base.environments };
+      for (const s of scanned) {
+        if (!s.status) continue;
+        const decision = claimRun(base.environments[s.environment], s.status, s.due, input.run, nowMs);
+        environments[s.environment] = decision.status;
+        if (decision.claimed) claimed.add(s.environment);
+      }
+      const next: ReconcileStatus = {
+        environments,
+        known,
+        ...(listed ? { listedAt: now } : base.listedAt ? { listedAt: base.listedAt } : {}),
+        updatedAt: now,
+      };
+      // A tick that changes nothing writes nothing: one PUT a minute would cost more than the run.
+      return latest && sameStatus(latest, next) ? undefined : next;
+    },
+    8,
+    stored ?? null,
+  );
+  const mine = scanned.filter((s) => claimed.has(s.environment));
+  const all = mine.flatMap((s) => s.items);
   const items: BatchItem[] = [];
-  for (const s of scanned) {
+  for (const s of mine) {
     for (const endpoints of batches(s.items, BATCH_SIZE)) items.push({ environment: s.environment, endpoints });
   }
   // Past INLINE_ENDPOINTS the names go to S3 and only keys travel: the payload stays far below 256 KiB.
@@ -100,35 +127,25 @@ export async function scan(input: z.output<typeof scanInput>): Promise<ScanResul
             return { environment: batch.environment, key };
           },
         );
-  await store.update<ReconcileStatus>(
-    keys.reconcileStatus,
-    (latest) => {
-      const base = latest ?? emptyStatus(now);
-      const environments = { ...base.environments };
-      for (const s of scanned) if (s.status) environments[s.environment] = s.status;
-      return {
-        environments,
-        known,
-        ...(listed ? { listedAt: now } : base.listedAt ? { listedAt: base.listedAt } : {}),
-        updatedAt: now,
-      };
-    },
-    8,
-    stored ?? null,
-  );
-  logger.info('scanned', { due: scanned.filter((s) => s.due).map((s) => s.environment), endpoints: all.length });
+  logger.info('scanned', { due: [...claimed], endpoints: all.length });
   return {
     run: input.run,
     startedAt: now,
     environments: scanned.map((s) => ({
       environment: s.environment,
-      due: s.due,
-      endpoints: s.items.length,
+      due: claimed.has(s.environment),
+      endpoints: claimed.has(s.environment) ? s.items.length : 0,
       ...(s.missedPush ? { missedPush: s.missedPush } : {}),
     })),
     batches: carried,
     errors: scanned.filter((s) => s.error).length,
   };
+}
+
+function sameStatus(a: ReconcileStatus, b: ReconcileStatus): boolean {
+  const { updatedAt: _a, ...left } = a;
+  const { updatedAt: _b, ...right } = b;
+  return JSON.stringify(left) === JSON.stringify(right);
 }
 
 async function listEnvironments(store: ReturnType<typeof stateStore>): Promise<string[]> {

@@ -3,9 +3,10 @@ import { type Answer, answer } from '../sources/answer.ts';
 import { pushFromWorkflowInput } from '../sources/index.ts';
 import { REPOSITORY_LEDGER } from '../state/keys.ts';
 import { appendLedger, ledgerEntry } from '../state/ledger.ts';
+import { answersGit } from '../state/outcome.ts';
 import { type PushSummary, summarizePush } from '../state/push-outcome.ts';
 import { type RecordPushInput, recordPushInput } from '../workflow/payloads.ts';
-import type { PlanDocument, Push } from '../workflow/types.ts';
+import type { PlanDocument, Push, Retry } from '../workflow/types.ts';
 import { answerSettings, logger, nowIso, stateStore } from './runtime.ts';
 
 /**
@@ -50,8 +51,9 @@ export async function recordPush(input: RecordPushInput): Promise<PushSummary> {
     ...(input.kind === 'rejected' ? { issues: input.plan.issues ?? [] } : {}),
     idempotencyKey: `${input.execution}-${REPOSITORY_LEDGER}`,
   };
-  // CodeCommit: one comment per push when no endpoint commented. GitHub: the environment's status, always.
-  if (summary.comment || push.source === 'github') {
+  // CodeCommit: one comment per push when no endpoint commented. GitHub: the environment's status,
+  // always, but for a heal that changed nothing (the commit's own answer stands).
+  if ((summary.comment || push.source === 'github') && answersGit(retry, summary.outcome)) {
     await answer(message, answerSettings());
   }
   logger.info('push recorded', { outcome: summary.outcome, reason: summary.reason });
@@ -59,13 +61,11 @@ export async function recordPush(input: RecordPushInput): Promise<PushSummary> {
 }
 
 /** The push, its environment and retry, from whichever state the execution failed in. */
-function pushContext(
-  input: RecordPushInput,
-): { push: Push; environment: string; retry?: { requestedBy: string; requestedAt: string } } | undefined {
-  if (input.kind !== 'failure') return { push: input.push, environment: input.environment };
-  const state = input.event as {
-    resolved?: { push?: Push; environment?: string; retry?: { requestedBy: string; requestedAt: string } | null };
-  };
+function pushContext(input: RecordPushInput): { push: Push; environment: string; retry?: Retry } | undefined {
+  if (input.kind !== 'failure') {
+    return { push: input.push, environment: input.environment, ...(input.retry ? { retry: input.retry } : {}) };
+  }
+  const state = input.event as { resolved?: { push?: Push; environment?: string; retry?: Retry | null } };
   let push = state.resolved?.push;
   if (!push) {
     try {

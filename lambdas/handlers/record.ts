@@ -7,6 +7,7 @@ import type { EndpointState } from '../state/endpoint-state.ts';
 import { keys } from '../state/keys.ts';
 import { appendLedger, ledgerEntry, readLedgerEntry } from '../state/ledger.ts';
 import {
+  answersGit,
   changesSinceLive,
   decideRecord,
   type RecordDecision,
@@ -41,6 +42,7 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
     digest: release.digest,
     components: release.components,
     rollback: rollbackFacts(input, release),
+    ...(input.retry?.kind === 'heal' ? { heal: true } : {}),
   };
   const before = await store.get<EndpointState>(stateKey);
   const decided = decideRecord(before?.value, request, event, now);
@@ -97,21 +99,29 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
       .then((result) => logger.info('cleaned up', { deleted: result.deleted, skipped: result.skipped.length }))
       .catch((error: unknown) => logger.warn('cleanup failed; it runs again after the next deployment', { error }));
   }
-  await answer(
-    {
-      push: input.push,
-      environment: input.environment,
-      endpoint: input.endpoint,
-      state: outcome,
-      summary: reason ?? (input.kind === 'rollout' ? `live on ${input.rollout.endpointConfigName}` : outcome),
-      idempotencyKey: `${input.execution}-${input.endpoint}`,
-    },
-    answerSettings(),
-  );
+  if (answersGit(input.retry, outcome)) {
+    await answer(
+      {
+        push: input.push,
+        environment: input.environment,
+        endpoint: input.endpoint,
+        state: outcome,
+        summary: reason ?? (input.kind === 'rollout' ? liveSummary(input) : outcome),
+        idempotencyKey: `${input.execution}-${input.endpoint}`,
+      },
+      answerSettings(),
+    );
+  }
   logger.info('recorded', { outcome, reason });
   // Only the name and the outcome go back to the Map: 2,000 results must fit one state payload
   // (256 KiB) next to the plan's names. The reason is in the ledger entry.
   return { endpoint: input.endpoint, outcome };
+}
+
+/** What a rollout that went live tells the commit: where it runs, and for a heal, what drifted. */
+function liveSummary(input: Extract<RecordInput, { kind: 'rollout' }>): string {
+  const live = `live on ${input.rollout.endpointConfigName}`;
+  return input.retry?.kind === 'heal' ? `healed drift (${(input.retry.paths ?? []).join(', ')}): ${live}` : live;
 }
 
 /**

@@ -4,9 +4,10 @@ import { codecommit } from '../aws/codecommit.ts';
 import { InvalidInputError } from '../aws/errors.ts';
 import { lambdaHandler } from '../runtime/handler.ts';
 import { answer, gitHubTokens } from '../sources/answer.ts';
+import { type HealRequest, isHealRequest, parseHealRequest } from '../sources/heal.ts';
 import { pushFromWorkflowInput, repoSourceForPush } from '../sources/index.ts';
 import { isRetryRequest, parseRetryRequest, type RetryRequest } from '../sources/retry.ts';
-import type { EndpointState } from '../state/endpoint-state.ts';
+import type { DesiredRef, EndpointState } from '../state/endpoint-state.ts';
 import type { JsonStore } from '../state/json-store.ts';
 import { keys } from '../state/keys.ts';
 import {
@@ -21,8 +22,10 @@ import { answerSettings, logger, optionalSetting, setting, stateStore } from './
 const resolveInput = z.object({
   /**
    * The execution input: a CodeCommit EventBridge event, `{ source: 'github', push }` from the
-   * webhook, or `{ source: 'ballast', action: 'retry', ... }` from `ballast retry`. Each source's
-   * parser checks its own shape (pushFromWorkflowInput, parseRetryRequest).
+   * webhook, `{ source: 'ballast', action: 'retry', ... }` from `ballast retry`, or the reconciler's
+   * `{ source: 'ballast', action: 'heal', ... }` and `{ source: 'ballast', action: 'push', reason:
+   * 'missed', push }`. Each source's parser checks its own shape (pushFromWorkflowInput,
+   * parseRetryRequest, parseHealRequest).
    */
   event: z.unknown(),
   execution: z.string().min(1),
@@ -36,6 +39,7 @@ const resolveInput = z.object({
 export async function resolve(input: z.output<typeof resolveInput>): Promise<Resolved> {
   const store = stateStore();
   if (isRetryRequest(input.event)) return resolveRetry(store, parseRetryRequest(input.event));
+  if (isHealRequest(input.event)) return resolveHeal(store, parseHealRequest(input.event));
   const push = pushFromWorkflowInput(input.event);
   if ('ignored' in push) {
     logger.info('push ignored', { reason: push.ignored });
@@ -68,17 +72,70 @@ export async function resolve(input: z.output<typeof resolveInput>): Promise<Res
  * The state says which push that was; the commit's snapshot is already in the store.
  */
 async function resolveRetry(store: JsonStore, request: RetryRequest): Promise<Resolved & { retry: Retry }> {
-  const state = (await store.get<EndpointState>(keys.state(request.environment, request.endpoint)))?.value;
-  const desired = state?.desired;
-  if (!desired) {
-    throw new InvalidInputError(`${request.environment}/${request.endpoint} has no desired commit to retry; push one`);
+  const desired = await desiredOf(store, request, 'retry');
+  const resolved = await redeploy(store, request, desired, {
+    endpoint: request.endpoint,
+    requestedBy: request.requestedBy,
+    requestedAt: request.requestedAt,
+    ...(request.reason ? { reason: request.reason } : {}),
+  });
+  logger.info('retry resolved', { endpoint: request.endpoint, commit: desired.commit, by: request.requestedBy });
+  return resolved;
+}
+
+/**
+ * A heal from the reconciler: like a retry, the endpoint's desired commit, but only while that is
+ * still the content the reconciler compared with. A push that moved the endpoint on since brings
+ * its own rollout (or has already), so the heal is answered as ignored: the execution ends with
+ * the reason in its output (the `Ignored` state), and deploys nothing stale.
+ */
+async function resolveHeal(store: JsonStore, request: HealRequest): Promise<Resolved & { retry: Retry }> {
+  const desired = await desiredOf(store, request, 'heal');
+  const retry: Retry = {
+    endpoint: request.endpoint,
+    requestedBy: request.requestedBy,
+    requestedAt: request.requestedAt,
+    reason: request.reason,
+    kind: 'heal',
+    paths: request.paths,
+  };
+  if (desired.digest !== request.digest) {
+    const ignored = `the heal is for content ${request.digest.slice(0, 12)}, but ${request.environment}/${request.endpoint} now wants ${desired.digest.slice(0, 12)} (commit ${desired.commit.slice(0, 12)}): a push moved it on since the reconciler looked, so nothing stale is deployed`;
+    logger.info('heal ignored', { endpoint: request.endpoint, reason: ignored });
+    return { push: pushOfDesired(request, desired, 'heal'), ignored, retry };
   }
+  const resolved = await redeploy(store, request, desired, retry);
+  logger.info('heal resolved', { endpoint: request.endpoint, commit: desired.commit, paths: request.paths });
+  return resolved;
+}
+
+/** The endpoint's desired commit, which a retry or a heal deploys again. */
+async function desiredOf(
+  store: JsonStore,
+  request: Pick<RetryRequest, 'environment' | 'endpoint'>,
+  what: 'retry' | 'heal',
+): Promise<DesiredRef> {
+  const state = (await store.get<EndpointState>(keys.state(request.environment, request.endpoint)))?.value;
+  if (!state?.desired) {
+    throw new InvalidInputError(
+      `${request.environment}/${request.endpoint} has no desired commit to ${what}; push one`,
+    );
+  }
+  return state.desired;
+}
+
+/** The push that asked for the desired commit, as the state remembers it. */
+function pushOfDesired(
+  request: Pick<RetryRequest, 'environment' | 'endpoint' | 'requestedAt'>,
+  desired: DesiredRef,
+  what: 'retry' | 'heal',
+): Push {
   if (!desired.source || !desired.repository || !desired.branch || !desired.pushedBy) {
     throw new InvalidInputError(
       `${request.environment}/${request.endpoint}: the state does not say which push asked for ${desired.commit.slice(0, 12)} (written by an older Ballast); push again`,
     );
   }
-  const push: Push = {
+  return {
     source: desired.source,
     repository: desired.repository,
     branch: desired.branch,
@@ -86,24 +143,23 @@ async function resolveRetry(store: JsonStore, request: RetryRequest): Promise<Re
     ...(desired.previousCommit ? { previousCommit: desired.previousCommit } : {}),
     pushedBy: desired.pushedBy,
     pushedAt: desired.pushedAt,
-    deliveryId: `retry-${request.requestedAt}`,
+    deliveryId: `${what}-${request.requestedAt}`,
   };
+}
+
+/** What a retry or a heal resolves to: the desired push, its environment and the snapshot already stored. */
+async function redeploy(
+  store: JsonStore,
+  request: Pick<RetryRequest, 'environment' | 'endpoint' | 'requestedAt'>,
+  desired: DesiredRef,
+  retry: Retry,
+): Promise<Resolved & { retry: Retry }> {
+  const push = pushOfDesired(request, desired, retry.kind ?? 'retry');
   const snapshotKey = keys.snapshot(desired.commit);
   if (!(await store.get<Snapshot>(snapshotKey))) {
     throw new InvalidInputError(`the snapshot of ${desired.commit} is gone (s3://${store.bucket}/${snapshotKey})`);
   }
-  logger.info('retry resolved', { endpoint: request.endpoint, commit: desired.commit, by: request.requestedBy });
-  return {
-    push,
-    environment: request.environment,
-    snapshotKey,
-    retry: {
-      endpoint: request.endpoint,
-      requestedBy: request.requestedBy,
-      requestedAt: request.requestedAt,
-      ...(request.reason ? { reason: request.reason } : {}),
-    },
-  };
+  return { push, environment: request.environment, snapshotKey, retry };
 }
 
 /**

@@ -8,6 +8,7 @@ import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DeleteEndpointCommand, DescribeEndpointCommand, type SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { classify } from '../aws/errors.ts';
 import { eventBridge } from '../aws/eventbridge.ts';
+import { healExecutionName } from '../sources/heal.ts';
 import {
   applyIgnores,
   type Drift,
@@ -28,7 +29,6 @@ import { sagemakerNames } from '../targets/sagemaker.ts';
 import { cleanUpEndpoint, isNotFound } from '../targets/sagemaker-cleanup.ts';
 import { type Inspection, inspectEndpoint } from '../targets/sagemaker-inspect.ts';
 import type { Outcome, Push } from '../workflow/types.ts';
-import { healExecutionName } from './names.ts';
 import { healRequest, RECONCILER } from './requests.ts';
 import { startDeploy } from './start-deploy.ts';
 
@@ -151,7 +151,7 @@ export async function act(
       if (action.action === 'heal') {
         const digest = (current.desired ?? current.live)?.digest ?? '';
         await startDeploy(
-          healExecutionName(current.environment, current.endpoint, digest, action.attempt),
+          healExecutionName({ environment: current.environment, endpoint: current.endpoint, digest }, action.attempt),
           healRequest(current.environment, current.endpoint, digest, drift, context.now),
         );
       }

@@ -2,6 +2,8 @@
  * The deploy-workflow inputs the reconciler starts (lambdas/sources/heal.ts and missed-push.ts parse
  * them at the other end), with their execution names.
  */
+import type { HealRequest } from '../sources/heal.ts';
+import type { MissedPushRequest } from '../sources/missed-push.ts';
 import type { Drift } from '../state/drift.ts';
 import type { EnvironmentSeen } from '../workflow/plan.ts';
 import type { Push } from '../workflow/types.ts';
@@ -14,7 +16,7 @@ export function healRequest(
   digest: string,
   drift: readonly Drift[],
   now: string,
-): Record<string, unknown> {
+): HealRequest {
   const paths = drift.slice(0, 50).map((d) => d.path);
   return {
     source: 'ballast',
@@ -44,6 +46,6 @@ export function missedPush(seen: EnvironmentSeen, commit: string, since: string)
   };
 }
 
-export function missedPushRequest(push: Push): Record<string, unknown> {
+export function missedPushRequest(push: Push): MissedPushRequest {
   return { source: 'ballast', action: 'push', reason: 'missed', push };
 }

@@ -2,6 +2,7 @@
  * Small helpers shared by the CodeCommit and GitHub sources: input checks that turn a malformed
  * event into a clear InvalidInputError, and the byte limits every RepoSource enforces.
  */
+import { createHash } from 'node:crypto';
 import { InvalidInputError } from '../aws/errors.ts';
 
 /**
@@ -18,6 +19,22 @@ export const OBJECT_ID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 /** What Git sends as the "old" or "new" id of a reference that did not or does not exist. */
 export function isZeroId(value: string): boolean {
   return /^0+$/.test(value);
+}
+
+/** What Step Functions allows in an execution name (API Reference, StartExecution: 1-80 characters). */
+const EXECUTION_NAME_MAX = 80;
+
+/**
+ * A deterministic execution name from its parts, valid for Step Functions: characters outside
+ * `[A-Za-z0-9_-]` become `-`, and a name over 80 characters keeps its head and ends in a hash of
+ * the whole, so that two requests that differ only in their tail still get two names (and the
+ * same request always the same one: StartExecution then starts it once).
+ */
+export function executionName(...parts: readonly string[]): string {
+  const name = parts.join('-').replace(/[^A-Za-z0-9_-]/g, '-');
+  if (name.length <= EXECUTION_NAME_MAX) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 16);
+  return `${name.slice(0, EXECUTION_NAME_MAX - hash.length - 1)}-${hash}`;
 }
 
 export type JsonObject = Record<string, unknown>;

@@ -111,8 +111,8 @@ export interface GitHubDelivery {
  *   `pushed_at` is more than `maxAgeSeconds` from `now` (either way) is refused with
  *   StaleDeliveryError. `head_commit.timestamp` is not used: it is the commit's author time, which
  *   the author's clock sets and which is old for any commit pushed late (a merge of an old branch, a
- *   reset). The cost: a redelivery of an old push from GitHub's UI is refused too, and this version
- *   has no reconciler that would deploy a branch head no delivery started: the next push does.
+ *   reset). The cost: a redelivery of an old push from GitHub's UI is refused too; the reconciler
+ *   deploys a branch head no delivery started (lambdas/handlers/reconcile-scan.ts).
  */
 export function pushFromGitHubDelivery(delivery: GitHubDelivery): Push | Ignored {
   const event = headerValue(delivery.headers, 'x-github-event');

@@ -1,9 +1,10 @@
 /**
- * Push sources, as Resolve and the handlers use them. The deploy workflow's input is either the
- * raw EventBridge CodeCommit event (the EventBridge rule starts the execution) or
- * `{ "source": "github", "push": <Push> }` (the GitHub webhook handler starts it);
- * {@link pushFromWorkflowInput} turns both into a Push, and {@link repoSourceForPush} gives the
- * files of the pushed commit.
+ * Push sources, as Resolve and the handlers use them. The deploy workflow's input for a push is
+ * the raw EventBridge CodeCommit event (the EventBridge rule starts the execution),
+ * `{ "source": "github", "push": <Push> }` (the GitHub webhook handler starts it) or a missed push
+ * `{ "source": "ballast", "action": "push", "reason": "missed", "push": <Push> }` (the reconciler
+ * starts it for a branch head no push event brought); {@link pushFromWorkflowInput} turns each
+ * into a Push, and {@link repoSourceForPush} gives the files of the pushed commit.
  */
 import { InvalidInputError } from '../aws/errors.ts';
 import type { IncrementalRepoSource } from '../workflow/snapshot.ts';
@@ -16,13 +17,16 @@ import {
   isCodeCommitEvent,
   pushFromCodeCommitEvent,
 } from './codecommit.ts';
-import { isObject, optionalString, requireCommitId, requireInstant, requireString } from './common.ts';
-import { type GitHubApiOptions, type GitHubSourceOptions, gitHubSource, parseRepository } from './github.ts';
+import { isObject } from './common.ts';
+import { type GitHubApiOptions, type GitHubSourceOptions, gitHubSource } from './github.ts';
+import { isMissedPushRequest, parseMissedPushRequest } from './missed-push.ts';
+import { parsePush } from './push.ts';
 
 export * from './codecommit.ts';
 export { DEFAULT_MAX_READ_BYTES } from './common.ts';
 export * from './deliveries.ts';
 export * from './github.ts';
+export { parsePush } from './push.ts';
 export * from './secret-cache.ts';
 
 /** The execution input the GitHub webhook handler starts the deploy workflow with. */
@@ -32,49 +36,20 @@ export interface GitHubWorkflowInput {
 }
 
 /**
- * The Push an execution is about, from either kind of input. Ignored CodeCommit events come back as
- * `{ ignored }`; anything that is neither input is InvalidInputError.
+ * The Push an execution is about, from any of those inputs. Ignored CodeCommit events come back as
+ * `{ ignored }`; anything else is InvalidInputError.
  */
 export function pushFromWorkflowInput(input: unknown): Push | Ignored {
   if (isCodeCommitEvent(input)) return pushFromCodeCommitEvent(input);
+  if (isMissedPushRequest(input)) return parseMissedPushRequest(input).push;
   if (isObject(input) && input.source === 'github') {
     const push = parsePush(input.push);
     if (push.source !== 'github') throw new InvalidInputError(`a GitHub workflow input carries a ${push.source} push`);
     return push;
   }
   throw new InvalidInputError(
-    'the workflow input is neither a CodeCommit "Repository State Change" event nor { "source": "github", "push": … }',
+    'the workflow input is none of a CodeCommit "Repository State Change" event, { "source": "github", "push": … }, or a Ballast request ({ "source": "ballast", "action": "retry" | "heal" | "push", … })',
   );
-}
-
-const CODECOMMIT_REPOSITORY = /^[\w.-]{1,100}$/;
-
-/**
- * Checks a Push that crossed a trust boundary (an execution input anyone with states:StartExecution
- * could write) and returns it normalised. InvalidInputError names the first bad field.
- */
-export function parsePush(value: unknown): Push {
-  const what = 'push';
-  if (!isObject(value)) throw new InvalidInputError(`${what}: expected an object`);
-  const source = requireString(value, 'source', what);
-  if (source !== 'codecommit' && source !== 'github')
-    throw new InvalidInputError(`${what}: unknown source '${source}'`);
-  const repository = requireString(value, 'repository', what);
-  if (source === 'github') parseRepository(repository);
-  else if (!CODECOMMIT_REPOSITORY.test(repository)) {
-    throw new InvalidInputError(`${what}: '${repository}' is not a CodeCommit repository name`);
-  }
-  const previous = optionalString(value, 'previousCommit', what);
-  return {
-    source,
-    repository,
-    branch: requireString(value, 'branch', what),
-    commit: requireCommitId(requireString(value, 'commit', what), `${what}.commit`),
-    ...(previous === undefined ? {} : { previousCommit: requireCommitId(previous, `${what}.previousCommit`) }),
-    pushedBy: requireString(value, 'pushedBy', what),
-    pushedAt: requireInstant(requireString(value, 'pushedAt', what), `${what}.pushedAt`),
-    deliveryId: requireString(value, 'deliveryId', what),
-  };
 }
 
 /**

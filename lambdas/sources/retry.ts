@@ -27,7 +27,18 @@ export function isRetryRequest(input: unknown): boolean {
 }
 
 export function parseRetryRequest(input: unknown): RetryRequest {
-  const what = 'retry request';
+  return { source: 'ballast', action: 'retry', ...parseEndpointRequest(input, 'retry request') };
+}
+
+/**
+ * The fields every request about one endpoint carries (a retry, a heal), checked: the names as
+ * Ballast's state keys take them, who asked (for the ledger, cut at 256 characters), when (an
+ * instant, normalised) and why (cut at 1,024 characters).
+ */
+export function parseEndpointRequest(
+  input: unknown,
+  what: string,
+): Pick<RetryRequest, 'environment' | 'endpoint' | 'requestedBy' | 'requestedAt' | 'reason'> {
   if (!isObject(input)) throw new InvalidInputError(`${what}: expected an object`);
   const environment = requireString(input, 'environment', what);
   const endpoint = requireString(input, 'endpoint', what);
@@ -39,8 +50,6 @@ export function parseRetryRequest(input: unknown): RetryRequest {
   }
   const reason = optionalString(input, 'reason', what);
   return {
-    source: 'ballast',
-    action: 'retry',
     environment,
     endpoint,
     requestedBy: requireString(input, 'requestedBy', what).slice(0, 256),

@@ -104,8 +104,12 @@ export interface EndpointState {
 
 export interface LeaseRequest extends Omit<DesiredRef, 'digest' | 'commit'>, CommitRef {
   readonly execution: string;
-  /** A deliberate `ballast retry`: lifts the quarantine of this content and deploys it again. */
-  readonly retry?: { readonly requestedBy: string };
+  /**
+   * A re-deployment of the desired content. A deliberate `ballast retry` (kind `retry` or absent)
+   * lifts the quarantine of this content and deploys it again; a heal (the reconciler found the
+   * live endpoint drifted) deploys it again but lifts nothing and takes no lease another holds.
+   */
+  readonly retry?: { readonly requestedBy: string; readonly kind?: 'retry' | 'heal' };
 }
 
 export type LeaseDecision =
@@ -144,35 +148,41 @@ export function isNewer(a: PushOrder, b: PushOrder): boolean {
  * Decides whether an execution may roll `request` out. Idempotent: the execution that already
  * holds the lease gets it again (a Step Functions retry of Lease changes nothing).
  *
- * - The same content already live, nothing in flight: a re-delivered event or a no-op commit.
- * - Quarantined content (the digest of a failed or rolled-back rollout): refused, unless `retry`.
+ * - The same content already live, nothing in flight: a re-delivered event or a no-op commit
+ *   (a retry or a heal deploys it again: a heal is asked for because the live endpoint drifted).
+ * - Quarantined content (the digest of a failed or rolled-back rollout): refused, unless `ballast
+ *   retry`; a heal never lifts a quarantine.
+ * - A heal never takes a lease another execution holds: that rollout (or rollback) decides what
+ *   runs, and the heal is superseded.
  * - A newer push already asked for this endpoint: this push is superseded and stops.
  * - An older push holds the lease: the newer push takes it over. The older execution notices at
  *   its next step (see {@link holdsLease}) and stops without touching the endpoint again.
  */
 export function decideLease(state: EndpointState, request: LeaseRequest, now: string): LeaseDecision {
   if (state.lease?.execution === request.execution) return { acquired: true, state };
-  const retry = request.retry !== undefined;
+  const redeploy = request.retry !== undefined;
+  const heal = request.retry?.kind === 'heal';
   const { execution: _execution, retry: _retry, ...desired } = request;
   // Nothing to roll out, but a newer commit still becomes the desired one, so that what the branch
   // asks for and what Ballast compares with (`ballast status`) agree.
   const newer = state.desired?.commit !== request.commit && (!state.desired || isNewer(request, state.desired));
   const withDesired = newer ? { ...state, desired, updatedAt: now } : state;
-  if (!retry && state.live && state.live.digest === request.digest && !state.lease) {
+  if (!redeploy && state.live && state.live.digest === request.digest && !state.lease) {
     // The content already runs: a re-delivered event, or a commit (a revert, say) that leaves the endpoint as it is.
     return { acquired: false, reason: 'already-live', state: withDesired };
   }
-  if (!retry && isQuarantined(state, request.digest)) {
-    // Content that failed or was rolled back is never deployed again by a commit, only by `ballast retry`.
+  if ((!redeploy || heal) && isQuarantined(state, request.digest)) {
+    // Content that failed or was rolled back is never deployed again by a commit or a heal, only by `ballast retry`.
     return { acquired: false, reason: 'quarantined', state: withDesired };
   }
+  if (heal && state.lease) return { acquired: false, reason: 'superseded', state };
   if (state.desired && state.desired.commit !== request.commit && isNewer(state.desired, request)) {
     return { acquired: false, reason: 'superseded', state };
   }
   if (state.lease && state.lease.commit !== request.commit && isNewer(state.lease, request)) {
     return { acquired: false, reason: 'superseded', state };
   }
-  if (state.lease && state.lease.commit === request.commit && !retry) {
+  if (state.lease && state.lease.commit === request.commit && !redeploy) {
     // The same commit delivered twice (two executions for one push): the first one wins.
     return { acquired: false, reason: 'already-live', state };
   }
@@ -191,7 +201,7 @@ export function decideLease(state: EndpointState, request: LeaseRequest, now: st
       ...state,
       desired,
       // A retry is the deliberate way out of a quarantine: the content may deploy again.
-      quarantined: retry ? state.quarantined.filter((q) => q.digest !== request.digest) : state.quarantined,
+      quarantined: redeploy && !heal ? state.quarantined.filter((q) => q.digest !== request.digest) : state.quarantined,
       lease,
       updatedAt: now,
     },

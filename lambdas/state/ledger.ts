@@ -21,6 +21,15 @@ export interface LedgerRollback {
   };
 }
 
+/** Who asked for a re-deployment of the desired commit, and why (see {@link LedgerEntry.retry}). */
+export interface LedgerRetry {
+  readonly requestedBy: string;
+  readonly requestedAt: string;
+  readonly reason?: string;
+  readonly kind?: 'retry' | 'heal';
+  readonly paths?: readonly string[];
+}
+
 /** One line of an endpoint's history: a push, what it changed, and how it ended. */
 export interface LedgerEntry {
   readonly environment: string;
@@ -43,8 +52,11 @@ export interface LedgerEntry {
   readonly digest?: string;
   readonly endpointConfigName?: string;
   readonly issues?: ReadonlyArray<{ file: string; line: number; column: number; message: string }>;
-  /** Set for a `ballast retry`: who asked for it, and when. */
-  readonly retry?: { readonly requestedBy: string; readonly requestedAt: string; readonly reason?: string };
+  /**
+   * Set for a `ballast retry` or a heal: who asked for it, when and why. `kind: 'heal'` marks a heal
+   * by the reconciler, with the drift report's `paths`; a retry has no kind (or `retry`).
+   */
+  readonly retry?: LedgerRetry;
   /** Set by the rollback workflow (its entry is recorded against the commit it rolled back). */
   readonly rollback?: LedgerRollback;
   /** Set by the reconciler for `drifted`: what differs, as JSON pointers (lambdas/state/drift.ts). */
@@ -95,9 +107,7 @@ export function ledgerEntry(
     readonly push: Push;
     readonly environment: string;
     readonly execution: string;
-    readonly retry?:
-      | { readonly requestedBy: string; readonly requestedAt: string; readonly reason?: string }
-      | undefined;
+    readonly retry?: LedgerRetry | undefined;
   },
   endpoint: string,
   outcome: Outcome,
@@ -105,8 +115,9 @@ export function ledgerEntry(
   extra: Partial<LedgerEntry> = {},
 ): LedgerEntry {
   const { push } = input;
-  // A retry is its own event: it starts when it was asked for, not when the commit was pushed.
+  // A retry (or a heal) is its own event: it starts when it was asked for, not when the commit was pushed.
   const startedAt = input.retry?.requestedAt ?? push.pushedAt;
+  const retry = input.retry;
   return {
     environment: input.environment,
     endpoint,
@@ -123,12 +134,14 @@ export function ledgerEntry(
     startedAt,
     finishedAt: now,
     durationSeconds: Math.max(0, Math.round((Date.parse(now) - Date.parse(startedAt)) / 1000)),
-    ...(input.retry
+    ...(retry
       ? {
           retry: {
-            requestedBy: input.retry.requestedBy,
-            requestedAt: input.retry.requestedAt,
-            ...(input.retry.reason ? { reason: input.retry.reason } : {}),
+            requestedBy: retry.requestedBy,
+            requestedAt: retry.requestedAt,
+            ...(retry.reason ? { reason: retry.reason } : {}),
+            ...(retry.kind ? { kind: retry.kind } : {}),
+            ...(retry.paths ? { paths: retry.paths } : {}),
           },
         }
       : {}),

@@ -38,6 +38,8 @@ export interface RecordRequest {
   readonly components?: Readonly<Record<string, string>>;
   /** What a rollback (and the reconciler) of this version needs to know, recorded with what goes live. */
   readonly rollback?: Pick<LiveRef, 'alarms' | 'files' | 'push' | 'writeBack' | 'redact'>;
+  /** The execution is a heal (lambdas/sources/heal.ts): Lease turns it away from a held lease. */
+  readonly heal?: boolean;
 }
 
 export interface RecordDecision {
@@ -179,6 +181,12 @@ function skipped(
 ): RecordDecision {
   switch (reason) {
     case 'superseded':
+      if (request.heal && state?.lease) {
+        return {
+          outcome: 'superseded',
+          reason: `execution ${state.lease.execution} holds the endpoint (${state.lease.commit.slice(0, 12)}); a heal never takes a lease another execution holds`,
+        };
+      }
       return {
         outcome: 'superseded',
         reason: `a newer push (${state?.desired?.commit.slice(0, 12) ?? 'unknown'}) asked for the endpoint first`,
@@ -217,4 +225,16 @@ export function changesSinceLive(
 ): readonly string[] {
   if (!state?.live) return ['initial'];
   return state.live.components ? changedComponents(state.live.components, release.components) : release.changes;
+}
+
+/**
+ * Whether Git is told of an outcome (the commit's comment, its GitHub status). A heal is the
+ * reconciler's, not a push's: one that changed nothing (Lease turned it away: a rollout holds the
+ * endpoint, or its content is quarantined) leaves the commit's own answer as it stands, where a
+ * `superseded` status would mark a deployed commit as an error. What a heal did do is answered
+ * like a retry: the endpoint runs the commit again, or could not.
+ */
+export function answersGit(retry: { readonly kind?: 'retry' | 'heal' } | undefined, outcome: Outcome): boolean {
+  if (retry?.kind !== 'heal') return true;
+  return outcome !== 'superseded' && outcome !== 'quarantined' && outcome !== 'unchanged';
 }

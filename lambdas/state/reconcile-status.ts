@@ -119,6 +119,42 @@ export function checkHead(
   return { kind: 'missed', pendingHead: { ...pending, started: now } };
 }
 
+/**
+ * How long a run holds an environment: another run (a tick that came twice, as EXPRESS executions
+ * start at least once, or the next tick while a long run goes on) leaves it alone meanwhile. Longer
+ * than a run can last (the workflow times out after 280 s).
+ */
+export const RUN_CLAIM_MS = 5 * 60_000;
+
+/**
+ * Whether this run takes a due environment, decided against the status as it is when the run
+ * writes it (compare-and-swap): not when another run holds it, and not when another run already
+ * did it (its next due time moved on).
+ */
+export function claimRun(
+  latest: EnvironmentStatus | undefined,
+  proposed: EnvironmentStatus,
+  due: boolean,
+  run: string,
+  nowMs: number,
+): { readonly status: EnvironmentStatus; readonly claimed: boolean } {
+  if (!due) return { status: proposed, claimed: false };
+  const held =
+    latest?.running !== undefined &&
+    latest.running.run !== run &&
+    nowMs - Date.parse(latest.running.startedAt) < RUN_CLAIM_MS;
+  const doneByAnother =
+    latest !== undefined && !isDue(latest, nowMs) && latest.intervalMinutes === proposed.intervalMinutes;
+  if (held || doneByAnother) {
+    const { pendingHead: _theirs, ...rest } = latest;
+    return {
+      status: { ...rest, ...(proposed.pendingHead ? { pendingHead: proposed.pendingHead } : {}) },
+      claimed: false,
+    };
+  }
+  return { status: proposed, claimed: true };
+}
+
 /** Splits names into batches of {@link BATCH_SIZE}. */
 export function batches<T>(items: readonly T[], size = BATCH_SIZE): T[][] {
   const out: T[][] = [];

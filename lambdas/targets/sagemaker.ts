@@ -13,6 +13,7 @@ import type {
   CreateModelCommandInput,
   DeploymentConfig,
   DescribeEndpointCommandOutput,
+  DesiredWeightAndCapacity,
   Tag,
 } from '@aws-sdk/client-sagemaker';
 import { canarySizeInstances, linearStepInstances } from '../spec/instances.ts';
@@ -65,9 +66,12 @@ export type Deployable = Pick<Release, 'name' | 'environment' | 'digest' | 'targ
   readonly model: Pick<Release['model'], 'name' | 'spec' | 'secrets'>;
 };
 
+/** The tag that says Ballast owns a resource: cleanup deletes nothing without it. */
+export const MANAGED_TAG = { Key: 'ballast:managed', Value: 'true' } as const satisfies Tag;
+
 export function tags(resolved: Deployable, commit: string): Tag[] {
   return [
-    { Key: 'ballast:managed', Value: 'true' },
+    { ...MANAGED_TAG },
     { Key: 'ballast:environment', Value: resolved.environment.name },
     { Key: 'ballast:endpoint', Value: resolved.name },
     { Key: 'ballast:commit', Value: commit },
@@ -222,14 +226,25 @@ export function nextCheckSeconds(
   rollout: Rollout,
   elapsedSeconds: number,
   checks: number,
-  operation: 'create' | 'update' = 'update',
+  operation: 'create' | 'update' | 'weights' = 'update',
 ): number {
-  // CreateEndpoint shifts no traffic: the endpoint is InService once its fleet is up.
-  const expected = PROVISIONING_SECONDS + (operation === 'create' ? 0 : shiftingSeconds(rollout));
+  // CreateEndpoint shifts no traffic: the endpoint is InService once its fleet is up. A weights
+  // update changes the live fleet in place: no new fleet, no traffic shifting.
+  const expected =
+    operation === 'weights'
+      ? WEIGHTS_SECONDS
+      : PROVISIONING_SECONDS + (operation === 'create' ? 0 : shiftingSeconds(rollout));
   const remaining = expected - elapsedSeconds;
   if (remaining > 60) return Math.min(Math.ceil(remaining), 3600);
   return Math.min(60 * 2 ** Math.min(checks, 4), 900);
 }
+
+/**
+ * What UpdateEndpointWeightsAndCapacities typically takes: a weight moves at once; a count the
+ * instances already run settles in about a minute (a scale-out provisions, and takes longer, which
+ * the growing check interval and Wake cover).
+ */
+export const WEIGHTS_SECONDS = 60;
 
 /** Checks are bounded: past the rollout's own timeout plus provisioning, the rollout has failed. */
 export function checkBudgetSeconds(rollout: Rollout): number {
@@ -357,4 +372,64 @@ export function decideDeploy(
       }
       return { action: 'wait', status };
   }
+}
+
+/** The drift report's pointers a heal repairs on the endpoint itself (lambdas/state/drift.ts names them). */
+export const HEAL_PATHS = {
+  managedTag: '/tags/ballast:managed',
+  instanceCount: '/target/sagemaker/instanceCount',
+  variantWeight: '/target/sagemaker/variantWeight',
+} as const;
+
+/** What a heal repairs in place on an endpoint that runs the release's EndpointConfig already. */
+export interface InPlaceHeal {
+  /**
+   * AddTags `ballast:managed=true` on the endpoint. DescribeEndpoint does not show tags, and AddTags
+   * overwrites a tag with the same value, so the tag is put back whenever the heal names it.
+   */
+  readonly tag: boolean;
+  /**
+   * UpdateEndpointWeightsAndCapacities for the release's variant, with only what the heal names and
+   * the endpoint does not have already: a retried Deploy, or drift someone undid by hand, calls
+   * nothing. A count the heal does not name is left alone (Application Auto Scaling may own it).
+   */
+  readonly weights?: DesiredWeightAndCapacity;
+  /**
+   * Pointers no in-place call repairs: while the endpoint runs the release's configuration, what
+   * they name (its status, instance type, model, data capture...) comes with that configuration.
+   */
+  readonly ignored: readonly string[];
+}
+
+/**
+ * Decides what a heal repairs in place, from DescribeEndpoint's variants (the values SageMaker is
+ * moving to, `Desired*`, else the current ones) and the release's target: its instance count, and
+ * weight 1 for its one variant (endpointConfigInput's InitialVariantWeight).
+ */
+export function healInPlace(
+  current: Pick<DescribeEndpointCommandOutput, 'ProductionVariants'>,
+  target: { readonly variantName: string; readonly instanceCount: number },
+  paths: readonly string[],
+): InPlaceHeal {
+  const variant = current.ProductionVariants?.find((v) => v.VariantName === target.variantName);
+  const count = variant?.DesiredInstanceCount ?? variant?.CurrentInstanceCount;
+  const weight = variant?.DesiredWeight ?? variant?.CurrentWeight;
+  const fixCount = paths.includes(HEAL_PATHS.instanceCount) && variant !== undefined && count !== target.instanceCount;
+  const fixWeight = paths.includes(HEAL_PATHS.variantWeight) && variant !== undefined && weight !== 1;
+  const repairable = (path: string) =>
+    path === HEAL_PATHS.managedTag ||
+    (variant !== undefined && (path === HEAL_PATHS.instanceCount || path === HEAL_PATHS.variantWeight));
+  return {
+    tag: paths.includes(HEAL_PATHS.managedTag),
+    ...(fixCount || fixWeight
+      ? {
+          weights: {
+            VariantName: target.variantName,
+            ...(fixCount ? { DesiredInstanceCount: target.instanceCount } : {}),
+            ...(fixWeight ? { DesiredWeight: 1 } : {}),
+          },
+        }
+      : {}),
+    ignored: paths.filter((path) => !repairable(path)),
+  };
 }

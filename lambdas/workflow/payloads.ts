@@ -10,6 +10,7 @@
  * repository format and classic zod.
  */
 import * as z from 'zod/mini';
+import { JSON_POINTER, MAX_HEAL_PATH_LENGTH, MAX_HEAL_PATHS } from '../sources/heal.ts';
 import type { Rollout as RolloutSpec } from '../spec/schema.ts';
 import type { Release } from './types.ts';
 
@@ -30,11 +31,16 @@ export const push = z.object({
   deliveryId: nonEmpty,
 });
 
+/** A JSON pointer into an endpoint's effective spec, as a drift report names what drifted. */
+const pointer = z.string().check(z.maxLength(MAX_HEAL_PATH_LENGTH), z.regex(JSON_POINTER, 'a JSON pointer'));
+
 export const retry = z.object({
   endpoint: name,
   requestedBy: nonEmpty,
   requestedAt: instant,
   reason: z.optional(z.string().check(z.maxLength(1024))),
+  kind: z.optional(z.enum(['retry', 'heal'])),
+  paths: z.optional(z.array(pointer).check(z.maxLength(MAX_HEAL_PATHS))),
 });
 
 /** Step Functions passes absent optional fields as null (Resolve always sets `retry`). */
@@ -118,7 +124,7 @@ const rolloutSpec: z.ZodMiniType<RolloutSpec> = z.discriminatedUnion('strategy',
 
 export const rollout = z.object({
   status: z.enum(['started', 'waiting', 'live']),
-  operation: z.enum(['create', 'update']),
+  operation: z.enum(['create', 'update', 'weights']),
   endpointName: nonEmpty,
   endpointConfigName: nonEmpty,
   previousEndpointConfigName: z.optional(z.string()),
@@ -218,11 +224,20 @@ export const endpointResult = z.pipe(
 );
 
 export const recordPushInput = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('rejected'), push, environment: name, plan, execution: z.string() }),
+  // `retry` (the ASL passes Resolve's): a retry's or a heal's own entry says so.
+  z.object({
+    kind: z.literal('rejected'),
+    push,
+    environment: name,
+    retry: z.optional(optionalRetry),
+    plan,
+    execution: z.string(),
+  }),
   z.object({
     kind: z.literal('summary'),
     push,
     environment: name,
+    retry: z.optional(optionalRetry),
     plan,
     results: z.array(endpointResult),
     execution: z.string(),

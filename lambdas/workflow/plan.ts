@@ -6,7 +6,8 @@
  * reads one head, not one state document per endpoint, whatever the repository's size. Record
  * marks in the head the endpoints whose content did not go live, so that a later commit with the
  * same content is planned again. What the head cannot know (a live endpoint changed by hand) is
- * the reconciler's job, which does not exist yet.
+ * the reconciler's job (lambdas/state/drift.ts); it reads the head's `settings` and, through
+ * {@link EnvironmentSeen}, finds pushes the deploy workflow never saw.
  */
 import { changedComponents, componentDigests } from '../registry/pointer.ts';
 import type { ResolvedEndpoint } from '../spec/resolve.ts';

@@ -27,14 +27,20 @@ export interface Push {
 }
 
 /**
- * A deliberate re-deployment asked for with `ballast retry`: the endpoint's desired commit is
- * deployed again and the quarantine of its content is lifted, recorded with who asked.
+ * A re-deployment of an endpoint's desired commit, recorded with who asked. `retry` (or absent): a
+ * deliberate `ballast retry`, which lifts the quarantine of the content. `heal`: the reconciler
+ * found the live endpoint drifted from that content; a heal lifts no quarantine, takes no lease
+ * another execution holds, and heals what `paths` name on an endpoint that runs the release's
+ * configuration already (lambdas/sources/heal.ts).
  */
 export interface Retry {
   readonly endpoint: string;
   readonly requestedBy: string;
   readonly requestedAt: string;
   readonly reason?: string;
+  readonly kind?: 'retry' | 'heal';
+  /** For a heal: the drift report's JSON pointers (`/target/sagemaker/instanceCount`, ...). */
+  readonly paths?: readonly string[];
 }
 
 /** Output of Resolve. */
@@ -42,11 +48,11 @@ export interface Resolved {
   readonly push: Push;
   /** The environment the branch maps to in ballast.yaml at this commit, when it maps to one. */
   readonly environment?: string;
-  /** Why the push needs no deployment (branch not watched, environment in another account). */
+  /** Why the push needs no deployment (branch not watched, environment in another account, a heal a push overtook). */
   readonly ignored?: string;
   /** S3 key of the commit's snapshot (the Ballast files at the commit), when not ignored. */
   readonly snapshotKey?: string;
-  /** Set when the execution is a `ballast retry`, not a push; null otherwise (the ASL always passes it on). */
+  /** Set when the execution is a `ballast retry` or a heal, not a push; null otherwise (the ASL always passes it on). */
   readonly retry?: Retry | null;
 }
 
@@ -249,8 +255,11 @@ export interface Registration {
 export interface Rollout {
   /** `started` a deployment; `waiting` for another rollout to finish first; `live` already runs it. */
   readonly status: 'started' | 'waiting' | 'live';
-  /** CreateEndpoint (the first deployment) or UpdateEndpoint (a blue/green rollout). */
-  readonly operation: 'create' | 'update';
+  /**
+   * CreateEndpoint (the first deployment), UpdateEndpoint (a blue/green rollout), or
+   * UpdateEndpointWeightsAndCapacities (a heal of the live configuration's counts or weights).
+   */
+  readonly operation: 'create' | 'update' | 'weights';
   readonly endpointName: string;
   readonly endpointConfigName: string;
   readonly previousEndpointConfigName?: string;

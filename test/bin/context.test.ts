@@ -96,4 +96,25 @@ describe('readAppConfig', () => {
       /ballast:logRetentionDays must be one of 1, 3, 5, 7, 14, 30/,
     );
   });
+
+  it('reads the reconciler’s tick (1-60 minutes) and whether it runs', () => {
+    const base = { 'ballast:source': { type: 'codecommit', repositoryName: 'm' } };
+    const read = (context: Record<string, unknown>) => readAppConfig(reader({ ...base, ...context }), {}).props;
+    const defaults = read({});
+    assert.equal(defaults.reconcileTickMinutes, undefined, 'the stack default (1) applies');
+    assert.equal(defaults.reconcileEnabled, undefined, 'the stack default (enabled) applies');
+    assert.equal(read({ 'ballast:reconcileTickMinutes': 5 }).reconcileTickMinutes, 5);
+    assert.equal(read({ 'ballast:reconcileTickMinutes': '60' }).reconcileTickMinutes, 60);
+    for (const bad of [0, 61, 1.5, '', 'five', '2m']) {
+      assert.throws(
+        () => read({ 'ballast:reconcileTickMinutes': bad }),
+        /ballast:reconcileTickMinutes must be a whole number of minutes from 1 to 60/,
+        JSON.stringify(bad),
+      );
+    }
+    assert.equal(read({ 'ballast:reconcile': false }).reconcileEnabled, false);
+    assert.equal(read({ 'ballast:reconcile': 'false' }).reconcileEnabled, false);
+    assert.equal(read({ 'ballast:reconcile': 'true' }).reconcileEnabled, true);
+    assert.throws(() => read({ 'ballast:reconcile': 'off' }), /ballast:reconcile must be true or false, got "off"/);
+  });
 });

@@ -148,6 +148,60 @@ describe('history rendering', () => {
     assert.equal(pusher('octocat'), 'octocat');
   });
 
+  const entry = (extra: Partial<LedgerEntry> = {}): LedgerEntry => ({
+    environment: 'prod',
+    endpoint: 'summarizer',
+    commit: 'a'.repeat(40),
+    source: 'codecommit',
+    repository: 'model-repo',
+    branch: 'main',
+    pushedBy: 'arn:aws:iam::111122223333:user/alice',
+    pushedAt: '2026-03-01T09:00:00.000Z',
+    deliveryId: '6f1e3b52-2d7a-4f0c-9e53-2b3a0c6a7b11',
+    execution: 'exec',
+    outcome: 'deployed',
+    startedAt: '2026-03-01T10:00:00.000Z',
+    finishedAt: '2026-03-01T10:02:00.000Z',
+    durationSeconds: 120,
+    ...extra,
+  });
+  /** The line under an entry's row. */
+  const below = (e: LedgerEntry) => renderHistory('summarizer', 's3://b', [e])[2];
+
+  it('shows a heal as a heal: what drifted, who asked, when and why', () => {
+    const heal = entry({
+      retry: {
+        requestedBy: 'ballast reconcile',
+        requestedAt: '2026-03-01T10:00:00.000Z',
+        reason: 'the live endpoint drifted from 1a2b3c4d5e6f',
+        kind: 'heal',
+        paths: ['/target/sagemaker/instanceType', '/tags/ballast:managed'],
+      },
+    });
+    assert.equal(
+      below(heal),
+      '    heal (drift: /target/sagemaker/instanceType, /tags/ballast:managed) asked for by ballast reconcile at 2026-03-01 10:00:00Z: the live endpoint drifted from 1a2b3c4d5e6f',
+    );
+  });
+
+  it('shows a retry as a retry, with or without its kind', () => {
+    const retry = { requestedBy: 'arn:aws:iam::111122223333:user/ops', requestedAt: '2026-03-01T10:00:00.000Z' };
+    const line = '    retry asked for by user/ops at 2026-03-01 10:00:00Z';
+    assert.equal(below(entry({ retry })), line);
+    assert.equal(below(entry({ retry: { ...retry, kind: 'retry' } })), line);
+  });
+
+  it('shows a missed push as one: the reconciler deployed what no push event brought', () => {
+    assert.equal(
+      below(entry({ deliveryId: 'reconcile-20260301T1000' })),
+      '    missed push: no push event reached Ballast; the reconciler found it (reconcile-20260301T1000)',
+    );
+  });
+
+  it('adds no line under a plain push', () => {
+    assert.equal(renderHistory('summarizer', 's3://b', [entry()]).length, 2);
+  });
+
   it('says so when an endpoint has state but no finished deployment yet', () => {
     assert.deepEqual(renderHistory('summarizer', 's3://b', []), [
       'summarizer: no finished deployments yet in s3://b (a rollout may be running)',

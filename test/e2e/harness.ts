@@ -106,6 +106,11 @@ export interface World {
   };
   /** Commits through CodeCommit CreateCommit (null deletes a file); the push event starts a deployment. */
   push(files: Record<string, string | null>, message: string, branch?: string): Promise<string>;
+  /**
+   * The next push event starts nothing, as when EventBridge never delivered it (or a webhook never
+   * arrived): the commit is on the branch, and only the reconciler's missed push deploys it.
+   */
+  missNextPushEvent(): void;
   /** Pushes and waits until every execution has finished. */
   deploy(files: Record<string, string | null>, message: string, branch?: string): Promise<string>;
   /** Waits until the push events delivered so far have started executions and every execution has finished. */
@@ -195,6 +200,19 @@ export async function world(options: WorldOptions = {}): Promise<World> {
       const commit = await push(changes, message, branch);
       await settle();
       return commit;
+    },
+    missNextPushEvent: () => {
+      // The push rule starts `pipeline.runner.start('deploy', event)` at call time: for one push
+      // event, that call starts nothing. Any other start (StartExecution, the rollback rule) goes on.
+      const runner = pipeline.runner;
+      const start = runner.start;
+      runner.start = (workflow, input, name) => {
+        const pushEvent =
+          (input as { 'detail-type'?: unknown })['detail-type'] === 'CodeCommit Repository State Change';
+        if (workflow !== 'deploy' || !pushEvent || name !== undefined) return start.call(runner, workflow, input, name);
+        runner.start = start;
+        return undefined as unknown as LocalExecution;
+      };
     },
     settle,
     minutes: async (count) => {

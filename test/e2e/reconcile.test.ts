@@ -10,9 +10,11 @@ import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aw
 import {
   CreateEndpointConfigCommand,
   DeleteEndpointCommand,
+  DeleteTagsCommand,
   DescribeEndpointConfigCommand,
   ListEndpointConfigsCommand,
   ListModelsCommand,
+  ListTagsCommand,
   UpdateEndpointCommand,
   UpdateEndpointWeightsAndCapacitiesCommand,
 } from '@aws-sdk/client-sagemaker';
@@ -20,7 +22,7 @@ import { keys } from '../../lambdas/state/keys.ts';
 import type { LedgerEntry } from '../../lambdas/state/ledger.ts';
 import type { ReconcileStatus } from '../../lambdas/state/reconcile-status.ts';
 import { CODECOMMIT_PUSH_PATTERN } from '../../sandbox/pipeline.ts';
-import { ENDPOINT_FILE, editYaml, requireFile, SUMMARIZER, type World, world } from './harness.ts';
+import { ENDPOINT_FILE, editYaml, MODEL_FILE, requireFile, SUMMARIZER, type World, world } from './harness.ts';
 
 const REPOSITORY_FILE = 'ballast.yaml';
 
@@ -289,6 +291,72 @@ test('a removed declaration is reported; with prune: true the endpoint and its r
     const state = await w.state('summarizer');
     assert.equal(state?.live, undefined, 'the state forgets what ran');
     assert.ok(state?.pruned, 'and says when it was pruned');
+  } finally {
+    await w.stop();
+  }
+});
+
+test('quarantined content is never re-deployed by the reconciler', async () => {
+  const w = await world();
+  try {
+    const good = await w.deploy(w.files, 'initial');
+    const goodConfig = (await w.describe(SUMMARIZER)).EndpointConfigName;
+    const model = editYaml(requireFile(w.files, MODEL_FILE), [[['spec', 'environment', 'SANDBOX_FAIL'], 'startup']]);
+    const bad = await w.deploy({ [MODEL_FILE]: model }, 'a container that never starts');
+    const state = await w.state('summarizer');
+    assert.equal(state?.desired?.commit, bad, 'the branch asks for the bad commit');
+    assert.equal(state?.live?.commit, good, 'the good one runs');
+    assert.equal(state?.quarantined.length, 1, 'the bad content is quarantined');
+
+    await reconcile(w);
+    await letSageMakerSettle(w);
+    const drifted = entries(await w.ledger('summarizer'), 'drifted');
+    assert.equal(drifted.length, 1, 'the difference is reported');
+    assert.deepEqual(
+      drifted[0]?.drift?.map((d) => d.path),
+      ['/digest'],
+    );
+    assert.match(drifted[0]?.reason ?? '', /quarantined/);
+    const heals = w.pipeline.runner.executions('deploy').filter((e) => e.name.startsWith('heal-'));
+    assert.equal(heals.length, 0, 'nothing re-deploys it');
+    assert.equal((await w.describe(SUMMARIZER)).EndpointConfigName, goodConfig, 'the good version keeps running');
+  } finally {
+    await w.stop();
+  }
+});
+
+test("drift on the endpoint itself is healed in place: its count (no ignore rule) and Ballast's tag", async () => {
+  const w = await world();
+  try {
+    const repository = editYaml(requireFile(w.files, REPOSITORY_FILE), [[['spec', 'drift', 'ignore'], []]]);
+    await w.deploy({ ...w.files, [REPOSITORY_FILE]: repository }, 'initial, no ignore rules');
+    const before = await w.describe(SUMMARIZER);
+    await w.clients.sagemaker.send(
+      new UpdateEndpointWeightsAndCapacitiesCommand({
+        EndpointName: SUMMARIZER,
+        DesiredWeightsAndCapacities: [{ VariantName: 'AllTraffic', DesiredInstanceCount: 3 }],
+      }),
+    );
+    await letSageMakerSettle(w);
+    await w.clients.sagemaker.send(
+      new DeleteTagsCommand({ ResourceArn: before.EndpointArn, TagKeys: ['ballast:managed'] }),
+    );
+
+    await reconcile(w);
+    const drifted = entries(await w.ledger('summarizer'), 'drifted');
+    assert.deepEqual(
+      drifted[0]?.drift?.map((d) => d.path),
+      ['/tags/ballast:managed', '/target/sagemaker/instanceCount'],
+    );
+    await letSageMakerSettle(w);
+    const after = await w.describe(SUMMARIZER);
+    assert.equal(after.EndpointConfigName, before.EndpointConfigName, 'the same configuration: healed in place');
+    const variant = after.ProductionVariants?.[0];
+    assert.equal(variant?.DesiredInstanceCount ?? variant?.CurrentInstanceCount, 2, 'the declared count again');
+    const tags = await w.clients.sagemaker.send(new ListTagsCommand({ ResourceArn: before.EndpointArn }));
+    assert.equal(tags.Tags?.find((t) => t.Key === 'ballast:managed')?.Value, 'true', "Ballast's tag is back");
+    await reconcile(w);
+    assert.equal((await w.state('summarizer'))?.drift, undefined, 'in sync');
   } finally {
     await w.stop();
   }

@@ -57,6 +57,14 @@ describe('BallastStack', () => {
               NoncurrentVersionExpiration: { NoncurrentDays: 90 },
               AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
             }),
+            // The reconciler's batches live for a run; both their versions go after a day.
+            {
+              Id: 'expire-reconcile-runs',
+              Status: 'Enabled',
+              Prefix: 'reconcile/runs/',
+              ExpirationInDays: 1,
+              NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+            },
           ]),
         },
       }),
@@ -72,6 +80,20 @@ describe('BallastStack', () => {
           }),
         ]),
       },
+    });
+  });
+
+  it('outputs the reconcile state machine and the dashboard, and ticks the reconciler every minute by default', () => {
+    const { stack, template } = synth();
+    const outputs = template.findOutputs('*');
+    assert.deepEqual(
+      outputs.ReconcileStateMachineArn?.Value,
+      stack.resolve(stack.reconcileWorkflow.stateMachine.stateMachineArn),
+    );
+    assert.deepEqual(outputs.DashboardName?.Value, stack.resolve(stack.dashboard.dashboard.dashboardName));
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
     });
   });
 
@@ -95,9 +117,9 @@ describe('BallastStack', () => {
   it('wires a CodeCommit source: the push rule starts the workflow; no public URL', () => {
     const { stack, template } = synth();
     assert.ok(stack.codeCommitSource && !stack.gitHubWebhook);
-    // The deploy and the rollback workflow; the deploy steps, the rollback steps and Wake.
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
-    template.resourceCountIs('AWS::Lambda::Function', 17);
+    // The deploy, rollback and reconcile workflows; their steps and Wake.
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
+    template.resourceCountIs('AWS::Lambda::Function', 20);
     template.resourceCountIs('AWS::Lambda::Url', 0);
     template.hasResourceProperties('AWS::Events::Rule', {
       Targets: [Match.objectLike({ Arn: stack.resolve(stack.deployWorkflow.stateMachine.stateMachineArn) })],
@@ -107,7 +129,7 @@ describe('BallastStack', () => {
   it('wires a GitHub source: the webhook function behind a Function URL; no CodeCommit rule', () => {
     const { stack, template } = ballastStack({ source: GITHUB });
     assert.ok(stack.gitHubWebhook && !stack.codeCommitSource);
-    template.resourceCountIs('AWS::Lambda::Function', 18);
+    template.resourceCountIs('AWS::Lambda::Function', 21);
     template.resourceCountIs('AWS::Lambda::Url', 1);
     // The rollback workflow's rule on alarms and Wake's on SageMaker's endpoint events: no CodeCommit push rule.
     template.resourceCountIs('AWS::Events::Rule', 2);
@@ -156,8 +178,9 @@ describe('BallastStack', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
     assert.equal(
       alarms.length,
-      9,
-      'deploy: failed, timed out, aborted, failed deployments; push dead letters; Wake errors; rollback: failed, timed out, dead letters',
+      12,
+      'deploy: failed, timed out, aborted, failed deployments; push dead letters; Wake errors; rollback: failed, ' +
+        'timed out, dead letters; reconcile: failed, timed out, undelivered ticks',
     );
     for (const alarm of alarms) assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: topicId }]);
     // The rollback workflow's Finish tells the topic about rollbacks: it may publish there, with a

@@ -7,6 +7,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { SageMakerExecutionRole } from '../../lib/sagemaker-execution-role.ts';
 import {
   DEPLOY_STEPS,
+  RECONCILE_STEPS,
   ROLLBACK_STEPS,
   type RollbackStepName,
   type StepName,
@@ -56,8 +57,12 @@ function storeAccess(template: Template, rolePrefix: string): Record<string, str
 const STEPS: Array<[string, WorkflowStep]> = [
   ...Object.entries(DEPLOY_STEPS),
   ...Object.entries(ROLLBACK_STEPS).map(([name, step]) => [`rollback:${name}`, step] as [string, WorkflowStep]),
+  ...Object.entries(RECONCILE_STEPS).map(([name, step]) => [`reconcile:${name}`, step] as [string, WorkflowStep]),
 ];
-const FUNCTIONS = STEPS.map(([, step]) => step.placeholder);
+/** A step's construct id under Functions/: its placeholder, prefixed for the reconcile workflow (which has a Finish too). */
+const idOf = (name: string, step: WorkflowStep) =>
+  name.startsWith('reconcile:') ? `Reconcile${step.placeholder}` : step.placeholder;
+const FUNCTIONS = STEPS.map(([name, step]) => idOf(name, step));
 const role = (placeholder: string) => `Functions${placeholder}ServiceRole`;
 /** A function's ARN as the flattened statements show it. */
 function arnOf(fn: lambda.IFunction): string {
@@ -66,6 +71,7 @@ function arnOf(fn: lambda.IFunction): string {
 }
 const REPOSITORY = `arn:<AWS::Partition>:codecommit:${REGION_ACCOUNT}:model-repo`;
 const TOKEN_SECRET = `arn:<AWS::Partition>:secretsmanager:${REGION_ACCOUNT}:secret:ballast/github-token-??????`;
+const DEPLOY_STATE_MACHINE = `arn:<AWS::Partition>:states:${REGION_ACCOUNT}:stateMachine:Ballast-deploy`;
 
 /** A statement reduced to what least privilege is about, with its lists sorted. */
 interface Grant {
@@ -170,6 +176,8 @@ function expectedGrants(step: WorkflowStep, source: 'codecommit' | 'github', con
       }),
     );
   }
+  if (p.startDeploy) grants.push(grant(['states:StartExecution'], [DEPLOY_STATE_MACHINE]));
+  if (p.scalableTargets) grants.push(grant(['application-autoscaling:DescribeScalableTargets'], ['*']));
   return grants.sort(byJson);
 }
 
@@ -204,7 +212,7 @@ describe('least privilege', () => {
     ] as const) {
       for (const [name, step] of STEPS) {
         assert.deepEqual(
-          grantsOf(t, step.placeholder),
+          grantsOf(t, idOf(name, step)),
           expectedGrants(step, source, configured),
           `${name} (${source})`,
         );
@@ -213,8 +221,8 @@ describe('least privilege', () => {
   });
 
   it('lets only Validate and RegisterFiles decrypt SSE-KMS artifacts, and only through S3 of any region', () => {
-    const decrypting = STEPS.filter(([, step]) =>
-      statementsAllowing(encrypted.template, role(step.placeholder), 'kms:Decrypt').some((s) =>
+    const decrypting = STEPS.filter(([name, step]) =>
+      statementsAllowing(encrypted.template, role(idOf(name, step)), 'kms:Decrypt').some((s) =>
         resourcesOf(s).includes(ARTIFACT_KEY),
       ),
     ).map(([name]) => name);
@@ -239,12 +247,13 @@ describe('least privilege', () => {
 
   it('gives every function only its own log group and tracing besides', () => {
     assert.ok(STEPS.length > 0, 'the manifest has steps');
-    for (const [, step] of STEPS) {
-      const baseline = statementsOfRole(template, role(step.placeholder))
+    for (const [name, step] of STEPS) {
+      const id = idOf(name, step);
+      const baseline = statementsOfRole(template, role(id))
         .map((s) => grant(actionsOf(s), resourcesOf(s).map(flat)))
         .filter((g) => g.actions.some((a) => a.startsWith('xray:') || a.startsWith('logs:')));
-      const logGroup = Object.keys(template.findResources('AWS::Logs::LogGroup')).find((id) =>
-        id.startsWith(`Functions${step.placeholder}LogGroup`),
+      const logGroup = Object.keys(template.findResources('AWS::Logs::LogGroup')).find((logicalId) =>
+        logicalId.startsWith(`Functions${id}LogGroup`),
       );
       assert.deepEqual(
         baseline,
@@ -252,7 +261,7 @@ describe('least privilege', () => {
           grant(['logs:CreateLogStream', 'logs:PutLogEvents'], [`<${logGroup}.Arn>`]),
           grant(['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], ['*']),
         ],
-        step.placeholder,
+        id,
       );
     }
   });
@@ -291,6 +300,8 @@ describe('least privilege', () => {
       'sagemaker:ListEndpointConfigs',
       'cloudwatch:PutMetricData',
       'cloudwatch:DescribeAlarms',
+      // Reconcile Check: is a variant autoscaled (no resource types in the Service Authorization Reference).
+      'application-autoscaling:DescribeScalableTargets',
       // Wake: the Service Authorization Reference lists no resource type for SendTaskSuccess.
       'states:SendTaskSuccess',
     ]);
@@ -322,11 +333,12 @@ describe('least privilege', () => {
             'sagemaker:DeleteEndpoint',
             'sagemaker:DescribeEndpoint',
             'sagemaker:UpdateEndpoint',
+            'sagemaker:UpdateEndpointWeightsAndCapacities',
           ],
           prefixed,
         ),
       ],
-      'Deploy creates and updates',
+      'Deploy creates and updates (and a heal puts counts and weights back)',
     );
     assert.deepEqual(
       sagemaker('CheckRollout'),
@@ -441,6 +453,24 @@ describe('least privilege', () => {
       Restore: { 's3:GetObject': ['state/*'], 's3:PutObject': ['state/*'], 's3:ListBucket': ['(bucket)'] },
       WriteBack: { 's3:GetObject': ['commits/*'], 's3:ListBucket': ['(bucket)'] },
       Finish: { 's3:GetObject': ['ledger/*'], 's3:PutObject': ['ledger/*'], 's3:ListBucket': ['(bucket)'] },
+      // The reconcile workflow: Scan reads the heads and lists the endpoint states, and writes the
+      // run's status and batches; Check reads a batch and the heads, and writes what it found
+      // (state, drift reports, ledger entries); Finish writes the run's summary.
+      ReconcileScan: {
+        's3:GetObject': ['environments/*', 'reconcile/*', 'state/*'],
+        's3:PutObject': ['reconcile/*'],
+        's3:ListBucket': ['(bucket)'],
+      },
+      ReconcileCheck: {
+        's3:GetObject': ['drift/*', 'environments/*', 'ledger/*', 'reconcile/*', 'state/*'],
+        's3:PutObject': ['drift/*', 'ledger/*', 'state/*'],
+        's3:ListBucket': ['(bucket)'],
+      },
+      ReconcileFinish: {
+        's3:GetObject': ['reconcile/*'],
+        's3:PutObject': ['reconcile/*'],
+        's3:ListBucket': ['(bucket)'],
+      },
     };
     assert.deepEqual([...FUNCTIONS].sort(), Object.keys(expected).sort(), 'the table covers every step');
     for (const step of FUNCTIONS) assert.deepEqual(storeAccess(template, role(step)), expected[step], step);
@@ -528,16 +558,22 @@ describe('least privilege', () => {
       ],
       'WriteBack writes to the one repository',
     );
+    // Reconcile Scan reads the branch head, to find a push no event started.
+    assert.deepEqual(
+      codecommit(template, 'ReconcileScan'),
+      [grant(['codecommit:GetBranch'], [REPOSITORY])],
+      'Scan reads branch heads only',
+    );
     const codecommitUsers = FUNCTIONS.filter((step) => codecommit(template, step).length > 0);
     assert.deepEqual(
       codecommitUsers,
-      ['Resolve', 'Record', 'RecordPush', 'WriteBack', 'Finish'],
+      ['Resolve', 'Record', 'RecordPush', 'WriteBack', 'Finish', 'ReconcileScan'],
       'only these talk to CodeCommit',
     );
     const secretReaders = (t: Template) =>
       FUNCTIONS.filter((step) => statementsAllowing(t, role(step), 'secretsmanager:GetSecretValue').length > 0);
     assert.deepEqual(secretReaders(template), [], 'a CodeCommit stack reads no secret');
-    const tokenReaders = ['Resolve', 'Record', 'RecordPush', 'WriteBack', 'Finish'];
+    const tokenReaders = ['Resolve', 'Record', 'RecordPush', 'WriteBack', 'Finish', 'ReconcileScan'];
     assert.deepEqual(secretReaders(github.template), tokenReaders, 'GitHub token readers');
     for (const step of tokenReaders) {
       const [statement] = statementsAllowing(github.template, role(step), 'secretsmanager:GetSecretValue');

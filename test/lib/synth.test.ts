@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { projectPath } from '../../lib/ballast-function.ts';
-import { DEPLOY_STEPS, ROLLBACK_STEPS, WAKE_FUNCTION } from '../../lib/workflow-steps.ts';
+import { DEPLOY_STEPS, RECONCILE_STEPS, ROLLBACK_STEPS, WAKE_FUNCTION } from '../../lib/workflow-steps.ts';
 
-/** Every workflow step's function: the deploy workflow's and the rollback workflow's. */
-const STEPS = [...Object.values(DEPLOY_STEPS), ...Object.values(ROLLBACK_STEPS)];
+/** Every workflow step's function: the deploy, rollback and reconcile workflows'. */
+const STEPS = [...Object.values(DEPLOY_STEPS), ...Object.values(ROLLBACK_STEPS), ...Object.values(RECONCILE_STEPS)];
 
 // The real `cdk synth`, as a user (and CI) runs it: a subprocess, offline, with no AWS credentials
 // and no Docker. It proves that the app synthesizes, that cdk-nag passes as a validation plugin
@@ -93,7 +93,7 @@ async function checkBundles(result: Synth, expectedFunctions: number): Promise<v
     .filter((f) => f !== 'github-webhook.ts' && f !== WAKE_FUNCTION.file);
   assert.deepEqual(steps.sort(), STEPS.map((step) => step.file).sort(), 'one bundled function per manifest step');
   const machines = Object.values(template.Resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
-  assert.equal(machines.length, 2, 'the deploy and the rollback workflow');
+  assert.equal(machines.length, 3, 'the deploy, the rollback and the reconcile workflow');
   for (const machine of machines) {
     const definition = (machine.Properties.DefinitionS3Location as { Key: string }).Key;
     assert.ok(existsSync(join(result.outdir, `asset.${definition}`)), 'the ASL definition is an asset');

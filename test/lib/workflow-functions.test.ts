@@ -7,8 +7,11 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { projectPath } from '../../lib/ballast-function.ts';
 import type { BallastStack } from '../../lib/ballast-stack.ts';
+import { stateMachineArnOf } from '../../lib/deploy-workflow.ts';
 import {
   DEPLOY_STEPS,
+  RECONCILE_STEPS,
+  type ReconcileStepName,
   ROLLBACK_STEPS,
   type RollbackStepName,
   type Setting,
@@ -16,22 +19,29 @@ import {
   stepSettings,
   type WorkflowStep,
 } from '../../lib/workflow-steps.ts';
-import { ballastStack, GITHUB } from './fixtures/stacks.ts';
+import { ballastStack, flat, GITHUB } from './fixtures/stacks.ts';
 
 const HANDLERS = projectPath('lambdas/handlers/');
-/** Every step of both workflows; the rollback workflow's are named `rollback:<step>`. */
-type AnyStep = StepName | `rollback:${RollbackStepName}`;
+/** Every step of the three workflows; the rollback and reconcile steps are named `rollback:<step>`, `reconcile:<step>`. */
+type AnyStep = StepName | `rollback:${RollbackStepName}` | `reconcile:${ReconcileStepName}`;
 const STEPS: Array<[AnyStep, WorkflowStep]> = [
   ...(Object.entries(DEPLOY_STEPS) as Array<[StepName, WorkflowStep]>),
   ...(Object.entries(ROLLBACK_STEPS) as Array<[RollbackStepName, WorkflowStep]>).map(
     ([name, step]) => [`rollback:${name}`, step] as [AnyStep, WorkflowStep],
   ),
+  ...(Object.entries(RECONCILE_STEPS) as Array<[ReconcileStepName, WorkflowStep]>).map(
+    ([name, step]) => [`reconcile:${name}`, step] as [AnyStep, WorkflowStep],
+  ),
 ];
 
 function stepFunction(stack: BallastStack, step: AnyStep): lambda.IFunction {
-  return step.startsWith('rollback:')
-    ? stack.functions.rollbackByStep[step.slice('rollback:'.length) as RollbackStepName]
-    : stack.functions.byStep[step as StepName];
+  if (step.startsWith('rollback:')) {
+    return stack.functions.rollbackByStep[step.slice('rollback:'.length) as RollbackStepName];
+  }
+  if (step.startsWith('reconcile:')) {
+    return stack.functions.reconcileByStep[step.slice('reconcile:'.length) as ReconcileStepName];
+  }
+  return stack.functions.byStep[step as StepName];
 }
 /** Handler modules that are not workflow steps: the shared runtime, the webhook and Wake (their own constructs). */
 const NOT_STEPS = ['runtime.ts', 'github-webhook.ts', 'wake.ts'];
@@ -84,7 +94,15 @@ function expectedValues(stack: BallastStack): Record<Setting, unknown> {
     BALLAST_REGION: stack.region,
     BALLAST_SECRET_PREFIX: stack.secretPrefix,
     BALLAST_ALARM_TOPIC_ARN: stack.alarmTopic ? stack.resolve(stack.alarmTopic.topicArn) : undefined,
+    BALLAST_DEPLOY_STATE_MACHINE_ARN: stack.resolve(stateMachineArnOf(stack, deployStateMachineName(stack))),
   };
+}
+
+/** The deploy state machine's name as synthesized. */
+function deployStateMachineName(stack: BallastStack): string {
+  const machine = stack.deployWorkflow.stateMachine.node.defaultChild as { stateMachineName?: string };
+  assert.ok(machine.stateMachineName, 'the deploy state machine has a fixed name');
+  return machine.stateMachineName;
 }
 
 describe('WorkflowFunctions', () => {
@@ -99,6 +117,7 @@ describe('WorkflowFunctions', () => {
     assert.ok(STEPS.length > 0, 'the manifest has steps');
     assert.deepEqual(Object.keys(codecommit.functions.byStep).sort(), Object.keys(DEPLOY_STEPS).sort());
     assert.deepEqual(Object.keys(codecommit.functions.rollbackByStep).sort(), Object.keys(ROLLBACK_STEPS).sort());
+    assert.deepEqual(Object.keys(codecommit.functions.reconcileByStep).sort(), Object.keys(RECONCILE_STEPS).sort());
     // Besides them, a CodeCommit stack has Wake (lib/rollout-wake.ts), the target of an event rule.
     const wake = codecommit.getLogicalId(
       codecommit.rolloutWake.function.function.node.defaultChild as lambda.CfnFunction,
@@ -159,6 +178,16 @@ describe('WorkflowFunctions', () => {
       undefined,
       'a CodeCommit stack sets no GitHub settings',
     );
+    // The reconciler starts heals and missed pushes on the deploy workflow, named by its fixed name
+    // (the functions are built before the state machine that invokes them).
+    for (const step of ['reconcile:scan', 'reconcile:check'] as const) {
+      assert.equal(
+        flat(functionOf(codecommit, step).Environment?.Variables?.BALLAST_DEPLOY_STATE_MACHINE_ARN),
+        'arn:<AWS::Partition>:states:us-east-1:111122223333:stateMachine:Ballast-deploy',
+        `${step} names the deploy state machine`,
+      );
+    }
+    assert.equal(deployStateMachineName(codecommit), 'Ballast-deploy');
   });
 
   it('sizes and describes each function as the manifest says', () => {
@@ -194,10 +223,12 @@ describe('WorkflowFunctions', () => {
     assert.deepEqual(handlers.sort(), STEPS.map(([, s]) => s.file).sort());
   });
 
-  it('gives each step its own placeholder and handler', () => {
+  it('gives each step its own placeholder (within its workflow) and handler', () => {
     assert.ok(STEPS.length > 0, 'the manifest has steps');
-    const placeholders = STEPS.map(([, s]) => s.placeholder);
-    assert.equal(new Set(placeholders).size, placeholders.length, 'placeholders are unique');
+    for (const steps of [DEPLOY_STEPS, ROLLBACK_STEPS, RECONCILE_STEPS]) {
+      const placeholders = Object.values(steps).map((s) => s.placeholder);
+      assert.equal(new Set(placeholders).size, placeholders.length, `placeholders are unique: ${placeholders}`);
+    }
     const files = STEPS.map(([, s]) => s.file);
     assert.equal(new Set(files).size, files.length, 'handler files are unique');
   });

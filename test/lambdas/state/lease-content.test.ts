@@ -147,3 +147,75 @@ describe('decideLease: content that is already live', () => {
     assert.equal(again.state.lease?.execution, 'exec-b');
   });
 });
+
+describe('decideLease: a heal (the reconciler found the live endpoint drifted)', () => {
+  const heal = (execution: string, extra: Partial<LeaseRequest> = {}) =>
+    request(A, 'digest-x', execution, T0, { retry: { requestedBy: 'ballast reconcile', kind: 'heal' }, ...extra });
+  /** liveX with a rollout of B (digest Y) holding the lease. */
+  const rollingOutB = decideLease(liveX, request(B, 'digest-y', 'exec-b', T1, { previousCommit: A }), T1).state;
+
+  it('acquires for the content that is live already (the live endpoint drifted from it)', () => {
+    assert.equal(verdict(decideLease(liveX, heal('heal-1'), NOW)), 'acquired');
+  });
+
+  it('holds the lease for the heal once acquired', () => {
+    assert.equal(decideLease(liveX, heal('heal-1'), NOW).state.lease?.execution, 'heal-1');
+  });
+
+  it('is idempotent for the heal that holds the lease (a Step Functions retry of Lease)', () => {
+    const held = decideLease(liveX, heal('heal-1'), NOW).state;
+    assert.equal(decideLease(held, heal('heal-1'), NOW).state, held);
+  });
+
+  it('answers quarantined content as quarantined', () => {
+    const quarantinedX: EndpointState = {
+      ...liveX,
+      quarantined: [{ commit: A, digest: 'digest-x', reason: 'rolled back', at: T0 }],
+    };
+    assert.equal(verdict(decideLease(quarantinedX, heal('heal-1'), NOW)), 'quarantined');
+  });
+
+  it('never lifts a quarantine', () => {
+    const healB = request(B, 'digest-y', 'heal-1', T1, {
+      previousCommit: A,
+      retry: { requestedBy: 'ballast reconcile', kind: 'heal' },
+    });
+    assert.equal(decideLease(quarantinedY, healB, NOW).state, quarantinedY, 'the state, quarantine and all, stays');
+  });
+
+  it('is superseded by a rollout of another commit that holds the lease (where a push would take it over)', () => {
+    assert.equal(verdict(decideLease(rollingOutB, heal('heal-1'), NOW)), 'superseded');
+  });
+
+  it('leaves the lease another execution holds to it', () => {
+    assert.equal(decideLease(rollingOutB, heal('heal-1'), NOW).state, rollingOutB);
+  });
+
+  it('is superseded by an execution of its own commit that holds the lease (where a retry would take it)', () => {
+    const retrying = decideLease(
+      liveX,
+      request(A, 'digest-x', 'exec-retry', T0, { retry: { requestedBy: 'ops' } }),
+      T1,
+    );
+    assert.equal(verdict(decideLease(retrying.state, heal('heal-1'), NOW)), 'superseded');
+  });
+
+  it('is superseded by a newer push that asked for the endpoint since', () => {
+    const movedOn: EndpointState = {
+      ...liveX,
+      desired: { commit: B, digest: 'digest-y', pushedAt: T1, previousCommit: A },
+    };
+    assert.equal(verdict(decideLease(movedOn, heal('heal-1'), NOW)), 'superseded');
+  });
+
+  it('still lets a plain retry lift the quarantine it names', () => {
+    const retryB = request(B, 'digest-y', 'exec-retry', T1, {
+      previousCommit: A,
+      retry: { requestedBy: 'ops', kind: 'retry' },
+    });
+    assert.deepEqual(
+      decideLease(quarantinedY, retryB, NOW).state.quarantined.map((q) => q.digest),
+      ['digest-old'],
+    );
+  });
+});

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EndpointState, LiveRef } from '../../../lambdas/state/endpoint-state.ts';
-import { decideRecord, type RecordEvent, type RecordRequest } from '../../../lambdas/state/outcome.ts';
+import { answersGit, decideRecord, type RecordEvent, type RecordRequest } from '../../../lambdas/state/outcome.ts';
 import type { Verification } from '../../../lambdas/workflow/types.ts';
 
 const T0 = '2026-03-01T09:00:00.000Z';
@@ -54,6 +54,15 @@ describe('decideRecord: skipped', () => {
     assert.equal(decision.reason, `a newer push (${B.slice(0, 12)}) asked for the endpoint first`);
     assert.equal(decision.state, undefined);
     assert.equal(decision.cleanup, undefined);
+  });
+
+  it('answers a heal turned away from a held lease as superseded, naming the execution that holds it', () => {
+    const heal: RecordRequest = { execution: 'heal-1', commit: B, digest: 'digest-b', heal: true };
+    const decision = decideRecord(heldByB, heal, { kind: 'skipped', reason: 'superseded' }, NOW);
+    assert.equal(
+      decision.reason,
+      `execution ${heldByB.lease?.execution} holds the endpoint (${B.slice(0, 12)}); a heal never takes a lease another execution holds`,
+    );
   });
 
   it('answers already-live as unchanged, naming the live configuration', () => {
@@ -304,5 +313,33 @@ describe('decideRecord: rollout without the lease', () => {
     assert.equal(decision.outcome, 'failed');
     assert.equal(decision.reason, 'the endpoint has no state; Lease writes it');
     assert.equal(decision.state, undefined);
+  });
+});
+
+describe('answersGit', () => {
+  const heal = { kind: 'heal' as const };
+
+  it('answers every outcome of a push or a retry', () => {
+    for (const retry of [undefined, {}, { kind: 'retry' as const }]) {
+      assert.equal(answersGit(retry, 'superseded'), true, JSON.stringify(retry));
+    }
+  });
+
+  it('answers what a heal did: deployed it again', () => {
+    assert.equal(answersGit(heal, 'deployed'), true);
+  });
+
+  it('answers what a heal did: failed or rolled back', () => {
+    assert.deepEqual(
+      (['failed', 'rolled-back'] as const).map((outcome) => answersGit(heal, outcome)),
+      [true, true],
+    );
+  });
+
+  it("leaves the commit's answer alone when a heal changed nothing", () => {
+    assert.deepEqual(
+      (['superseded', 'quarantined', 'unchanged'] as const).map((outcome) => answersGit(heal, outcome)),
+      [false, false, false],
+    );
   });
 });

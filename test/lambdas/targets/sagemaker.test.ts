@@ -4,6 +4,8 @@ import type { Rollout } from '../../../lambdas/spec/schema.ts';
 import {
   checkBudgetSeconds,
   deploymentConfig,
+  HEAL_PATHS,
+  healInPlace,
   nextCheckSeconds,
   readEndpoint,
   sagemakerName,
@@ -91,6 +93,96 @@ describe('waiting', () => {
     assert.equal(nextCheckSeconds(allAtOnce, 10_000, 2), 240);
     assert.equal(nextCheckSeconds(allAtOnce, 10_000, 10), 900);
     assert.equal(checkBudgetSeconds(allAtOnce), 3600 + 960);
+  });
+});
+
+describe('waiting for a heal of the live fleet', () => {
+  it('looks after a minute, whatever the rollout strategy (no new fleet, no traffic shifting)', () => {
+    assert.equal(nextCheckSeconds(canary, 0, 0, 'weights'), 60);
+  });
+
+  it('backs off as a rollout does when the update takes longer (a scale-out provisions)', () => {
+    assert.equal(nextCheckSeconds(canary, 120, 2, 'weights'), 240);
+  });
+});
+
+describe('healInPlace', () => {
+  const target = { variantName: 'AllTraffic', instanceCount: 2 };
+  /** DescribeEndpoint's variants: the release's one, as SageMaker runs it. */
+  const running = (count: number, weight: number) => ({
+    ProductionVariants: [
+      {
+        VariantName: 'AllTraffic',
+        CurrentInstanceCount: count,
+        DesiredInstanceCount: count,
+        CurrentWeight: weight,
+        DesiredWeight: weight,
+      },
+    ],
+  });
+
+  it('puts a drifted instance count back to the release', () => {
+    assert.deepEqual(healInPlace(running(5, 1), target, [HEAL_PATHS.instanceCount]).weights, {
+      VariantName: 'AllTraffic',
+      DesiredInstanceCount: 2,
+    });
+  });
+
+  it('puts a drifted weight back to 1', () => {
+    assert.deepEqual(healInPlace(running(2, 0.5), target, [HEAL_PATHS.variantWeight]).weights, {
+      VariantName: 'AllTraffic',
+      DesiredWeight: 1,
+    });
+  });
+
+  it('puts both back in one call when both drifted', () => {
+    assert.deepEqual(
+      healInPlace(running(5, 0.5), target, [HEAL_PATHS.instanceCount, HEAL_PATHS.variantWeight]).weights,
+      { VariantName: 'AllTraffic', DesiredInstanceCount: 2, DesiredWeight: 1 },
+    );
+  });
+
+  it('leaves a count the heal does not name alone (Application Auto Scaling may own it)', () => {
+    assert.deepEqual(healInPlace(running(5, 0.5), target, [HEAL_PATHS.variantWeight]).weights, {
+      VariantName: 'AllTraffic',
+      DesiredWeight: 1,
+    });
+  });
+
+  it('calls nothing when the endpoint has the release values already (a retried Deploy, drift undone by hand)', () => {
+    assert.equal(
+      healInPlace(running(2, 1), target, [HEAL_PATHS.instanceCount, HEAL_PATHS.variantWeight]).weights,
+      undefined,
+    );
+  });
+
+  it('reads what SageMaker is moving to, not what still runs', () => {
+    const moving = {
+      ProductionVariants: [{ VariantName: 'AllTraffic', CurrentInstanceCount: 5, DesiredInstanceCount: 2 }],
+    };
+    assert.equal(healInPlace(moving, target, [HEAL_PATHS.instanceCount]).weights, undefined);
+  });
+
+  it('puts the ballast:managed tag back when the heal names it', () => {
+    assert.equal(healInPlace(running(2, 1), target, [HEAL_PATHS.managedTag]).tag, true);
+  });
+
+  it('leaves the tags alone when the heal does not name them', () => {
+    assert.equal(healInPlace(running(5, 1), target, [HEAL_PATHS.instanceCount]).tag, false);
+  });
+
+  it('names what no in-place call repairs (it comes with the configuration)', () => {
+    const paths = ['/target/sagemaker/instanceType', HEAL_PATHS.managedTag, '/model/image'];
+    assert.deepEqual(healInPlace(running(2, 1), target, paths).ignored, [
+      '/target/sagemaker/instanceType',
+      '/model/image',
+    ]);
+  });
+
+  it('repairs no count or weight of a variant the endpoint does not run', () => {
+    const other = { ProductionVariants: [{ VariantName: 'Blue', CurrentInstanceCount: 5, CurrentWeight: 0.5 }] };
+    const paths = [HEAL_PATHS.instanceCount, HEAL_PATHS.variantWeight];
+    assert.deepEqual(healInPlace(other, target, paths), { tag: false, ignored: paths });
   });
 });
 
