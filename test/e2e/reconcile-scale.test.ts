@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AddTagsCommand, DeleteTagsCommand } from '@aws-sdk/client-sagemaker';
+import { DeleteTagsCommand, ListTagsCommand } from '@aws-sdk/client-sagemaker';
 import { keys } from '../../lambdas/state/keys.ts';
 import { BATCH_SIZE, INLINE_ENDPOINTS, type ReconcileStatus } from '../../lambdas/state/reconcile-status.ts';
 import { fleetRepository, type SeededFleet, seedFleet } from '../../sandbox/fleet.ts';
@@ -137,9 +137,12 @@ describe('the reconciler over 1,000 and 1,200 endpoints', { timeout: 15 * 60_000
       [['/tags/ballast:managed']],
     );
 
-    // Put the tag back (the heal's own job once it has run; harmless if it has), for the next test.
-    await w.clients.sagemaker.send(
-      new AddTagsCommand({ ResourceArn: arn, Tags: [{ Key: 'ballast:managed', Value: 'true' }] }),
+    // The heal (a deploy execution, settled by reconcile()) put the tag back on the endpoint itself.
+    assert.equal(heal.status, 'SUCCEEDED', JSON.stringify(heal.error));
+    const tags = (await w.clients.sagemaker.send(new ListTagsCommand({ ResourceArn: arn }))).Tags ?? [];
+    assert.ok(
+      tags.some((t) => t.Key === 'ballast:managed' && t.Value === 'true'),
+      'the tag is back',
     );
   });
 
