@@ -70,7 +70,8 @@ const unitPrice = (price: Price) => price.amount / price.units;
 /** `$0.20 / 1M requests`, the way the pricing pages put it. */
 function quoted(price: Price): string {
   const units = price.units === 1 ? '' : price.units === 1e6 ? '1M ' : `${fmt(price.units)} `;
-  return `$${price.amount} / ${units}${price.per}`;
+  const amount = price.amount >= 0.01 ? price.amount.toFixed(2) : String(price.amount);
+  return `$${amount} / ${units}${price.per}`;
 }
 
 /** The day the prices were read from the pages below. */
@@ -157,12 +158,10 @@ const GOAL_USD_PER_MONTH = 2;
 
 /**
  * Log lines the sandbox cannot measure, estimated: the runtime's START, END and REPORT lines per
- * Lambda invocation (text format, REPORT with its X-Ray trace id), and one Step Functions log event
- * per history event at the deploy workflow's logging (level ALL, without execution data;
- * lib/deploy-workflow.ts), about 2 per state plus 3 per Task and 2 per execution.
+ * Lambda invocation (text format, REPORT with its X-Ray trace id). The state machine logs at level
+ * ERROR (lib/reconcile-workflow.ts): a run that goes right writes no log event.
  */
 const LAMBDA_PLATFORM_BYTES = 360;
-const SFN_LOG_EVENT_BYTES = 400;
 
 // ---------------------------------------------------------------------------------------------
 // Measuring one execution
@@ -175,7 +174,6 @@ interface Invocation {
 export interface ExecutionCost {
   readonly wallMs: number;
   readonly transitions: number;
-  readonly taskStates: number;
   readonly invocations: readonly Invocation[];
   /** `service:Operation` -> calls, from the sandbox's request log. */
   readonly calls: Readonly<Record<string, number>>;
@@ -256,13 +254,9 @@ class Meter {
       throw new Error(`the reconcile run ${execution.status}: ${JSON.stringify(execution.error)}`);
     }
     const calls = sandbox.requests.counts();
-    const taskStates = execution.states.filter((s) =>
-      Object.values(RECONCILE_STEPS).some((step) => step.placeholder === s),
-    );
     return {
       wallMs,
       transitions: execution.states.length,
-      taskStates: taskStates.length,
       invocations: this.invocations,
       calls,
       apiCalls: Object.values(calls).reduce((a, b) => a + b, 0),
@@ -377,10 +371,7 @@ function expressGbSeconds(cost: ExecutionCost, scale = 1): number {
 }
 
 function logBytes(cost: ExecutionCost): number {
-  const sfnEvents = 2 * cost.transitions + 3 * cost.taskStates + 2;
-  return (
-    cost.logBytes + cost.emfBytes + LAMBDA_PLATFORM_BYTES * cost.invocations.length + SFN_LOG_EVENT_BYTES * sfnEvents
-  );
+  return cost.logBytes + cost.emfBytes + LAMBDA_PLATFORM_BYTES * cost.invocations.length;
 }
 
 export interface CostLine {
@@ -640,7 +631,7 @@ function costTable(model: CostModel): BenchTable {
     notes: [
       `A month: ${fmt(model.runs)} runs (the environment is due every ${INTERVAL_MINUTES} minutes) and ${fmt(model.idleTicks)} ticks with nothing due. Counts are the sandbox's (the run and the tick measured above, ${COST_ENDPOINTS} endpoints in sync); durations are local wall times standing in for Lambda's and Express's, which on AWS are longer by the SageMaker and S3 latencies (hence the 10× line).`,
       `Custom metrics: what the reconcile handlers' EMF defined (${model.metrics.join('; ')}). Not counted: the Powertools ColdStart metric (captureColdStartMetric in lambdas/runtime/handler.ts), one per function (Scan, Check, Finish) in every hour with a cold start, up to $0.90 more; X-Ray traces (about ${fmt((model.runs + model.idleTicks) / 1000)} thousand a month, within the 100,000 free); log storage.`,
-      `Logs: the handlers' own lines at INFO and their EMF lines, measured; Lambda's START/END/REPORT lines (~${LAMBDA_PLATFORM_BYTES} bytes an invocation) and the state machine's log events at level ALL without execution data (~${SFN_LOG_EVENT_BYTES} bytes each, 2 a state, 3 more a Task, 2 an execution), estimated. Free: SageMaker Describe/List, Application Auto Scaling Describe, CodeCommit GetBranch (CodeCommit bills active users).`,
+      `Logs: the handlers' own lines at INFO and their EMF lines, measured; Lambda's START/END/REPORT lines (~${LAMBDA_PLATFORM_BYTES} bytes an invocation), estimated; the state machine logs errors only (level ERROR, lib/reconcile-workflow.ts). Free: SageMaker Describe/List, Application Auto Scaling Describe, CodeCommit GetBranch (CodeCommit bills active users).`,
     ],
   };
 }
