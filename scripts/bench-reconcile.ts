@@ -665,9 +665,7 @@ function missedTable(missed: MissedPush): BenchTable {
     notes: [
       `The schedule ticks every ${TICK_MINUTES} minute; every tick compares each environment's branch head with the newest push the deploy workflow saw (not only when the environment is due). The first tick after the push finds the head unseen; it counts as a lost push after a grace of ${MISSED_PUSH_GRACE_MS / 60_000} minutes (MISSED_PUSH_GRACE_MS: an event on its way takes seconds), and the first tick after that starts the deploy workflow with it (execution missed-<env>-<commit>). So the deployment starts at most ${TICK_MINUTES + MISSED_PUSH_GRACE_MS / 60_000 + TICK_MINUTES} minutes after the push, within one ${INTERVAL_MINUTES}-minute interval; it is live one rollout later (the summarizer's canary: provisioning and two 10-minute bakes).`,
       ...(missed.failure
-        ? [
-            `Not live: ${missed.failure.replace(/\.$/, '')}. The deploy workflow on this branch does not yet take the reconciler's { source: 'ballast', action: 'push' } requests (the deploy-path side of the reconciler, on another branch).`,
-          ]
+        ? [`Not live after ${missed.waitedMinutes} simulated minutes: ${missed.failure.replace(/\.$/, '')}.`]
         : []),
     ],
   };
