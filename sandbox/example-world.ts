@@ -15,6 +15,7 @@ import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseAllDocuments, parseDocument } from 'yaml';
 import { DEFAULT_VARIANT_NAME } from '../lambdas/spec/schema.ts';
+import type { EventBridgeEvent } from './events.ts';
 import type { Sandbox } from './sandbox.ts';
 
 export const EXAMPLE_REPO_DIR = fileURLToPath(new URL('../examples/model-repo', import.meta.url));
@@ -230,6 +231,17 @@ export async function commitFiles(
   } finally {
     codecommit.destroy();
   }
+}
+
+/** The "CodeCommit Repository State Change" event the sandbox sent for a commit, if it sent one. */
+export function pushEventOf(sandbox: Pick<Sandbox, 'events'>, commit: string): EventBridgeEvent | undefined {
+  return sandbox.events
+    .events()
+    .find(
+      (e) =>
+        e['detail-type'] === 'CodeCommit Repository State Change' &&
+        (e.detail as { commitId?: string }).commitId === commit,
+    );
 }
 
 interface Doc {

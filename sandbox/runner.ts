@@ -96,9 +96,22 @@ export interface LocalExecution {
   error?: { name: string; message: string };
   /** The states entered, in order (`Map` iterations included), for narration and tests. */
   readonly states: string[];
+  /**
+   * The largest input or output of a state so far (`Map` iterations included), in bytes of JSON:
+   * Step Functions fails a state whose input or output is over 256 KiB (States.DataLimitExceeded).
+   */
+  largestPayload?: PayloadSize;
   /** Resolves with the output, or rejects with the execution's error. */
   readonly result: Promise<unknown>;
   readonly abort: () => void;
+}
+
+/** One state's input or output, measured. */
+export interface PayloadSize {
+  readonly state: string;
+  readonly direction: 'input' | 'output';
+  /** UTF-8 bytes of its JSON, as Step Functions counts them. */
+  readonly bytes: number;
 }
 
 const LOCAL_ACCOUNT = '000000000000';
@@ -228,7 +241,7 @@ export class LocalRunner {
     };
     void record.result.then(closeParked, closeParked);
     this.history.push(record);
-    void this.followEvents(execution.eventLogs, states, !wall);
+    void this.followEvents(execution.eventLogs, record, !wall);
     return record;
   }
 
@@ -236,12 +249,15 @@ export class LocalRunner {
     return workflow ? this.history.filter((e) => e.workflow === workflow) : this.history;
   }
 
-  /** Resolves when no execution is running (tests and the demo use it to settle). */
+  /**
+   * Resolves when no execution is running and no event target's invocation ({@link invoke}) is in
+   * flight: tests, the demo and the benchmarks use it to settle.
+   */
   async idle(): Promise<void> {
     for (;;) {
       const running = this.history.filter((e) => e.status === 'RUNNING');
-      if (running.length === 0) return;
-      await Promise.allSettled(running.map((e) => e.result));
+      if (running.length === 0 && this.inFlight.size === 0) return;
+      await Promise.allSettled([...running.map((e) => e.result), ...this.inFlight]);
     }
   }
 
@@ -423,11 +439,18 @@ export class LocalRunner {
     }
   }
 
-  private async followEvents(events: AsyncGenerator<unknown>, states: string[], advanceClock: boolean): Promise<void> {
+  private async followEvents(
+    events: AsyncGenerator<unknown>,
+    execution: LocalExecution,
+    advanceClock: boolean,
+  ): Promise<void> {
     for await (const raw of events) {
-      const event = raw as { type?: string; state?: { name: string; type: string; input: unknown } };
+      const event = raw as { type?: string; state?: { name: string; type: string; input: unknown; output?: unknown } };
+      if (event.type === 'StateExited' && event.state)
+        measurePayload(execution, event.state.name, 'output', event.state.output);
       if (event.type !== 'StateEntered' || !event.state) continue;
-      states.push(event.state.name);
+      execution.states.push(event.state.name);
+      measurePayload(execution, event.state.name, 'input', event.state.input);
       if (advanceClock && event.state.type === 'Wait') {
         const seconds = waitSeconds(this.waitState(event.state.name), event.state.input, this.clock.nowMs());
         if (seconds > 0) this.clock.advance(seconds * 1000);
@@ -442,6 +465,18 @@ export class LocalRunner {
     }
     return {};
   }
+}
+
+/** Keeps the execution's largest state payload (see {@link LocalExecution.largestPayload}). */
+function measurePayload(
+  execution: LocalExecution,
+  state: string,
+  direction: PayloadSize['direction'],
+  value: unknown,
+): void {
+  if (value === undefined) return;
+  const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
+  if (bytes > (execution.largestPayload?.bytes ?? -1)) execution.largestPayload = { state, direction, bytes };
 }
 
 /** What Lambda hands a function invocation; the callbacks of old-style handlers are not supported. */

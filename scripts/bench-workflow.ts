@@ -21,6 +21,7 @@ import {
   sandboxClients,
   seedExampleAccount,
 } from '../sandbox/example-world.ts';
+import { fleetName, fleetRepository } from '../sandbox/fleet.ts';
 import { endpointResults, LocalPipeline } from '../sandbox/pipeline.ts';
 import type { LocalExecution } from '../sandbox/runner.ts';
 import { type Sandbox, startSandbox } from '../sandbox/sandbox.ts';
@@ -130,39 +131,6 @@ async function benchStrategy(strategy: Strategy): Promise<PushCost> {
 
 // ---------------------------------------------------------------------------------------------
 // Section 2: a fleet of N endpoints; the first deployment, then a push that changes one
-
-/** `summarizer-007`: zero-padded so the names sort and have one length. */
-export function fleetName(i: number, size: number): string {
-  return `summarizer-${String(i).padStart(String(size).length, '0')}`;
-}
-
-/**
- * The example repository cut down to its SageMaker endpoint, copied `size` times: every copy
- * serves the same Model and Prompt and names its own two alarms (which seedExampleAccount creates,
- * with the copy's endpoint as the dimension). The EKS endpoint and its model and config are left
- * out, so that every endpoint in the repository is one the workflow rolls out.
- */
-export async function fleetRepository(size: number): Promise<Record<string, string>> {
-  const example = await readTree(EXAMPLE_REPO_DIR);
-  const template = example['endpoints/summarizer.yaml'];
-  if (!template?.includes('name: summarizer\n') || !template.includes('- summarizer-5xx')) {
-    throw new Error("the example's endpoints/summarizer.yaml no longer has the expected name and alarms");
-  }
-  const files: Record<string, string> = {};
-  for (const path of ['ballast.yaml', 'models/summarizer-llm.yaml', 'prompts/summarize.yaml']) {
-    const text = example[path];
-    if (text === undefined) throw new Error(`the example repository has no ${path}`);
-    files[path] = text;
-  }
-  for (let i = 1; i <= size; i++) {
-    const name = fleetName(i, size);
-    files[`endpoints/${name}.yaml`] = template
-      .replace('name: summarizer\n', `name: ${name}\n`)
-      .replace('- summarizer-5xx', `- ${name}-5xx`)
-      .replace('- summarizer-p99-latency', `- ${name}-p99-latency`);
-  }
-  return files;
-}
 
 /** The change of the 1-of-N push: one endpoint's instance count, 2 -> 4 (a new EndpointConfig). */
 export function changeOneEndpoint(files: Record<string, string>, name: string): Record<string, string> {

@@ -4,8 +4,9 @@
  *
  *   npm run bench                           every section, console tables then Markdown
  *   npm run bench -- --format=markdown      only the Markdown (to paste into the README)
- *   npm run bench -- --only=strategies      a section: bundles, strategies, fleet, register, rollback
+ *   npm run bench -- --only=strategies      a section: bundles, strategies, fleet, register, rollback, reconcile
  *   npm run bench -- --fleet=10,100,1000    fleet sizes (default 1,10,100)
+ *   npm run bench -- --reconcile=10,100     the reconciler's fleet sizes (default 10,100,1000)
  *
  * Sections are independent: each returns BenchTable[] (scripts/bench-table.ts) and main() prints
  * them all, so further sections (bundle sizes) chain in below the workflow's.
@@ -13,12 +14,13 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchBundles, bundleTable } from './bench-bundles.ts';
+import { benchReconcile } from './bench-reconcile.ts';
 import { benchRegister, registerTables } from './bench-register.ts';
 import { benchRollback, rollbackTables } from './bench-rollback.ts';
 import { type BenchTable, consoleTable, markdownTable } from './bench-table.ts';
 import { benchWorkflow } from './bench-workflow.ts';
 
-const SECTIONS = ['bundles', 'strategies', 'fleet', 'register', 'rollback'] as const;
+const SECTIONS = ['bundles', 'strategies', 'fleet', 'register', 'rollback', 'reconcile'] as const;
 type Section = (typeof SECTIONS)[number];
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<BenchTable[]> {
@@ -28,6 +30,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       format: { type: 'string', default: 'both' },
       only: { type: 'string' },
       fleet: { type: 'string', default: '1,10,100' },
+      reconcile: { type: 'string', default: '10,100,1000' },
     },
   });
   const format = values.format;
@@ -36,8 +39,13 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   }
   const only = values.only?.split(',').map((s) => s.trim()) ?? [...SECTIONS];
   for (const s of only) if (!SECTIONS.includes(s as Section)) throw new Error(`--only takes ${SECTIONS.join(', ')}`);
-  const fleetSizes = values.fleet.split(',').map((n) => Number(n.trim()));
-  if (fleetSizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--fleet takes positive integers');
+  const sizes = (option: string, text: string) => {
+    const list = text.split(',').map((n) => Number(n.trim()));
+    if (list.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--${option} takes positive integers`);
+    return list;
+  };
+  const fleetSizes = sizes('fleet', values.fleet);
+  const reconcileSizes = sizes('reconcile', values.reconcile);
 
   const tables: BenchTable[] = [];
 
@@ -53,6 +61,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
 
   // --- Rollback: an alarm after the rollout, to the previous version (scripts/bench-rollback.ts) ---
   if (only.includes('rollback')) tables.push(...rollbackTables(await benchRollback()));
+
+  // --- Reconcile: one run over N endpoints, its idle cost, a lost push (scripts/bench-reconcile.ts) ---
+  if (only.includes('reconcile')) tables.push(...(await benchReconcile({ sizes: reconcileSizes })).tables);
 
   // --- Further sections chain in here, each pushing its BenchTable[] ---
   if (only.includes('bundles')) {

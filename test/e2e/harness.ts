@@ -17,6 +17,7 @@ import {
   commitFiles,
   EXAMPLE_REPO_DIR,
   EXAMPLE_SECRET_PREFIX,
+  pushEventOf,
   readTree,
   seedExampleAccount,
 } from '../../sandbox/example-world.ts';
@@ -80,6 +81,11 @@ export interface WorldOptions {
   readonly fullExample?: boolean;
   /** The reconciler's schedule in the pipeline (LocalPipelineOptions.reconcile). @default false */
   readonly reconcile?: boolean;
+  /**
+   * Another repository than the example (sandbox/fleet.ts's fleet, say): what the account is seeded
+   * for and what `files` holds. Nothing is pushed. @default the example repository
+   */
+  readonly repository?: Readonly<Record<string, string>>;
 }
 
 /** What the default world leaves out of the example (see {@link WorldOptions.fullExample}). */
@@ -142,8 +148,8 @@ export async function world(options: WorldOptions = {}): Promise<World> {
   let files: Record<string, string>;
   let pipeline: LocalPipeline;
   try {
-    files = await readTree(EXAMPLE_REPO_DIR);
-    if (!options.fullExample) for (const path of DIRECTORY_MODEL_FILES) delete files[path];
+    files = options.repository ? { ...options.repository } : await readTree(EXAMPLE_REPO_DIR);
+    if (!options.fullExample && !options.repository) for (const path of DIRECTORY_MODEL_FILES) delete files[path];
     await seedExampleAccount(sandbox, files);
     pipeline = await LocalPipeline.start({
       sandbox,
@@ -232,13 +238,7 @@ export async function world(options: WorldOptions = {}): Promise<World> {
       );
     },
     pushEvent: (commit) => {
-      const event = sandbox.events
-        .events()
-        .find(
-          (e) =>
-            e['detail-type'] === 'CodeCommit Repository State Change' &&
-            (e.detail as { commitId?: string }).commitId === commit,
-        );
+      const event = pushEventOf(sandbox, commit);
       if (!event) throw new Error(`no push event for ${commit}`);
       return event;
     },

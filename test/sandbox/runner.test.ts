@@ -77,6 +77,35 @@ describe('LocalRunner', () => {
     assert.throws(() => local.start('demo', { waitSeconds: 0 }, 'once'), ExecutionAlreadyExists);
   });
 
+  it("records the execution's largest state input or output, in bytes of JSON", async () => {
+    const { local } = runner(0);
+    const execution = local.start('demo', { waitSeconds: 0, padding: 'é'.repeat(1000) });
+    const output = await execution.result;
+    // The last state's output carries everything the earlier tasks added; 'é' is two bytes in UTF-8.
+    assert.deepEqual(execution.largestPayload, {
+      state: 'Flaky',
+      direction: 'output',
+      bytes: Buffer.byteLength(JSON.stringify(output), 'utf8'),
+    });
+    assert.ok((execution.largestPayload?.bytes ?? 0) > 2000);
+  });
+
+  it('idle() also waits for the invocations of event targets in flight', async () => {
+    const { local } = runner(0);
+    let done = false;
+    void local.invoke(
+      'Target',
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        done = true;
+        return null;
+      },
+      {},
+    );
+    await local.idle();
+    assert.equal(done, true);
+  });
+
   it('computes Wait durations from Seconds, SecondsPath and TimestampPath', () => {
     assert.equal(waitSeconds({ Seconds: 5 }, {}, 0), 5);
     assert.equal(waitSeconds({ SecondsPath: '$.a.b' }, { a: { b: 42 } }, 0), 42);
