@@ -20,9 +20,6 @@ export const DASHBOARD_METRICS = {
   Deployments: ['Environment', 'Outcome'],
   Rollbacks: ['Action', 'Environment'],
   DriftedEndpoints: ['Environment'],
-  HealsStarted: ['Environment'],
-  ReconcileErrors: ['Environment'],
-  ReconcileDurationMs: ['Environment'],
 } as const satisfies Record<string, readonly string[]>;
 
 type DashboardMetric = keyof typeof DASHBOARD_METRICS;
@@ -98,18 +95,26 @@ export class BallastDashboard extends Construct {
         stacked: true,
       }),
     );
-    this.dashboard.addWidgets(
-      graph('Drifted endpoints (per run)', [search('DriftedEndpoints', 'Maximum')]),
-      graph('Heals started', [search('HealsStarted', 'Sum')]),
-      graph('Reconcile errors', [search('ReconcileErrors', 'Sum')]),
-    );
     const machines: Array<[string, sfn.StateMachine]> = [
       ['deploy', props.deployStateMachine],
       ['rollback', props.rollbackStateMachine],
       ['reconcile', props.reconcileStateMachine],
     ];
+    // The reconciler publishes one custom metric (DriftedEndpoints, $0.30 a month per environment);
+    // its duration and errors are the EXPRESS state machine's own metrics, which cost nothing
+    // (a run with an endpoint it could not check fails: lambdas/handlers/reconcile-finish.ts).
+    const reconcile = executionMetrics(props.reconcileStateMachine, period);
     this.dashboard.addWidgets(
-      graph('Reconcile duration (ms, longest run)', [search('ReconcileDurationMs', 'Maximum')], { width: 12 }),
+      graph('Drifted endpoints (per run)', [search('DriftedEndpoints', 'Maximum')]),
+      graph('Reconcile runs', [
+        props.reconcileStateMachine.metricSucceeded({ period, statistic: 'Sum', label: 'succeeded' }),
+        reconcile.failed.with({ label: 'failed (an endpoint not checked, or a step failed)' }),
+      ]),
+      graph('Reconcile duration (ms, longest run)', [
+        props.reconcileStateMachine.metricTime({ period, statistic: 'Maximum', label: 'ExecutionTime' }),
+      ]),
+    );
+    this.dashboard.addWidgets(
       graph(
         'Workflow executions failed or timed out',
         machines.flatMap(([name, machine]) => {
@@ -119,7 +124,7 @@ export class BallastDashboard extends Construct {
             executions.timedOut.with({ label: `${name} timed out` }),
           ];
         }),
-        { width: 12 },
+        { width: 24 },
       ),
     );
     if (props.alarms && props.alarms.length > 0) {

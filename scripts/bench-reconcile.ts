@@ -322,7 +322,7 @@ async function benchFleet(size: number): Promise<FleetRun> {
     if (!summary || summary.checked !== size || summary.inSync !== size) {
       throw new Error(`${size} endpoints: the run checked ${summary?.checked}, in sync ${summary?.inSync}`);
     }
-    // The next tick, with the environment not due until its next slot: Scan (and Finish) only.
+    // The next tick, with the environment not due until its next slot: Scan only (the workflow ends at Idle?).
     let idle = await meter.measure(sandbox, live, () => live.reconcile());
     for (let tries = 0; idle.invocations.some((i) => i.fn === 'Check') && tries < INTERVAL_MINUTES; tries++) {
       // The run ended right at its slot's edge: the next minute is not due.
@@ -630,7 +630,7 @@ function costTable(model: CostModel): BenchTable {
     ],
     notes: [
       `A month: ${fmt(model.runs)} runs (the environment is due every ${INTERVAL_MINUTES} minutes) and ${fmt(model.idleTicks)} ticks with nothing due. Counts are the sandbox's (the run and the tick measured above, ${COST_ENDPOINTS} endpoints in sync); durations are local wall times standing in for Lambda's and Express's, which on AWS are longer by the SageMaker and S3 latencies (hence the 10× line).`,
-      `Custom metrics: what the reconcile handlers' EMF defined (${model.metrics.join('; ')}). Not counted: the Powertools ColdStart metric (captureColdStartMetric in lambdas/runtime/handler.ts), one per function (Scan, Check, Finish) in every hour with a cold start, up to $0.90 more; X-Ray traces (about ${fmt((model.runs + model.idleTicks) / 1000)} thousand a month, within the 100,000 free); log storage.`,
+      `Custom metrics: what the reconcile handlers' EMF defined (${model.metrics.join('; ')}). The reconcile functions publish no ColdStart metric (coldStartMetric: false in their lambdaHandler options); their duration and errors are the state machine's own free metrics. Not counted: X-Ray traces (about ${fmt((model.runs + model.idleTicks) / 1000)} thousand a month, within the 100,000 free); log storage.`,
       `Logs: the handlers' own lines at INFO and their EMF lines, measured; Lambda's START/END/REPORT lines (~${LAMBDA_PLATFORM_BYTES} bytes an invocation), estimated; the state machine logs errors only (level ERROR, lib/reconcile-workflow.ts). Free: SageMaker Describe/List, Application Auto Scaling Describe, CodeCommit GetBranch (CodeCommit bills active users).`,
     ],
   };

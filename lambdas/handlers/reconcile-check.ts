@@ -124,4 +124,6 @@ async function batchFromStore(key: string | undefined): Promise<Array<z.output<t
 
 export const handler = lambdaHandler(checkInput, check, {
   keys: (input) => ({ run: input.run, environment: input.batch.environment }),
+  // Runs with every due environment: see LambdaHandlerOptions.coldStartMetric.
+  coldStartMetric: false,
 });

@@ -29,6 +29,7 @@ const finishInput = z.object({
       environments: z.array(z.object({ environment: z.string(), due: z.boolean(), endpoints: count })),
       batches: z.array(z.unknown()),
       errors: count,
+      idle: z.optional(z.boolean()),
     }),
   ),
   batches: z.array(z.union([checked, failedBatch])),
@@ -81,22 +82,21 @@ export async function finish(input: z.output<typeof finishInput>): Promise<{ fai
     });
   }
   const errors = (input.scan?.errors ?? 0) + failedBatches + (input.error ? 1 : 0);
-  // Once per environment and run (lib/ballast-dashboard.ts graphs the drifted count's maximum).
+  // Once per environment and run (lib/ballast-dashboard.ts graphs its maximum). The only custom
+  // metric the reconciler publishes: its duration and errors are the state machine's own metrics
+  // (ExecutionTime, ExecutionsFailed: a run with errors fails below), which cost nothing.
   for (const [name, summary] of summaries) {
-    for (const [metric, unit, value] of [
-      ['DriftedEndpoints', MetricUnit.Count, summary.drifted],
-      ['HealsStarted', MetricUnit.Count, summary.healing],
-      ['ReconcileErrors', MetricUnit.Count, summary.errors],
-      ['ReconcileDurationMs', MetricUnit.Milliseconds, summary.durationMs],
-    ] as const) {
-      const single = metrics.singleMetric();
-      single.addDimensions({ Environment: name });
-      single.addMetric(metric, unit, value);
-    }
+    const single = metrics.singleMetric();
+    single.addDimensions({ Environment: name });
+    single.addMetric('DriftedEndpoints', MetricUnit.Count, summary.drifted);
   }
   const failed = errors > 0;
   if (failed) logger.error('reconcile run had errors', { errors, error: input.error });
   return { failed, errors };
 }
 
-export const handler = lambdaHandler(finishInput, finish, { keys: (input) => ({ run: input.run }) });
+export const handler = lambdaHandler(finishInput, finish, {
+  keys: (input) => ({ run: input.run }),
+  // Runs every minute: see LambdaHandlerOptions.coldStartMetric.
+  coldStartMetric: false,
+});

@@ -49,6 +49,8 @@ export interface ScanResult {
   }>;
   readonly batches: readonly BatchItem[];
   readonly errors: number;
+  /** Nothing due and nothing wrong: the workflow ends without Finish (stepfunctions/reconcile.asl.json). */
+  readonly idle: boolean;
 }
 
 interface Scanned {
@@ -139,6 +141,7 @@ export async function scan(input: z.output<typeof scanInput>): Promise<ScanResul
     })),
     batches: carried,
     errors: scanned.filter((s) => s.error).length,
+    idle: claimed.size === 0 && scanned.every((s) => !s.error),
   };
 }
 
@@ -210,4 +213,8 @@ async function endpointsOf(
     .map((name) => ({ name, declared: head.endpoints[name] !== undefined }));
 }
 
-export const handler = lambdaHandler(scanInput, scan, { keys: (input) => ({ run: input.run }) });
+export const handler = lambdaHandler(scanInput, scan, {
+  keys: (input) => ({ run: input.run }),
+  // Runs every minute: see LambdaHandlerOptions.coldStartMetric.
+  coldStartMetric: false,
+});

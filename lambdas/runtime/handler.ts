@@ -29,6 +29,13 @@ export interface LambdaHandlerOptions<I> {
    * @default - no keys beyond the Lambda context
    */
   readonly keys?: (input: I) => LogKeys;
+  /**
+   * Powertools' ColdStart metric (one custom metric per function: $0.30 a month in every month the
+   * function starts cold). The reconciler's functions, which run every minute, leave it out: Lambda's
+   * own REPORT log line says when a start was cold (Init Duration), and it would be most of their cost.
+   * @default true
+   */
+  readonly coldStartMetric?: boolean;
 }
 
 /**
@@ -53,9 +60,10 @@ export function lambdaHandler<S extends $ZodType, R>(
   options: LambdaHandlerOptions<output<S>> = {},
 ): BallastHandler<R> {
   return exposed(
-    withPowertools(middy((event: unknown, context: Context) => fn(event as output<S>, context))).use(
-      parseInput(schema, options.keys),
-    ),
+    withPowertools(
+      middy((event: unknown, context: Context) => fn(event as output<S>, context)),
+      options.coldStartMetric ?? true,
+    ).use(parseInput(schema, options.keys)),
   );
 }
 
@@ -64,13 +72,18 @@ export function lambdaHandler<S extends $ZodType, R>(
  * (the GitHub webhook verifies the HMAC over the exact body bytes). Same middlewares, no schema.
  */
 export function rawLambdaHandler<E, R>(fn: (event: E, context: Context) => Promise<R>): BallastHandler<R> {
-  return exposed(withPowertools(middy((event: unknown, context: Context) => fn(event as E, context))));
+  return exposed(
+    withPowertools(
+      middy((event: unknown, context: Context) => fn(event as E, context)),
+      true,
+    ),
+  );
 }
 
-function withPowertools<R>(handler: MiddyfiedHandler<unknown, R, Error, Context>) {
+function withPowertools<R>(handler: MiddyfiedHandler<unknown, R, Error, Context>, coldStartMetric: boolean) {
   return handler
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics, { captureColdStartMetric: true, throwOnEmptyMetrics: false }))
+    .use(logMetrics(metrics, { captureColdStartMetric: coldStartMetric, throwOnEmptyMetrics: false }))
     .use(captureLambdaHandler(tracer));
 }
 

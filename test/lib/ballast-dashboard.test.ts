@@ -82,17 +82,24 @@ describe('BallastDashboard', () => {
     );
   });
 
-  it('graphs drift, heals, reconcile errors and duration by environment, with the names Check and Finish emit', () => {
-    const search = (metric: string, statistic: string) =>
-      `SEARCH('{Ballast,Environment,service} MetricName="${metric}"', '${statistic}', 300)`;
+  it('graphs drift by environment from the one metric the reconciler publishes, and its runs and duration from the state machine', () => {
     assert.deepEqual(expressions(widget(widgets, 'Drifted endpoints (per run)')), [
-      search('DriftedEndpoints', 'Maximum'),
+      `SEARCH('{Ballast,Environment,service} MetricName="DriftedEndpoints"', 'Maximum', 300)`,
     ]);
-    assert.deepEqual(expressions(widget(widgets, 'Heals started')), [search('HealsStarted', 'Sum')]);
-    assert.deepEqual(expressions(widget(widgets, 'Reconcile errors')), [search('ReconcileErrors', 'Sum')]);
-    assert.deepEqual(expressions(widget(widgets, 'Reconcile duration (ms, longest run)')), [
-      search('ReconcileDurationMs', 'Maximum'),
-    ]);
+    const named = (title: string) =>
+      (widget(widgets, title).properties.metrics ?? []).map((row) => row.filter((item) => typeof item === 'string'));
+    const runs = named('Reconcile runs');
+    assert.deepEqual(
+      runs.map((row) => row.slice(0, 2)),
+      [
+        ['AWS/States', 'ExecutionsSucceeded'],
+        ['AWS/States', 'ExecutionsFailed'],
+      ],
+    );
+    assert.deepEqual(
+      named('Reconcile duration (ms, longest run)').map((row) => row.slice(0, 2)),
+      [['AWS/States', 'ExecutionTime']],
+    );
   });
 
   it('graphs the failed and timed-out executions of the deploy, rollback and reconcile workflows', () => {
@@ -117,7 +124,7 @@ describe('BallastDashboard', () => {
 
   it('lays out full rows of the 24-column grid', () => {
     const graphs = widgets.filter((w) => w.type === 'metric');
-    assert.equal(graphs.length, 7);
+    assert.equal(graphs.length, 6);
     assert.equal(widgets.reduce((sum, w) => sum + w.width, 0) % 24, 0, 'the widths add up to whole rows');
     for (const w of graphs) assert.equal(w.properties.period, 300, `${w.properties.title}: 5-minute points`);
   });
@@ -140,8 +147,8 @@ describe('BallastDashboard', () => {
     const custom = body(t);
     assert.equal(custom.start, '-PT3H');
     assert.equal(custom.widgets.filter((w) => w.type === 'alarm').length, 0);
-    assert.deepEqual(expressions(widget(custom.widgets, 'Heals started')), [
-      `SEARCH('{Ballast,Environment,service} MetricName="HealsStarted"', 'Sum', 60)`,
+    assert.deepEqual(expressions(widget(custom.widgets, 'Drifted endpoints (per run)')), [
+      `SEARCH('{Ballast,Environment,service} MetricName="DriftedEndpoints"', 'Maximum', 60)`,
     ]);
   });
 
