@@ -144,6 +144,17 @@ export class WorkflowFunctions extends Construct {
           prefixReason,
         );
       }
+      if (p.sagemakerDescribeAny && p.sagemakerDescribeAny.length > 0) {
+        fn.allow(
+          new iam.PolicyStatement({
+            actions: [...p.sagemakerDescribeAny],
+            resources: (['endpoint-config', 'model'] as const).map((resource) =>
+              stack.formatArn({ service: 'sagemaker', resource, resourceName: '*' }),
+            ),
+          }),
+          'Read-only: an endpoint changed by hand runs a configuration and Model of any name, which the reconciler reads to report how they differ from what Ballast deployed.',
+        );
+      }
       if (p.sagemakerList) {
         fn.allow(
           new iam.PolicyStatement({ actions: [...p.sagemakerList], resources: ['*'] }),

@@ -46,6 +46,12 @@ export interface StepPermissions {
   };
   /** SageMaker actions on Ballast's own resources (names under the resource prefix). */
   readonly sagemaker?: readonly string[];
+  /**
+   * SageMaker Describe actions on endpoint configurations and Models of any name in the account and
+   * region: what an endpoint runs after a hand-made UpdateEndpoint is not under Ballast's prefix, and
+   * the reconciler must read it to say how it differs. Read-only.
+   */
+  readonly sagemakerDescribeAny?: ReadonlyArray<'sagemaker:DescribeEndpointConfig' | 'sagemaker:DescribeModel'>;
   /** SageMaker List actions, which support no resource-level permissions. */
   readonly sagemakerList?: readonly string[];
   /** Passes the SageMaker execution role to SageMaker (CreateModel). */
@@ -415,6 +421,8 @@ export const RECONCILE_STEPS: Readonly<Record<ReconcileStepName, WorkflowStep>> 
         'sagemaker:DeleteEndpointConfig',
         'sagemaker:DeleteModel',
       ],
+      // A hand-made configuration and its Model, whatever their names (the comparison's actual side).
+      sagemakerDescribeAny: ['sagemaker:DescribeEndpointConfig', 'sagemaker:DescribeModel'],
       sagemakerList: ['sagemaker:ListModels', 'sagemaker:ListEndpointConfigs'],
       scalableTargets: true,
       putEvents: ['Ballast Drift Detected', 'Ballast Endpoint Removed', 'Ballast Endpoint Pruned'],

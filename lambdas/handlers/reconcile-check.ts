@@ -24,7 +24,7 @@ const batch = z.object({
   endpoints: z.optional(z.array(endpointItem)),
   key: z.optional(z.string().min(1)),
 });
-const checkInput = z.object({ batch, run: z.string().min(1) });
+const checkInput = z.object({ batch, run: z.string().min(1), startedAt: z.optional(z.string().min(1)) });
 
 /**
  * Endpoints checked at once per batch: with the Map's four batches in flight, at most 20 endpoints
@@ -95,7 +95,7 @@ export async function check(input: z.output<typeof checkInput>): Promise<CheckRe
                 autoscaled.has(variantResourceId(read.inspection.endpointName, read.inspection.variantName)),
             );
       const counted = await act(
-        { store, sagemaker: sagemaker(), prefix, run: input.run, now },
+        { store, sagemaker: sagemaker(), prefix, run: input.run, runStartedAt: input.startedAt ?? now, now },
         state as Versioned<EndpointState>,
         assessment,
       );

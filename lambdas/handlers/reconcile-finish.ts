@@ -19,7 +19,7 @@ const checked = z.object({
   pruned: count,
   errors: count,
 });
-const failedBatch = z.object({ failed: z.literal(true), batch: z.nullish(z.string()), error: z.nullish(z.string()) });
+const failedBatch = z.object({ failed: z.literal(true), environment: z.string(), error: z.nullish(z.string()) });
 const finishInput = z.object({
   run: z.string().min(1),
   startedAt: z.string().min(1),
@@ -47,7 +47,8 @@ export async function finish(input: z.output<typeof finishInput>): Promise<{ fai
   const startedAt = input.scan?.startedAt ?? input.startedAt;
   const durationMs = Math.max(0, Date.parse(now) - Date.parse(startedAt));
   const results = input.batches.filter((b): b is z.output<typeof checked> => !('failed' in b));
-  const failedBatches = input.batches.length - results.length;
+  const failed = input.batches.filter((b): b is z.output<typeof failedBatch> => 'failed' in b);
+  const failedBatches = failed.length;
   const due = (input.scan?.environments ?? []).filter((e) => e.due);
   const summaries = new Map<string, RunSummary>();
   for (const environment of due) {
@@ -66,8 +67,8 @@ export async function finish(input: z.output<typeof finishInput>): Promise<{ fai
       skipped: sum('skipped'),
       removed: sum('removed'),
       pruned: sum('pruned'),
-      // A failed batch's endpoints were not checked: each counts as an error of the run.
-      errors: sum('errors') + failedBatches,
+      // A failed batch's endpoints were not checked: it counts as an error of its environment.
+      errors: sum('errors') + failed.filter((b) => b.environment === environment.environment).length,
     });
   }
   if (summaries.size > 0) {
@@ -90,9 +91,8 @@ export async function finish(input: z.output<typeof finishInput>): Promise<{ fai
     single.addDimensions({ Environment: name });
     single.addMetric('DriftedEndpoints', MetricUnit.Count, summary.drifted);
   }
-  const failed = errors > 0;
-  if (failed) logger.error('reconcile run had errors', { errors, error: input.error });
-  return { failed, errors };
+  if (errors > 0) logger.error('reconcile run had errors', { errors, error: input.error });
+  return { failed: errors > 0, errors };
 }
 
 export const handler = lambdaHandler(finishInput, finish, {

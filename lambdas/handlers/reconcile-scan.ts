@@ -19,6 +19,7 @@ import {
   needsListing,
   nextDue,
   type ReconcileStatus,
+  type ScanProposal,
 } from '../state/reconcile-status.ts';
 import type { EnvironmentHead, EnvironmentSeen } from '../workflow/plan.ts';
 import { logger, nowIso, stateStore } from './runtime.ts';
@@ -55,7 +56,7 @@ export interface ScanResult {
 
 interface Scanned {
   readonly environment: string;
-  readonly status?: EnvironmentStatus;
+  readonly proposal?: ScanProposal;
   readonly items: ReadonlyArray<{ readonly name: string; readonly declared: boolean }>;
   readonly due: boolean;
   readonly missedPush?: string;
@@ -94,8 +95,8 @@ export async function scan(input: z.output<typeof scanInput>): Promise<ScanResul
       const base = latest ?? emptyStatus(now);
       const environments = { ...base.environments };
       for (const s of scanned) {
-        if (!s.status) continue;
-        const decision = claimRun(base.environments[s.environment], s.status, s.due, input.run, nowMs);
+        if (!s.proposal) continue;
+        const decision = claimRun(base.environments[s.environment], s.proposal, s.due, input.run, now);
         environments[s.environment] = decision.status;
         if (decision.claimed) claimed.add(s.environment);
       }
@@ -183,19 +184,21 @@ async function scanEnvironment(
       missed = push.commit;
     }
   }
-  const due = isDue(previous, nowMs) || previous?.intervalMinutes !== interval;
-  const items = due && head ? await endpointsOf(store, environment, head.value) : [];
-  const { pendingHead: _previousHead, running: _previousRun, ...rest } = previous ?? {};
-  const running = due && head !== undefined;
-  const status: EnvironmentStatus = {
-    ...rest,
+  // Due by the status as read; a retried Scan of this run finds its own claim (claimRun).
+  const due = isDue(previous, nowMs) || previous?.intervalMinutes !== interval || previous?.running?.run === run;
+  const listed = due && head ? await endpointsOf(store, environment, head.value) : [];
+  const proposal: ScanProposal = {
     intervalMinutes: interval,
-    // A new environment is due at once; after a run, at its next slot.
-    nextAt: due || !previous ? nextDue(environment, interval, nowMs) : previous.nextAt,
+    nextAt: nextDue(environment, interval, nowMs),
     ...(pendingHead ? { pendingHead } : {}),
-    ...(running ? { running: { run, startedAt: now } } : previous?.running ? { running: previous.running } : {}),
   };
-  return { environment, status, items, due: running, ...(missed ? { missedPush: missed } : {}) };
+  return {
+    environment,
+    proposal,
+    items: listed,
+    due: due && head !== undefined,
+    ...(missed ? { missedPush: missed } : {}),
+  };
 }
 
 /** The endpoints Ballast manages in the environment (its state documents), and whether Git still declares them. */

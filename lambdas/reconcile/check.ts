@@ -28,6 +28,7 @@ import { appendLedger, ledgerEntry } from '../state/ledger.ts';
 import { sagemakerNames } from '../targets/sagemaker.ts';
 import { cleanUpEndpoint, isNotFound } from '../targets/sagemaker-cleanup.ts';
 import { type Inspection, inspectEndpoint } from '../targets/sagemaker-inspect.ts';
+import type { EnvironmentHead } from '../workflow/plan.ts';
 import type { Outcome, Push } from '../workflow/types.ts';
 import { healRequest, RECONCILER } from './requests.ts';
 import { startDeploy } from './start-deploy.ts';
@@ -105,6 +106,8 @@ export interface ActContext {
   readonly sagemaker: Sender;
   readonly prefix: string;
   readonly run: string;
+  /** When the run started (Scan's clock): the reconciler's ledger entries are keyed by it and the run. */
+  readonly runStartedAt: string;
   readonly now: string;
 }
 
@@ -148,15 +151,24 @@ export async function act(
       if (isNew) {
         await record(context, current, 'drifted', describe(drift, action), { drift });
       }
+      // The mark, and for a heal its number, are written before the heal starts: the heal's own
+      // Lease may take the endpoint at once, after which the reconciler writes nothing more.
+      const written = await mark(context, state, { drift, action });
       if (action.action === 'heal') {
+        if (written?.healCount === undefined) return 'skipped';
         const digest = (current.desired ?? current.live)?.digest ?? '';
+        // Numbered per endpoint, never reused: Step Functions keeps a closed execution's name for
+        // 90 days, so a later drift of the same content needs a name of its own.
         await startDeploy(
-          healExecutionName({ environment: current.environment, endpoint: current.endpoint, digest }, action.attempt),
+          healExecutionName(
+            { environment: current.environment, endpoint: current.endpoint, digest },
+            written.healCount,
+          ),
           healRequest(current.environment, current.endpoint, digest, drift, context.now),
         );
+        return 'healing';
       }
-      await mark(context, state, { drift, action });
-      return action.action === 'heal' ? 'healing' : 'reported';
+      return 'reported';
     }
   }
 }
@@ -174,14 +186,21 @@ function describe(drift: readonly Drift[], action: ReconcileAction): string {
 }
 
 /** Writes the drift mark (undefined clears it), unless a rollout took the endpoint since it was read. */
+/**
+ * Writes the drift mark (undefined clears it) and, for a heal, counts the endpoint's heals up; the
+ * state as written, or undefined when a rollout took the endpoint since it was read (then nothing
+ * is written and nothing should start).
+ */
 async function mark(
   context: ActContext,
   state: Versioned<EndpointState>,
   found: { drift: readonly Drift[]; action: ReconcileAction } | undefined,
-): Promise<void> {
-  await context.store.update<EndpointState>(
+): Promise<EndpointState | undefined> {
+  let taken = false;
+  const result = await context.store.update<EndpointState>(
     keys.state(state.value.environment, state.value.endpoint),
     (latest) => {
+      taken = !latest || latest.lease !== undefined;
       if (!latest || latest.lease) return undefined;
       const next =
         found && found.drift.length === 0
@@ -196,15 +215,14 @@ async function mark(
             ? nextDriftMark(latest.drift, found.drift, found.action, context.now)
             : undefined;
       const { drift: _old, ...rest } = latest;
-      return next
-        ? { ...rest, drift: next, updatedAt: context.now }
-        : latest.drift
-          ? { ...rest, updatedAt: context.now }
-          : undefined;
+      const heal = found?.action.action === 'heal' ? { healCount: (latest.healCount ?? 0) + 1 } : {};
+      if (!next && !latest.drift) return undefined;
+      return { ...rest, ...heal, ...(next ? { drift: next } : {}), updatedAt: context.now };
     },
     8,
     state,
   );
+  return taken ? undefined : result.value;
 }
 
 /** The push a reconciler entry is recorded against: the one that brought what is live. */
@@ -287,6 +305,9 @@ async function prune(context: ActContext, state: Versioned<EndpointState>): Prom
     );
   if (endpoint) {
     if (endpoint.EndpointStatus !== 'Deleting') {
+      // Looked at again right before the one call no revert undoes: a push that declares the
+      // endpoint again, or takes its lease, since the batch read the state, stops the prune.
+      if (!(await stillPrunable(context, state))) return 'skipped';
       await context.sagemaker
         .send(new DeleteEndpointCommand({ EndpointName: names.endpointName }))
         .catch((error: unknown) =>
@@ -309,10 +330,12 @@ async function prune(context: ActContext, state: Versioned<EndpointState>): Prom
       endpoint: current.endpoint,
       endpointName: names.endpointName,
       keep: [],
-      createdBefore: new Date(context.now),
+      // Nothing a rollout that began after this run started may have created.
+      createdBefore: new Date(context.runStartedAt),
     },
     { endpointDeleted: true },
   );
+  if (!(await stillPrunable(context, state))) return 'skipped';
   await context.store.update<EndpointState>(
     keys.state(current.environment, current.endpoint),
     (latest) =>
@@ -329,4 +352,14 @@ async function prune(context: ActContext, state: Versioned<EndpointState>): Prom
     state,
   );
   return 'pruned';
+}
+
+/** The state is as the batch read it (no lease since, no push) and the head still leaves the endpoint out. */
+async function stillPrunable(context: ActContext, state: Versioned<EndpointState>): Promise<boolean> {
+  const { environment, endpoint } = state.value;
+  const [fresh, head] = await Promise.all([
+    context.store.get<EndpointState>(keys.state(environment, endpoint)),
+    context.store.get<EnvironmentHead>(keys.head(environment)),
+  ]);
+  return fresh?.etag === state.etag && head !== undefined && head.value.endpoints[endpoint] === undefined;
 }

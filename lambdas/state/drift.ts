@@ -263,6 +263,12 @@ export interface DriftMark {
   readonly reason?: string;
 }
 
+/**
+ * Endpoint statuses no deployment gets an endpoint out of: UpdateEndpoint needs InService, and
+ * SageMaker leaves these to a person (Failed is different: Deploy deletes and creates it again).
+ */
+const NEEDS_A_PERSON = new Set(['OutOfService', 'UpdateRollbackFailed']);
+
 /** Heals of one drift before the reconciler only reports it: a heal that keeps failing needs a person. */
 export const MAX_HEALS = 3;
 
@@ -314,6 +320,13 @@ export function decideReconcile(
   settings: ReconcileSettings,
 ): ReconcileAction {
   if (drift.length === 0) return { action: 'in-sync' };
+  const status = drift.find((d) => d.path === '/status')?.actual;
+  if (status && NEEDS_A_PERSON.has(status)) {
+    return {
+      action: 'report',
+      reason: `SageMaker reports the endpoint ${status}: no deployment can change that; see its FailureReason (DescribeEndpoint)`,
+    };
+  }
   const desired = state.desired ?? state.live;
   if (desired && state.quarantined.some((q) => q.digest === desired.digest)) {
     return {

@@ -97,6 +97,8 @@ export interface EndpointState {
   readonly lease?: Lease;
   /** What the reconciler last found wrong with the live endpoint (absent: in sync at its last check). */
   readonly drift?: DriftMark;
+  /** Heals the reconciler started for this endpoint, ever: numbers each heal's execution name. */
+  readonly healCount?: number;
   /** When the reconciler deleted the endpoint because its declaration was removed (prune: true). */
   readonly pruned?: string;
   readonly updatedAt: string;

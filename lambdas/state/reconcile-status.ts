@@ -77,9 +77,14 @@ export function offsetMinutes(environment: string, intervalMinutes: number): num
 export function nextDue(environment: string, intervalMinutes: number, nowMs: number): string {
   const period = intervalMinutes * 60_000;
   const offset = offsetMinutes(environment, intervalMinutes) * 60_000;
-  const slot = Math.floor((nowMs - offset) / period) * period + offset;
-  return new Date(slot + period - 30_000).toISOString();
+  // The slot this run belongs to, counting a run up to the slack early as its slot's: a run at
+  // 12:06:45 for the 12:07 slot is due next at 12:11:30, not at once again.
+  const slot = Math.floor((nowMs + SLACK_MS - offset) / period) * period + offset;
+  return new Date(slot + period - SLACK_MS).toISOString();
 }
+
+/** How early a tick may come and still count for its slot. */
+const SLACK_MS = 30_000;
 
 /** Due when it has never run (at its first slot) or its time has come. */
 export function isDue(status: EnvironmentStatus | undefined, nowMs: number): boolean {
@@ -91,7 +96,7 @@ export function firstDue(environment: string, intervalMinutes: number, nowMs: nu
   const period = intervalMinutes * 60_000;
   const offset = offsetMinutes(environment, intervalMinutes) * 60_000;
   const slot = Math.ceil((nowMs - offset) / period) * period + offset;
-  return new Date(slot - 30_000).toISOString();
+  return new Date(slot - SLACK_MS).toISOString();
 }
 
 export type HeadCheck =
@@ -126,33 +131,44 @@ export function checkHead(
  */
 export const RUN_CLAIM_MS = 5 * 60_000;
 
+/** What Scan found for an environment: the fields of its status that Scan owns. */
+export interface ScanProposal {
+  readonly intervalMinutes: number;
+  /** When it is due after a run that starts now. */
+  readonly nextAt: string;
+  readonly pendingHead?: EnvironmentStatus['pendingHead'];
+}
+
 /**
  * Whether this run takes a due environment, decided against the status as it is when the run
  * writes it (compare-and-swap): not when another run holds it, and not when another run already
- * did it (its next due time moved on).
+ * did it (its next due time moved on). Only the fields Scan owns change (Finish's `lastRun`, and a
+ * `running` it cleared, stay as they are), and a retry of this run's Scan finds its own claim.
  */
 export function claimRun(
   latest: EnvironmentStatus | undefined,
-  proposed: EnvironmentStatus,
+  proposal: ScanProposal,
   due: boolean,
   run: string,
-  nowMs: number,
+  now: string,
 ): { readonly status: EnvironmentStatus; readonly claimed: boolean } {
-  if (!due) return { status: proposed, claimed: false };
-  const held =
-    latest?.running !== undefined &&
-    latest.running.run !== run &&
-    nowMs - Date.parse(latest.running.startedAt) < RUN_CLAIM_MS;
+  const nowMs = Date.parse(now);
+  const { pendingHead: _old, ...base } = latest ?? {
+    nextAt: proposal.nextAt,
+    intervalMinutes: proposal.intervalMinutes,
+  };
+  const kept: EnvironmentStatus = {
+    ...base,
+    intervalMinutes: proposal.intervalMinutes,
+    ...(proposal.pendingHead ? { pendingHead: proposal.pendingHead } : {}),
+  };
+  if (latest?.running?.run === run) return { status: kept, claimed: true };
+  if (!due) return { status: kept, claimed: false };
+  const held = latest?.running !== undefined && nowMs - Date.parse(latest.running.startedAt) < RUN_CLAIM_MS;
   const doneByAnother =
-    latest !== undefined && !isDue(latest, nowMs) && latest.intervalMinutes === proposed.intervalMinutes;
-  if (held || doneByAnother) {
-    const { pendingHead: _theirs, ...rest } = latest;
-    return {
-      status: { ...rest, ...(proposed.pendingHead ? { pendingHead: proposed.pendingHead } : {}) },
-      claimed: false,
-    };
-  }
-  return { status: proposed, claimed: true };
+    latest !== undefined && !isDue(latest, nowMs) && latest.intervalMinutes === proposal.intervalMinutes;
+  if (held || doneByAnother) return { status: kept, claimed: false };
+  return { status: { ...kept, nextAt: proposal.nextAt, running: { run, startedAt: now } }, claimed: true };
 }
 
 /** Splits names into batches of {@link BATCH_SIZE}. */

@@ -26,14 +26,7 @@ import { isNotFound } from './sagemaker-cleanup.ts';
 type Sender = Pick<SageMakerClient, 'send'>;
 
 /** Endpoint statuses in which SageMaker is changing the endpoint: compared again at the next run. */
-const TRANSITIONAL = new Set([
-  'Creating',
-  'Updating',
-  'SystemUpdating',
-  'RollingBack',
-  'Deleting',
-  'UpdateRollbackFailed',
-]);
+const TRANSITIONAL = new Set(['Creating', 'Updating', 'SystemUpdating', 'RollingBack', 'Deleting']);
 
 export interface Inspection {
   readonly endpointName: string;

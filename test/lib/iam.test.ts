@@ -122,6 +122,14 @@ function expectedGrants(step: WorkflowStep, source: 'codecommit' | 'github', con
       ),
     );
   }
+  if (p.sagemakerDescribeAny) {
+    grants.push(
+      grant(
+        p.sagemakerDescribeAny,
+        ['endpoint-config', 'model'].map((type) => `arn:<AWS::Partition>:sagemaker:${REGION_ACCOUNT}:${type}/*`),
+      ),
+    );
+  }
   if (p.sagemakerList) grants.push(grant(p.sagemakerList, ['*']));
   if (p.passSageMakerRole) {
     grants.push(

@@ -249,3 +249,23 @@ describe('decisions', () => {
     assert.equal(desiredDrift(liveState()), undefined);
   });
 });
+
+describe('statuses no deployment fixes', () => {
+  it('reports an endpoint SageMaker left OutOfService or UpdateRollbackFailed, and does not heal it', () => {
+    for (const status of ['OutOfService', 'UpdateRollbackFailed']) {
+      const action = decideReconcile(liveState(), [{ path: '/status', expected: 'InService', actual: status }], {
+        selfHeal: true,
+        prune: false,
+      });
+      assert.equal(action.action, 'report', status);
+    }
+  });
+
+  it('heals a deleted endpoint (it is created again)', () => {
+    const action = decideReconcile(liveState(), [{ path: '/status', expected: 'InService', actual: null }], {
+      selfHeal: true,
+      prune: false,
+    });
+    assert.equal(action.action, 'heal');
+  });
+});

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   batches,
   checkHead,
+  claimRun,
   ENVIRONMENTS_REFRESH_MS,
   emptyStatus,
   isDue,
@@ -74,5 +75,64 @@ describe('batches', () => {
     const cut = batches([1, 2, 3, 4, 5], 2);
     assert.deepEqual(cut, [[1, 2], [3, 4], [5]]);
     assert.deepEqual(batches([], 2), []);
+  });
+});
+
+describe('claiming a run', () => {
+  const proposal = { intervalMinutes: 5, nextAt: at(5 * 60_000 - 30_000) };
+
+  it('claims a due environment, and a retry of the same run finds its own claim', () => {
+    const first = claimRun(undefined, proposal, true, 'run-1', T0);
+    assert.equal(first.claimed, true);
+    const again = claimRun(first.status, proposal, false, 'run-1', at(1000));
+    assert.equal(again.claimed, true);
+  });
+
+  it('leaves an environment another run holds, or already did', () => {
+    const held = claimRun(undefined, proposal, true, 'run-1', T0).status;
+    assert.equal(claimRun(held, proposal, true, 'run-2', at(1000)).claimed, false);
+    const done = { intervalMinutes: 5, nextAt: at(4 * 60_000) };
+    assert.equal(claimRun(done, proposal, true, 'run-3', at(1000)).claimed, false);
+  });
+
+  it("keeps what Finish wrote (lastRun) and changes only Scan's fields", () => {
+    const lastRun = {
+      run: 'run-0',
+      startedAt: T0,
+      finishedAt: T0,
+      durationMs: 1,
+      checked: 1,
+      inSync: 1,
+      drifted: 0,
+      healing: 0,
+      reported: 0,
+      skipped: 0,
+      removed: 0,
+      pruned: 0,
+      errors: 0,
+    };
+    const latest = { intervalMinutes: 5, nextAt: at(4 * 60_000), lastRun };
+    const result = claimRun(latest, { ...proposal, pendingHead: { commit: B, since: T0 } }, false, 'run-1', at(1000));
+    assert.deepEqual(result.status.lastRun, lastRun);
+    assert.equal(result.status.pendingHead?.commit, B);
+    assert.equal(result.status.nextAt, latest.nextAt);
+  });
+
+  it('runs an environment once per interval whatever second of the minute the tick lands', () => {
+    for (const second of [5, 31, 45, 59]) {
+      let nextAt = '';
+      const runs: number[] = [];
+      for (let minute = 0; minute < 30; minute++) {
+        const nowMs = Date.parse(T0) + minute * 60_000 + second * 1000;
+        if (!nextAt || Date.parse(nextAt) <= nowMs) {
+          runs.push(minute);
+          nextAt = nextDue('prod', 5, nowMs);
+        }
+      }
+      // The first run is at once; from then on at the environment's slot, five minutes apart.
+      const gaps = runs.slice(2).map((m, i) => m - (runs[i + 1] ?? 0));
+      assert.ok(gaps.length > 0, `tick at second ${second}: runs at minutes ${runs.join(', ')}`);
+      assert.deepEqual(new Set(gaps), new Set([5]), `tick at second ${second}: runs at minutes ${runs.join(', ')}`);
+    }
   });
 });
