@@ -322,3 +322,28 @@ test("drift on the endpoint itself is healed in place: its count (no ignore rule
     await w.stop();
   }
 });
+
+test('a second drift of the same content, after it was healed once, is healed again (a heal of its own)', async () => {
+  const w = await world();
+  try {
+    await w.deploy(w.files, 'initial');
+    const ours = await handEdit(w, 'ml.g5.12xlarge', 'by-hand-1');
+    await reconcile(w);
+    await letSageMakerSettle(w);
+    await reconcile(w);
+    assert.equal((await w.state('summarizer'))?.drift, undefined, 'healed and in sync');
+
+    await handEdit(w, 'ml.g5.4xlarge', 'by-hand-2');
+    await reconcile(w);
+    await letSageMakerSettle(w);
+    assert.equal((await w.describe(SUMMARIZER)).EndpointConfigName, ours, 'healed again');
+    const heals = w.pipeline.runner.executions('deploy').filter((e) => e.name.startsWith('heal-'));
+    assert.deepEqual(
+      heals.map((e) => e.status),
+      ['SUCCEEDED', 'SUCCEEDED'],
+    );
+    assert.notEqual(heals[0]?.name, heals[1]?.name, 'each heal has its own execution name');
+  } finally {
+    await w.stop();
+  }
+});

@@ -28,14 +28,17 @@ export async function letSageMakerSettle(w: World): Promise<void> {
  * An out-of-band UpdateEndpoint of the summarizer to a hand-made configuration on another
  * instance type; returns the name of Ballast's configuration it replaced.
  */
-export async function handEdit(w: World, instanceType = 'ml.g5.12xlarge'): Promise<string> {
+export async function handEdit(
+  w: World,
+  instanceType = 'ml.g5.12xlarge',
+  name = 'hand-made-summarizer',
+): Promise<string> {
   const live = await w.describe(SUMMARIZER);
   const ours = await w.clients.sagemaker.send(
     new DescribeEndpointConfigCommand({ EndpointConfigName: live.EndpointConfigName }),
   );
   const variant = ours.ProductionVariants?.[0];
   assert.ok(variant, 'the live configuration has a variant');
-  const name = 'hand-made-summarizer';
   await w.clients.sagemaker.send(
     new CreateEndpointConfigCommand({
       EndpointConfigName: name,
