@@ -126,8 +126,9 @@ export const DEPLOY_STEPS: Readonly<Record<StepName, WorkflowStep>> = {
     settings: ['BALLAST_STATE_BUCKET', 'BALLAST_ACCOUNT_ID', 'BALLAST_REGION'],
     github: true,
     permissions: {
-      // The snapshot under commits/; a retry reads the endpoint's state to find its desired push.
-      store: { readWrite: ['commits/'], read: ['state/'] },
+      // The snapshot under commits/; a retry reads the endpoint's state to find its desired push;
+      // environments/: a push to a branch that no longer feeds an environment retires it.
+      store: { readWrite: ['commits/', 'environments/'], read: ['state/'] },
       // GetDifferences: the snapshot is built from the previous commit's plus what changed.
       codecommit: [
         'codecommit:GetFolder',

@@ -173,7 +173,8 @@ async function scanEnvironment(
   const interval = head?.value.settings?.intervalMinutes ?? DEFAULT_INTERVAL_MINUTES;
   let pendingHead = previous?.pendingHead;
   let missed: string | undefined;
-  if (seen) {
+  const retired = seen?.value.retired;
+  if (seen && !retired) {
     const branch = await branchHead(seen.value, seen.value.branch, await repositoryClients(seen.value.source));
     const check = checkHead(branch, seen.value.commit, pendingHead, now);
     pendingHead = check.kind === 'seen' ? undefined : check.pendingHead;
@@ -186,7 +187,8 @@ async function scanEnvironment(
   }
   // Due by the status as read; a retried Scan of this run finds its own claim (claimRun).
   const due = isDue(previous, nowMs) || previous?.intervalMinutes !== interval || previous?.running?.run === run;
-  const listed = due && head ? await endpointsOf(store, environment, head.value) : [];
+  // A retired environment's endpoints are no longer declared: reported once, or pruned.
+  const listed = due && head ? await endpointsOf(store, environment, retired ? undefined : head.value) : [];
   const proposal: ScanProposal = {
     intervalMinutes: interval,
     nextAt: nextDue(environment, interval, nowMs),
@@ -205,7 +207,7 @@ async function scanEnvironment(
 async function endpointsOf(
   store: ReturnType<typeof stateStore>,
   environment: string,
-  head: EnvironmentHead,
+  head: EnvironmentHead | undefined,
 ): Promise<Array<{ name: string; declared: boolean }>> {
   const prefix = keys.statePrefix(environment);
   const listed = await store.list(prefix, { limit: 1_000_000 });
@@ -213,7 +215,7 @@ async function endpointsOf(
     .filter((key) => key.endsWith('.json'))
     .map((key) => key.slice(prefix.length, -'.json'.length))
     .filter((name) => name.length > 0 && !name.includes('/'))
-    .map((name) => ({ name, declared: head.endpoints[name] !== undefined }));
+    .map((name) => ({ name, declared: head?.endpoints[name] !== undefined }));
 }
 
 export const handler = lambdaHandler(scanInput, scan, {

@@ -7,9 +7,10 @@ import { answer, gitHubTokens } from '../sources/answer.ts';
 import { type HealRequest, isHealRequest, parseHealRequest } from '../sources/heal.ts';
 import { pushFromWorkflowInput, repoSourceForPush } from '../sources/index.ts';
 import { isRetryRequest, parseRetryRequest, type RetryRequest } from '../sources/retry.ts';
-import type { DesiredRef, EndpointState } from '../state/endpoint-state.ts';
+import { type DesiredRef, type EndpointState, isNewer } from '../state/endpoint-state.ts';
 import type { JsonStore } from '../state/json-store.ts';
 import { keys } from '../state/keys.ts';
+import type { EnvironmentSeen } from '../workflow/plan.ts';
 import {
   captureSnapshot,
   captureSnapshotSince,
@@ -51,6 +52,7 @@ export async function resolve(input: z.output<typeof resolveInput>): Promise<Res
   if (environment.ignored || !environment.name) {
     const ignored = environment.ignored ?? `branch ${push.branch} feeds no environment`;
     logger.info('push ignored', { reason: ignored, commit: push.commit });
+    await retireEnvironments(store, push, ignored);
     return { push, ignored, retry: null };
   }
   await answer(
@@ -197,6 +199,38 @@ async function sourceFor(push: Push): Promise<IncrementalRepoSource> {
   return repoSourceForPush(push, {
     github: { apiUrl: optionalSetting('BALLAST_GITHUB_API_URL') ?? 'https://api.github.com', token: token.value },
   });
+}
+
+/**
+ * A push to a branch that fed an environment and no longer does (ballast.yaml dropped it, or moved
+ * it to another account or region): the environment's newest seen push says so (`retired`), so the
+ * reconciler stops watching the branch and treats its endpoints as no longer declared (reported, or
+ * pruned with prune: true) instead of healing them forever. Newest push wins, as in Validate; a
+ * later push that declares the environment again is seen without `retired`. Rare (only ignored
+ * pushes), so the few environments' seen pushes are simply listed and read.
+ */
+async function retireEnvironments(store: JsonStore, push: Push, reason: string): Promise<void> {
+  const names = [
+    ...new Set((await store.list(keys.environmentsPrefix, { limit: 1000 })).map((k) => k.split('/')[1] ?? '')),
+  ];
+  for (const environment of names.filter((n) => n.length > 0)) {
+    const seen = await store.get<EnvironmentSeen>(keys.seen(environment));
+    if (!seen || seen.value.repository !== push.repository || seen.value.branch !== push.branch) continue;
+    const retired: EnvironmentSeen = {
+      ...seen.value,
+      commit: push.commit,
+      pushedAt: push.pushedAt,
+      ...(push.previousCommit ? { previousCommit: push.previousCommit } : {}),
+      retired: reason,
+    };
+    await store.update<EnvironmentSeen>(
+      keys.seen(environment),
+      (current) => (!current || (current.commit !== push.commit && isNewer(push, current)) ? retired : undefined),
+      8,
+      seen,
+    );
+    logger.info('environment retired', { environment, reason });
+  }
 }
 
 /**

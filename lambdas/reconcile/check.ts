@@ -28,7 +28,7 @@ import { appendLedger, ledgerEntry } from '../state/ledger.ts';
 import { sagemakerNames } from '../targets/sagemaker.ts';
 import { cleanUpEndpoint, isNotFound } from '../targets/sagemaker-cleanup.ts';
 import { type Inspection, inspectEndpoint } from '../targets/sagemaker-inspect.ts';
-import type { EnvironmentHead } from '../workflow/plan.ts';
+import type { EnvironmentHead, EnvironmentSeen } from '../workflow/plan.ts';
 import type { Outcome, Push } from '../workflow/types.ts';
 import { healRequest, RECONCILER } from './requests.ts';
 import { startDeploy } from './start-deploy.ts';
@@ -357,9 +357,12 @@ async function prune(context: ActContext, state: Versioned<EndpointState>): Prom
 /** The state is as the batch read it (no lease since, no push) and the head still leaves the endpoint out. */
 async function stillPrunable(context: ActContext, state: Versioned<EndpointState>): Promise<boolean> {
   const { environment, endpoint } = state.value;
-  const [fresh, head] = await Promise.all([
+  const [fresh, head, seen] = await Promise.all([
     context.store.get<EndpointState>(keys.state(environment, endpoint)),
     context.store.get<EnvironmentHead>(keys.head(environment)),
+    context.store.get<EnvironmentSeen>(keys.seen(environment)),
   ]);
-  return fresh?.etag === state.etag && head !== undefined && head.value.endpoints[endpoint] === undefined;
+  const undeclared =
+    seen?.value.retired !== undefined || (head !== undefined && head.value.endpoints[endpoint] === undefined);
+  return fresh?.etag === state.etag && undeclared;
 }

@@ -45,6 +45,11 @@ export interface EnvironmentSeen {
   readonly source: 'codecommit' | 'github';
   readonly repository: string;
   readonly branch: string;
+  /**
+   * Set by Resolve when the branch's newest push no longer feeds this environment (why): the
+   * reconciler stops watching the branch and treats the environment's endpoints as not declared.
+   */
+  readonly retired?: string;
 }
 
 export interface HeadEndpoint {

@@ -347,3 +347,38 @@ test('a second drift of the same content, after it was healed once, is healed ag
     await w.stop();
   }
 });
+
+test('an environment removed from ballast.yaml is no longer reconciled: its endpoints are reported, not healed', async () => {
+  const w = await world();
+  try {
+    await w.deploy(w.files, 'initial');
+    const repository = editYaml(requireFile(w.files, REPOSITORY_FILE), [
+      [
+        ['spec', 'environments'],
+        [{ name: 'staging', branch: 'staging', account: '111122223333', region: 'us-east-1' }],
+      ],
+    ]);
+    const dropped = await w.deploy({ [REPOSITORY_FILE]: repository }, 'prod moves to another tool');
+    assert.equal(
+      (await w.json<{ retired?: string }>(keys.seen('prod')))?.retired,
+      'branch main feeds no environment in ballast.yaml',
+    );
+    await w.clients.sagemaker.send(new DeleteEndpointCommand({ EndpointName: SUMMARIZER }));
+    await letSageMakerSettle(w);
+    await reconcile(w);
+    await letSageMakerSettle(w);
+    assert.equal(entries(await w.ledger('summarizer'), 'removed').length, 1, 'reported as no longer declared');
+    await assert.rejects(w.describe(SUMMARIZER), /Could not find endpoint/, 'not created again');
+    const started = w.pipeline.runner
+      .executions('deploy')
+      .filter((e) => e.name.startsWith('heal-') || e.name.startsWith('missed-'));
+    assert.deepEqual(
+      started.map((e) => e.name),
+      [],
+      'no heal, and the ignored push is no missed push',
+    );
+    assert.ok(dropped);
+  } finally {
+    await w.stop();
+  }
+});

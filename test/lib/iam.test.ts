@@ -415,10 +415,11 @@ describe('least privilege', () => {
 
   it('grants each function exactly its key prefixes of the store', () => {
     const expected: Record<string, Record<string, string[]>> = {
-      // The snapshot under commits/; a retry reads the endpoint's state to find its desired push.
+      // The snapshot under commits/; a retry reads the endpoint's state to find its desired push;
+      // a push to a branch that no longer feeds an environment retires it (environments/).
       Resolve: {
-        's3:GetObject': ['commits/*', 'state/*'],
-        's3:PutObject': ['commits/*'],
+        's3:GetObject': ['commits/*', 'environments/*', 'state/*'],
+        's3:PutObject': ['commits/*', 'environments/*'],
         's3:ListBucket': ['(bucket)'],
       },
       // The plan and releases under commits/, the environment head under environments/.
