@@ -43,7 +43,7 @@ import { mapPool } from '../lambdas/runtime/pool.ts';
 import type { EndpointState } from '../lambdas/state/endpoint-state.ts';
 import { keys } from '../lambdas/state/keys.ts';
 import { appendLedger, ledgerEntry } from '../lambdas/state/ledger.ts';
-import { changesSinceLive, decideRecord, type RecordRequest } from '../lambdas/state/outcome.ts';
+import { changesSinceLive, decideRecord, liveFacts, type RecordRequest } from '../lambdas/state/outcome.ts';
 import {
   endpointConfigInput,
   modelInput,
@@ -51,7 +51,7 @@ import {
   readEndpoint,
   sagemakerNames,
 } from '../lambdas/targets/sagemaker.ts';
-import type { Push, Release } from '../lambdas/workflow/types.ts';
+import type { Release } from '../lambdas/workflow/types.ts';
 import { commitFiles, EXAMPLE_REPO_DIR, pushEventOf, readTree, sandboxClients } from './example-world.ts';
 import { CODECOMMIT_PUSH_PATTERN, type LocalPipeline } from './pipeline.ts';
 import type { Sandbox } from './sandbox.ts';
@@ -280,21 +280,4 @@ async function recordDeployed(
     }),
   );
   await store.update<EndpointState>(key, () => state, undefined, before ?? null);
-}
-
-/**
- * What Record keeps with a live version for a later rollback and the reconciler. A copy of the
- * private rollbackFacts in lambdas/handlers/record.ts, which this file may not change;
- * test/sandbox/fleet.test.ts compares the state it leads to with a real deployment's.
- */
-function liveFacts(push: Push, release: Release): NonNullable<RecordRequest['rollback']> {
-  const declaredIn = [release.declaredAt, release.model.declaredAt, ...release.prompts.map((p) => p.declaredAt)];
-  const { source, repository, branch, pushedBy, pushedAt, previousCommit } = push;
-  return {
-    alarms: release.alarms,
-    files: [...new Set([...declaredIn, ...release.configs.map((c) => c.declaredAt)].map((at) => at.file))].sort(),
-    push: { source, repository, branch, pushedBy, pushedAt, ...(previousCommit ? { previousCommit } : {}) },
-    ...(release.writeBack ? { writeBack: release.writeBack } : {}),
-    redact: release.model.secrets.filter((s) => s.delivery === 'environment').map((s) => s.env),
-  };
 }

@@ -10,15 +10,15 @@ import {
   answersGit,
   changesSinceLive,
   decideRecord,
+  liveFacts,
   type RecordDecision,
   type RecordEvent,
-  type RecordRequest,
 } from '../state/outcome.ts';
 import { cleanUpEndpoint } from '../targets/sagemaker-cleanup.ts';
 import { causeMessage } from '../workflow/cause.ts';
 import { type RecordInput, recordInput } from '../workflow/payloads.ts';
 import { type EnvironmentHead, headAfterRecord } from '../workflow/plan.ts';
-import type { EndpointResult, Outcome, Release } from '../workflow/types.ts';
+import type { EndpointResult, Outcome } from '../workflow/types.ts';
 import { answerSettings, logger, nowIso, readRelease, resourcePrefix, stateStore } from './runtime.ts';
 
 /**
@@ -41,7 +41,7 @@ export async function record(input: RecordInput): Promise<EndpointResult> {
     commit: input.push.commit,
     digest: release.digest,
     components: release.components,
-    rollback: rollbackFacts(input, release),
+    rollback: liveFacts(input.push, release),
     ...(input.retry?.kind === 'heal' ? { heal: true } : {}),
   };
   const before = await store.get<EndpointState>(stateKey);
@@ -143,32 +143,6 @@ async function indexAlarms(
       endpoint: input.endpoint,
     });
   }
-}
-
-/** What a later rollback of this version needs: its alarms, its files, its push, its writeBack setting. */
-function rollbackFacts(input: RecordInput, release: Release): NonNullable<RecordRequest['rollback']> {
-  const { push } = input;
-  const files = [
-    release.declaredAt.file,
-    release.model.declaredAt.file,
-    ...release.prompts.map((p) => p.declaredAt.file),
-    ...release.configs.map((c) => c.declaredAt.file),
-  ];
-  return {
-    alarms: release.alarms,
-    files: [...new Set(files)].sort(),
-    push: {
-      source: push.source,
-      repository: push.repository,
-      branch: push.branch,
-      pushedBy: push.pushedBy,
-      pushedAt: push.pushedAt,
-      ...(push.previousCommit ? { previousCommit: push.previousCommit } : {}),
-    },
-    ...(release.writeBack ? { writeBack: release.writeBack } : {}),
-    // Names only: the reconciler compares these variables' values without showing them.
-    redact: release.model.secrets.filter((s) => s.delivery === 'environment').map((s) => s.env),
-  };
 }
 
 function recordEvent(input: RecordInput): RecordEvent {

@@ -9,7 +9,7 @@
  *   same effective content deploys it again; `ballast retry` is the deliberate way out.
  */
 import { changedComponents } from '../registry/pointer.ts';
-import type { Lease, Outcome, Release, Verification } from '../workflow/types.ts';
+import type { Lease, Outcome, Push, Release, Verification } from '../workflow/types.ts';
 import {
   completeRollout,
   type EndpointState,
@@ -247,4 +247,26 @@ export function changesSinceLive(
 export function answersGit(retry: { readonly kind?: 'retry' | 'heal' } | undefined, outcome: Outcome): boolean {
   if (retry?.kind !== 'heal') return true;
   return outcome !== 'superseded' && outcome !== 'quarantined' && outcome !== 'unchanged';
+}
+
+/**
+ * What Record keeps with a version that goes live, for a later rollback and the reconciler: its
+ * alarms, the files its content comes from, its push, its writeBack setting, and the names (only)
+ * of the environment variables that hold a secret's value.
+ */
+export function liveFacts(push: Push, release: Release): NonNullable<RecordRequest['rollback']> {
+  const files = [
+    release.declaredAt.file,
+    release.model.declaredAt.file,
+    ...release.prompts.map((p) => p.declaredAt.file),
+    ...release.configs.map((c) => c.declaredAt.file),
+  ];
+  const { source, repository, branch, pushedBy, pushedAt, previousCommit } = push;
+  return {
+    alarms: release.alarms,
+    files: [...new Set(files)].sort(),
+    push: { source, repository, branch, pushedBy, pushedAt, ...(previousCommit ? { previousCommit } : {}) },
+    ...(release.writeBack ? { writeBack: release.writeBack } : {}),
+    redact: release.model.secrets.filter((s) => s.delivery === 'environment').map((s) => s.env),
+  };
 }
