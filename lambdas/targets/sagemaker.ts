@@ -28,9 +28,14 @@ export function sagemakerName(...parts: string[]): string {
     .join('-')
     .replace(/[^a-zA-Z0-9-]/g, '-')
     .replace(/-+/g, '-');
-  if (name.length <= MAX_NAME) return name;
+  return boundedName(name, MAX_NAME);
+}
+
+/** `name` as is when it fits `max`; else its start and an 8-hex hash of the whole (still unique). */
+export function boundedName(name: string, max: number): string {
+  if (name.length <= max) return name;
   const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
-  return `${name.slice(0, MAX_NAME - 9).replace(/-+$/, '')}-${hash}`;
+  return `${name.slice(0, max - 9).replace(/-+$/, '')}-${hash}`;
 }
 
 export interface SageMakerNames {
@@ -99,24 +104,7 @@ export function modelInput(
   executionRoleArn: string,
   secretValues: Readonly<Record<string, string>> = {},
 ): CreateModelCommandInput {
-  const environment: Record<string, string> = {
-    ...resolved.model.spec.environment,
-    BALLAST_ENVIRONMENT: resolved.environment.name,
-    BALLAST_ENDPOINT: resolved.name,
-    BALLAST_COMMIT: commit,
-    BALLAST_DIGEST: resolved.digest,
-  };
-  for (const [name, uri] of Object.entries(pinned.prompts)) environment[envName('PROMPT', name)] = uri;
-  for (const [name, uri] of Object.entries(pinned.configs)) environment[envName('CONFIG', name)] = uri;
-  for (const secret of resolved.model.secrets) {
-    if (secret.delivery === 'reference') {
-      environment[secret.env] = secret.secretArn;
-      continue;
-    }
-    const value = secretValues[secret.env];
-    if (value === undefined) throw new Error(`the value of ${secret.env} (${secret.secretArn}) was not read`);
-    environment[secret.env] = value;
-  }
+  const environment = containerEnvironment(resolved, pinned, commit, secretValues);
   const data =
     pinned.model.form === 'archive'
       ? { ModelDataUrl: pinned.model.modelDataUrl }
@@ -135,6 +123,38 @@ export function modelInput(
     PrimaryContainer: { Image: resolved.model.spec.image, ...data, Environment: environment },
     Tags: tags(resolved, commit),
   };
+}
+
+/**
+ * The container's environment, the same on SageMaker and EKS: the Model's variables, Ballast's
+ * own (environment, endpoint, commit, digest), each pinned prompt and config as the S3 URI of its
+ * content-addressed copy, each secret as its ARN (or, `delivery: environment`, its value).
+ */
+export function containerEnvironment(
+  resolved: Deployable,
+  pinned: PinnedArtifacts,
+  commit: string,
+  secretValues: Readonly<Record<string, string>> = {},
+): Record<string, string> {
+  const environment: Record<string, string> = {
+    ...resolved.model.spec.environment,
+    BALLAST_ENVIRONMENT: resolved.environment.name,
+    BALLAST_ENDPOINT: resolved.name,
+    BALLAST_COMMIT: commit,
+    BALLAST_DIGEST: resolved.digest,
+  };
+  for (const [name, uri] of Object.entries(pinned.prompts)) environment[envName('PROMPT', name)] = uri;
+  for (const [name, uri] of Object.entries(pinned.configs)) environment[envName('CONFIG', name)] = uri;
+  for (const secret of resolved.model.secrets) {
+    if (secret.delivery === 'reference') {
+      environment[secret.env] = secret.secretArn;
+      continue;
+    }
+    const value = secretValues[secret.env];
+    if (value === undefined) throw new Error(`the value of ${secret.env} (${secret.secretArn}) was not read`);
+    environment[secret.env] = value;
+  }
+  return environment;
 }
 
 export function endpointConfigInput(
